@@ -1,0 +1,62 @@
+# sweeplab — `make sweep` sets everything up and runs the offline demo sweep; `make test` tests.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sweeplab-installed
+WORDNET := $(VENV)/nltk_data/corpora/wordnet/lexnames
+DEMO_DATA := data/demo/.complete
+DEMO_MODEL := models/demo-llama/model.safetensors
+NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
+PYTEST_ARGS ?=
+
+.PHONY: setup sweep test test-fast lint format demo-data demo-model clean help
+
+help:
+	@echo "make sweep      install what is missing, build demo data + model, run the demo sweep"
+	@echo "make test       the whole test suite (unit + integration)"
+	@echo "make test-fast  unit tests only"
+	@echo "make lint       ruff check + format check"
+
+# The CPU torch wheel is pinned here: an unpinned torch would download GBs of CUDA.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0 -e '.[dev]'
+	touch $@
+
+$(WORDNET): $(STAMP) scripts/setup_wordnet.py
+	$(PY) scripts/setup_wordnet.py
+
+setup: $(STAMP) $(WORDNET)
+
+$(DEMO_DATA): $(STAMP) training/demo_corpus.py
+	$(PY) -m training.demo_corpus --out data/demo
+	touch $@
+
+$(DEMO_MODEL): $(STAMP) $(DEMO_DATA) training/demo_model.py
+	$(PY) -m training.demo_model --out models/demo-llama
+
+demo-data: $(DEMO_DATA)
+demo-model: $(DEMO_MODEL)
+
+sweep: setup demo-data demo-model
+	$(BIN)/sweeplab sweep configs/demo.yaml --name $(NAME)
+
+test: setup demo-data demo-model
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf runs data/demo models/demo-llama

@@ -1,0 +1,153 @@
+"""`sweeplab`: launch sweeps, validate configs, dry-run the data, score predictions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sweeps.config import ConfigError, SweepConfig, load_config
+from training.loading import DataError
+
+PROJECT_DIR = Path.cwd
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sweeplab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("config", help="sweep config (YAML)")
+        p.add_argument(
+            "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+            help="override a setting, e.g. --set mix.openorca=0.1 (repeatable)",
+        )
+
+    p = sub.add_parser("sweep", help="run a sweep of LoRA SFT trials")
+    with_config(p)
+    p.add_argument("--name", help="sweep name (default: the config's name)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI "
+                   "or runs/mlflow.db)")
+    p.add_argument("--ray-address", help="run on an existing Ray cluster")
+
+    p = sub.add_parser("validate", help="check a config without running anything")
+    with_config(p)
+
+    p = sub.add_parser("data", help="dry run of the data: rows, duplicates, splits, mixture")
+    with_config(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("score", help="score predictions against references")
+    p.add_argument("file", help="JSONL with prediction and reference per line")
+    p.add_argument("--per-example", action="store_true", help="also list per-example scores")
+    return parser
+
+
+def _abs_if_local(location: str) -> str:
+    path = Path(location).expanduser()
+    return str(path.resolve()) if path.exists() else location
+
+
+def localize(cfg: SweepConfig) -> SweepConfig:
+    """Local paths made absolute: trials run in other working directories."""
+    data = cfg.data.model_copy(
+        update={s: _abs_if_local(cfg.data.source(s)) for s in ("alpaca", "dolly", "openorca")}
+    )
+    model = cfg.model.model_copy(update={"path": _abs_if_local(cfg.model.path)})
+    return cfg.model_copy(update={"data": data, "model": model})
+
+
+def _load(args) -> SweepConfig:
+    return localize(load_config(args.config, args.overrides))
+
+
+def cmd_validate(args) -> int:
+    cfg = _load(args)
+    space = ", ".join(cfg.search.space) or "nothing"
+    print(f"{args.config}: ok — sweep {cfg.name!r}, {cfg.search.num_samples} trials "
+          f"searching {space}; objective {cfg.search.objective} ({cfg.search.mode})")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from training.mixing import manifest, plan_phases
+    from training.prepare import prepare_data
+
+    cfg = _load(args)
+    data = prepare_data(cfg.data)
+    phases = plan_phases(
+        data.pools, cfg.mix, cfg.curriculum, cfg.train.num_examples, cfg.train.max_steps,
+        cfg.train.phase1_fraction, cfg.train.seed,
+    )
+    mix = manifest(phases)
+    if args.json:
+        print(json.dumps({s: st.as_dict() for s, st in data.stats.items()}))
+        return 0
+    print(f"{'dataset':<10}{'rows':>8}{'dups':>8}{'skipped':>9}{'train':>8}{'eval':>7}  source")
+    for source, st in data.stats.items():
+        print(f"{source:<10}{st.rows:>8}{st.duplicates:>8}{st.skipped:>9}{st.train:>8}"
+              f"{st.eval:>7}  {cfg.data.source(source)}")
+    print(f"\ntraining mixture ({cfg.curriculum}, content hash {mix['content_hash'][:12]}):")
+    for phase in mix["phases"]:
+        shares = ", ".join(f"{k} {v}" for k, v in sorted(phase["rows_per_source"].items()))
+        print(f"  {phase['name']:<8} {phase['steps']:>5} steps on {phase['rows']} rows: {shares}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from mlflow_server.tracking import Tracker, resolve_tracking_uri, ui_command
+    from sweeps.leaderboard import render, rows_from_runs
+    from sweeps.runner import SweepExists, run_sweep
+    from training.base_model import ModelError, check_model_path
+    from training.prepare import prepare_data
+
+    cfg = _load(args)
+    if args.name:
+        cfg = SweepConfig.model_validate({**cfg.model_dump(mode="json"), "name": args.name})
+    check_model_path(cfg.model)
+    print(f"sweep {cfg.name!r}: preparing data ...", flush=True)
+    data = prepare_data(cfg.data)
+    for source, st in data.stats.items():
+        print(f"  {source}: {st.rows} rows, {st.duplicates} duplicates, {st.skipped} skipped, "
+              f"{st.train} train / {st.eval} eval")
+    project = PROJECT_DIR()
+    uri = resolve_tracking_uri(args.tracking_uri or cfg.tracking_uri, project)
+    tracker = Tracker(uri, project)
+    print(f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "
+          f"a time; objective {cfg.search.objective}", flush=True)
+    try:
+        parent, _ = run_sweep(cfg, data, tracker, project / "runs" / "ray", args.ray_address)
+    except (SweepExists, ModelError) as exc:
+        raise ConfigError(str(exc)) from None
+    rows = rows_from_runs(tracker.trial_runs(parent), cfg)
+    print()
+    print(render(rows, cfg))
+    print(f"\nruns: {uri} (experiment {cfg.name!r}, parent run {parent})")
+    print(f"open the MLflow UI: {ui_command(uri, project)}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from evaluation.score_cli import main as score_main
+
+    return score_main([args.file] + (["--per-example"] if args.per_example else []))
+
+
+COMMANDS = {"sweep": cmd_sweep, "validate": cmd_validate, "data": cmd_data, "score": cmd_score}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, DataError, ValueError) as exc:
+        print(f"sweeplab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sweeplab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

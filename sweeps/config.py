@@ -1,0 +1,251 @@
+"""A sweep config: the defaults of every trial, the search space, the scheduler.
+
+YAML -> frozen pydantic models that reject unknown keys; `key=value` overrides on the
+command line; every problem reported as one line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from evaluation.config import GenerationSettings
+from training.config import (
+    DataConfig,
+    LoraSettings,
+    MixConfig,
+    ModelConfig,
+    Strict,
+    TrainConfig,
+)
+from training.examples import SOURCES
+
+METRICS = ("meteor", "bleu", "rougeL")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message is one line."""
+
+
+class TrialConfig(Strict):
+    """Everything one trial needs. Search dimensions override these defaults."""
+
+    model: ModelConfig = Field(description="The base model to adapt.")
+    data: DataConfig = Field(default_factory=DataConfig, description="Datasets and splits.")
+    mix: MixConfig = Field(default_factory=MixConfig, description="Training data shares.")
+    curriculum: Literal["none", "two_phase"] = Field(
+        "none", description="two_phase: Alpaca only first, then the mixture."
+    )
+    lora: LoraSettings = Field(default_factory=LoraSettings, description="The LoRA adapter.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Optimization.")
+    generation: GenerationSettings = Field(
+        default_factory=GenerationSettings, description="Answer generation on the eval sets."
+    )
+
+    def flat_params(self) -> dict[str, Any]:
+        """Every setting as a dotted name, plus the seed's short names (`lora_r`)."""
+        from mlflow_server.tracking import flatten  # a pure helper; no MLflow call
+
+        params = flatten(self.model_dump(mode="json"))
+        params["lora_r"] = self.lora.r
+        return params
+
+
+class Choice(Strict):
+    choice: tuple[Any, ...] = Field(min_length=1, description="Values to pick from.")
+
+
+class Range(Strict):
+    low: float = Field(description="Lower bound.")
+    high: float = Field(description="Upper bound.")
+    log: bool = Field(False, description="Sample on a log scale.")
+    integer: bool = Field(False, description="Integer values only.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be < high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        return self
+
+
+class Scheduler(Strict):
+    kind: Literal["asha", "fifo"] = Field("asha", description="Early stopping, or none.")
+    grace_period: int = Field(1, ge=1, description="Reports before a trial may be stopped.")
+    reduction_factor: float = Field(2.0, gt=1, description="ASHA halving rate.")
+
+
+class Resources(Strict):
+    cpu: float = Field(1.0, gt=0, description="CPUs per trial.")
+    gpu: float = Field(0.0, ge=0, description="GPUs per trial (fractions share one GPU).")
+
+
+class SearchConfig(Strict):
+    space: dict[str, Choice | Range] = Field(
+        default_factory=dict, description="Dotted trial key -> choice list or range."
+    )
+    num_samples: int = Field(8, ge=1, description="Trials to run.")
+    max_concurrent: int = Field(2, ge=1, description="Trials running at once.")
+    objective: str = Field(
+        "mean_meteor", description="`mean_<metric>` over the three sets, or `dataset/metric`."
+    )
+    mode: Literal["max", "min"] = Field("max", description="Maximize or minimize.")
+    seed: int = Field(0, description="Optuna sampler seed.")
+    scheduler: Scheduler = Field(default_factory=Scheduler, description="Trial scheduler.")
+    resources: Resources = Field(default_factory=Resources, description="Per-trial resources.")
+    max_failures: int = Field(0, ge=0, description="Retries of a failing trial.")
+    points_to_evaluate: tuple[dict[str, Any], ...] = Field(
+        (), description="Configurations tried first (e.g. the seed's baseline), by dotted key."
+    )
+
+    @model_validator(mode="after")
+    def _objective_known(self) -> SearchConfig:
+        valid = {f"mean_{m}" for m in METRICS} | {f"{s}/{m}" for s in SOURCES for m in METRICS}
+        if self.objective not in valid:
+            raise ValueError(f"unknown objective {self.objective!r} (one of {sorted(valid)})")
+        return self
+
+
+class SweepConfig(TrialConfig):
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", description="Sweep (experiment) name."
+    )
+    search: SearchConfig = Field(default_factory=SearchConfig, description="What to search.")
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or local SQLite)."
+    )
+
+    @model_validator(mode="after")
+    def _space_applies(self) -> SweepConfig:
+        # Every searched key must be a trial setting, and every value must be valid there.
+        base = self.trial_dict()
+        for key, dim in self.search.space.items():
+            values = dim.choice if isinstance(dim, Choice) else (dim.low, dim.high)
+            for value in values:
+                try:
+                    TrialConfig.model_validate(set_dotted(base, key, value))
+                except (ConfigError, ValidationError) as exc:
+                    raise ValueError(f"search.space.{key}={value!r}: {_first_error(exc)}") from None
+        for i, point in enumerate(self.search.points_to_evaluate):
+            if set(point) != set(self.search.space):
+                raise ValueError(
+                    f"search.points_to_evaluate[{i}] must set exactly the searched keys "
+                    f"{sorted(self.search.space)}"
+                )
+            try:
+                self.trial(point)
+            except (ConfigError, ValidationError) as exc:
+                raise ValueError(f"search.points_to_evaluate[{i}]: {_first_error(exc)}") from None
+        return self
+
+    def trial_dict(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        for key in ("name", "search", "tracking_uri"):
+            data.pop(key)
+        return data
+
+    def trial(self, overrides: dict[str, Any] | None = None) -> TrialConfig:
+        data = self.trial_dict()
+        for key, value in (overrides or {}).items():
+            data = set_dotted(data, key, value)
+        return TrialConfig.model_validate(data)
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A copy of `data` with `a.b.c` set; unknown paths are errors."""
+    out = copy.deepcopy(data)
+    node = out
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node.get(part), dict):
+            raise ConfigError(f"unknown key {'.'.join(parts[: i + 1])!r} in {key!r}")
+        node = node[part]
+    if parts[-1] not in node:
+        raise ConfigError(f"unknown key {key!r}")
+    node[parts[-1]] = value
+    return out
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+        return f"{loc}: {msg}{shown}" if loc else f"{msg}{shown}"
+    return str(exc)
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    """`key=value` pairs; values are YAML scalars (`0.2`, `true`, `[q_proj]`)."""
+    pairs = []
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        pairs.append((key.strip(), value))
+    return pairs
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> SweepConfig:
+    """Read, override and validate a sweep config; ConfigError with one line otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{line}") from None
+    if raw is None:
+        raise ConfigError(f"{path}: empty config")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    # Defaults fill the document first so `--set` can reach keys the file leaves out.
+    try:
+        data = _with_defaults(raw)
+        for key, value in parse_overrides(overrides or []):
+            data = set_dotted(data, key, value)
+        return SweepConfig.model_validate(_prune_missing(data))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+
+
+_MISSING = "\0missing"
+
+
+def _with_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """The file's values on top of every default, so dotted overrides find their keys."""
+    skeleton = SweepConfig(name="x", model=ModelConfig(path="x")).model_dump(mode="json")
+    skeleton["name"] = _MISSING
+    skeleton["model"]["path"] = _MISSING
+    return _merge(skeleton, raw)
+
+
+def _prune_missing(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _prune_missing(v) for k, v in data.items() if v != _MISSING}
+    return data
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "space":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,128 @@
+"""One trial, top to bottom: data mixture -> LoRA SFT -> generation -> metrics -> report.
+
+`run_trial` knows nothing of Ray: it calls `report(metrics, checkpoint_dir)` at every
+evaluation, so the same function runs under Ray Tune (`tune_trainable`) or in a plain loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from evaluation.eval_sets import EvalItem, evaluate_all
+from sweeps.config import METRICS, TrialConfig
+from training.base_model import load_base_model
+from training.examples import SOURCES, Example
+from training.mixing import assert_disjoint, manifest, plan_phases
+from training.prepare import PreparedData
+from training.sft import save_adapter, train_lora
+from training.template import TEMPLATE_NAME, prompt_of
+
+Report = Callable[[dict, Path], None]
+
+
+def objective_value(metrics: dict[str, float], objective: str) -> float:
+    """`mean_<metric>` averages the three sets; `dataset/metric` is taken as is."""
+    if objective.startswith("mean_"):
+        metric = objective.removeprefix("mean_")
+        return sum(metrics[f"{s}/{metric}"] for s in SOURCES) / len(SOURCES)
+    return metrics[objective]
+
+
+def eval_items(examples: list[Example]) -> list[EvalItem]:
+    return [
+        EvalItem(ex.id, prompt_of(ex), ex.response.strip(), ex.system, ex.category)
+        for ex in examples
+    ]
+
+
+def _write_predictions(path: Path, items: dict[str, list[EvalItem]], results) -> None:
+    rows = []
+    for name, its in items.items():
+        res = results[name]
+        for it, gen, scores in zip(its, res.generations, res.per_example, strict=True):
+            rows.append(
+                {
+                    "dataset": name,
+                    "id": it.id,
+                    "prompt": it.prompt,
+                    "reference": it.reference,
+                    "prediction": gen.text,
+                    "pred_tokens": gen.tokens,
+                    "truncated": gen.truncated,
+                    **{k: float(v) for k, v in scores.items()},
+                }
+            )
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+
+
+def set_threads(n: int | None) -> None:
+    import torch
+
+    if n:
+        torch.set_num_threads(max(1, int(n)))
+
+
+def run_trial(
+    cfg: TrialConfig,
+    data: PreparedData,
+    work_dir: Path,
+    report: Report,
+    objective: str = "mean_meteor",
+    threads: int | None = None,
+) -> dict[str, float]:
+    """Train and evaluate one configuration; returns the last reported metrics."""
+    set_threads(cfg.train.threads or threads)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    phases = plan_phases(
+        data.pools,
+        cfg.mix,
+        cfg.curriculum,
+        cfg.train.num_examples,
+        cfg.train.max_steps,
+        cfg.train.phase1_fraction,
+        cfg.train.seed,
+    )
+    assert_disjoint(phases, data.eval_sets)
+    mix_manifest = manifest(phases)
+    items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
+    model, tokenizer = load_base_model(cfg.model)
+    last: dict[str, float] = {}
+
+    def on_report(step: int, peft_model) -> None:
+        metrics, results = evaluate_all(peft_model, tokenizer, items, cfg.generation)
+        metrics["objective"] = objective_value(metrics, objective)
+        metrics["train/step"] = step
+        ckpt = Path(tempfile.mkdtemp(prefix=f"ckpt-{step}-", dir=work_dir))
+        save_adapter(peft_model, ckpt / "adapter")
+        tokenizer.save_pretrained(str(ckpt / "adapter"))
+        (ckpt / "data_manifest.json").write_text(json.dumps(mix_manifest), encoding="utf-8")
+        (ckpt / "trial.json").write_text(
+            json.dumps({"config": cfg.model_dump(mode="json"), "step": step,
+                        "template": TEMPLATE_NAME, "metrics": metrics}),
+            encoding="utf-8",
+        )
+        _write_predictions(ckpt / "predictions.json", items, results)
+        last.clear()
+        last.update(metrics)
+        report(metrics, ckpt)
+        shutil.rmtree(ckpt, ignore_errors=True)
+
+    train_lora(model, tokenizer, phases, cfg.lora, cfg.train, work_dir / "trainer", on_report)
+    return last
+
+
+def nine_metrics() -> list[str]:
+    return [f"{s}/{m}" for s in SOURCES for m in METRICS]
+
+
+def cpu_share(resources_cpu: float) -> int:
+    return max(1, int(resources_cpu)) if resources_cpu >= 1 else 1
+
+
+def default_threads() -> int:
+    return os.cpu_count() or 1

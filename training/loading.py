@@ -1,0 +1,200 @@
+"""Read Alpaca, Dolly-15k and OpenOrca from the hub or from local files as published.
+
+Local layouts: the original Alpaca JSON array (`alpaca_data.json`), JSON lines (Dolly's
+`databricks-dolly-15k.jsonl`), parquet (the hub exports, OpenOrca's `*.parquet`), or a
+directory holding such files. Anything else is a hub id, loaded with `datasets`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.examples import Example
+
+
+class DataError(ValueError):
+    """A dataset that cannot be used; the message is one line naming file, row or column."""
+
+
+# Per source: columns that must be present, and how a record becomes an Example.
+REQUIRED = {
+    "alpaca": ("instruction", "output"),
+    "dolly": ("instruction", "response"),
+    "openorca": ("question", "response"),
+}
+SUFFIXES = (".json", ".jsonl", ".parquet")
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    source: str
+    location: str
+    rows: int
+    """Records read."""
+    skipped: int
+    """Malformed records skipped (missing or empty required fields)."""
+
+
+def _text(record: dict, key: str) -> str | None:
+    value = record.get(key, "")
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else None
+
+
+def to_example(source: str, record: dict, row: int) -> Example | None:
+    """Normalize one record; None when it is malformed."""
+    if not isinstance(record, dict):
+        return None
+    fields = {k: _text(record, k) for k in REQUIRED[source]}
+    if any(v is None or not v.strip() for v in fields.values()):
+        return None
+    if source == "alpaca":
+        inp = _text(record, "input")
+        if inp is None:
+            return None
+        return Example(f"alpaca-{row}", "alpaca", fields["instruction"], fields["output"], "", inp)
+    if source == "dolly":
+        ctx, cat = _text(record, "context"), _text(record, "category")
+        if ctx is None or cat is None:
+            return None
+        return Example(
+            f"dolly-{row}", "dolly", fields["instruction"], fields["response"], "", ctx, cat
+        )
+    system, rid = _text(record, "system_prompt"), record.get("id")
+    if system is None:
+        return None
+    rid = str(rid) if rid not in (None, "") else f"openorca-{row}"
+    category = rid.split(".", 1)[0] if "." in rid else ""
+    return Example(rid, "openorca", fields["question"], fields["response"], system, "", category)
+
+
+def _looks_like_path(location: str) -> bool:
+    return (
+        location.startswith(("/", ".", "~"))
+        or location.endswith(SUFFIXES)
+        or Path(location).exists()
+        or location.count("/") != 1
+    )
+
+
+def _local_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+        if not files:
+            raise DataError(f"{path}: no .json, .jsonl or .parquet files in this directory")
+        return files
+    if path.suffix not in SUFFIXES:
+        raise DataError(f"{path}: unsupported file type (expected .json, .jsonl or .parquet)")
+    return [path]
+
+
+def _read_json(path: Path) -> Iterator[dict]:
+    with path.open("rb") as fh:
+        head = fh.read(4096).lstrip()
+    if head.startswith(b"["):
+        try:
+            records = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: not valid JSON ({exc})") from None
+        yield from records
+        return
+    yield from _read_jsonl(path)
+
+
+def _read_jsonl(path: Path) -> Iterator[dict]:
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}: line {lineno} is not valid JSON ({exc.msg})") from None
+
+
+def _read_parquet(path: Path) -> Iterator[dict]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise DataError(f"{path}: not a readable parquet file ({exc})") from None
+    for batch in table.iter_batches(batch_size=4096):
+        yield from batch.to_pylist()
+
+
+def _read_local(path: Path) -> Iterator[dict]:
+    for file in _local_files(path):
+        try:
+            if file.suffix == ".parquet":
+                yield from _read_parquet(file)
+            elif file.suffix == ".jsonl":
+                yield from _read_jsonl(file)
+            else:
+                yield from _read_json(file)
+        except UnicodeDecodeError:
+            raise DataError(f"{file}: not UTF-8 text") from None
+        except PermissionError:
+            raise DataError(f"{file}: permission denied") from None
+
+
+def _read_hub(hub_id: str, max_rows: int | None) -> Iterator[dict]:
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(hub_id, split="train", streaming=max_rows is not None)
+        yield from ds
+    except Exception as exc:  # offline, unknown id, gated: one line, no traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot load hub dataset {hub_id!r}: {first}") from None
+
+
+def read_records(location: str, max_rows: int | None = None) -> Iterator[dict]:
+    """Raw records from a local file/directory or a hub id, at most `max_rows`."""
+    if _looks_like_path(location):
+        path = Path(location).expanduser()
+        if not path.exists():
+            raise DataError(f"{location}: no such file or directory")
+        records = _read_local(path)
+    else:
+        records = _read_hub(location, max_rows)
+    for i, record in enumerate(records):
+        if max_rows is not None and i >= max_rows:
+            return
+        yield record
+
+
+def load_source(
+    source: str, location: str, max_rows: int | None = None, skip_malformed: bool = True
+) -> tuple[list[Example], LoadReport]:
+    """All usable examples of one dataset, with how many rows were read and skipped."""
+    examples: list[Example] = []
+    seen_columns: set[str] = set()
+    rows = skipped = 0
+    for row, record in enumerate(read_records(location, max_rows)):
+        rows += 1
+        if isinstance(record, dict):
+            seen_columns.update(record)
+        ex = to_example(source, record, row)
+        if ex is None:
+            if not skip_malformed:
+                raise DataError(
+                    f"{location}: row {row} is malformed for {source} (needs non-empty "
+                    f"{', '.join(REQUIRED[source])}); set data.skip_malformed=true to skip it"
+                )
+            skipped += 1
+            continue
+        examples.append(ex)
+    missing = [c for c in REQUIRED[source] if c not in seen_columns]
+    if rows and missing:
+        raise DataError(
+            f"{location}: missing required column(s) {', '.join(missing)} for {source} "
+            f"(expected {', '.join(REQUIRED[source])})"
+        )
+    if not examples:
+        raise DataError(f"{location}: no usable {source} rows ({rows} read, {skipped} malformed)")
+    return examples, LoadReport(source, location, rows, skipped)

@@ -1,0 +1,135 @@
+"""LoRA supervised fine-tuning with TRL's SFTTrainer, phase after phase.
+
+Loss is on the response only (prompt-completion data). Every `report_every` optimizer steps
+the caller's `on_report(step, model)` runs (evaluation, reporting to a scheduler); the
+adapter is shared by all phases, so a second phase continues from the first one's weights.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import TrainerCallback
+from trl import SFTConfig, SFTTrainer
+
+from training.config import LoraSettings, TrainConfig
+from training.mixing import Phase
+from training.template import completion_of, prompt_of
+
+OnReport = Callable[[int, PeftModel], None]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def to_dataset(phase: Phase) -> Dataset:
+    return Dataset.from_dict(
+        {
+            "prompt": [prompt_of(ex) for ex in phase.examples],
+            "completion": [completion_of(ex) for ex in phase.examples],
+        }
+    )
+
+
+def attach_lora(model, lora: LoraSettings, seed: int) -> PeftModel:
+    torch.manual_seed(seed)
+    config = LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
+class _Reporter(TrainerCallback):
+    """Calls `on_report` every `every` global steps; stops on a non-finite loss."""
+
+    def __init__(self, model: PeftModel, offset: int, every: int, on_report: OnReport | None):
+        self.model, self.offset, self.every, self.on_report = model, offset, every, on_report
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"training loss became {loss} at step {self.offset + state.global_step}"
+            )
+
+    def on_step_end(self, args, state, control, **kwargs):
+        step = self.offset + state.global_step
+        if self.on_report and step % self.every == 0:
+            was_training = self.model.training
+            self.model.eval()
+            with torch.no_grad():
+                self.on_report(step, self.model)
+            self.model.train(was_training)
+
+
+def train_lora(
+    model,
+    tokenizer,
+    phases: list[Phase],
+    lora: LoraSettings,
+    train: TrainConfig,
+    work_dir: Path,
+    on_report: OnReport | None = None,
+    start_step: int = 0,
+) -> PeftModel:
+    """Fine-tune a LoRA adapter through the phases; returns the adapted model.
+
+    `model` may already be a PeftModel (resuming): then no new adapter is attached.
+    `start_step` skips that many steps of the plan (they were done before a restart).
+    """
+    peft_model = model if isinstance(model, PeftModel) else attach_lora(model, lora, train.seed)
+    use_cpu = not torch.cuda.is_available()
+    offset = 0
+    for i, phase in enumerate(phases):
+        steps = phase.steps - max(0, min(phase.steps, start_step - offset))
+        if steps <= 0:
+            offset += phase.steps
+            continue
+        done = phase.steps - steps
+        args = SFTConfig(
+            output_dir=str(work_dir / f"phase{i}-{phase.name}"),
+            max_steps=steps,
+            per_device_train_batch_size=train.batch_size,
+            gradient_accumulation_steps=train.grad_accum,
+            learning_rate=train.learning_rate,
+            lr_scheduler_type="cosine",
+            warmup_steps=0 if done else math.ceil(train.warmup_ratio * phase.steps),
+            weight_decay=train.weight_decay,
+            max_length=train.max_length,
+            logging_steps=max(1, min(10, steps)),
+            save_strategy="no",
+            report_to="none",
+            use_cpu=use_cpu,
+            seed=train.seed + i + done,
+            data_seed=train.seed + i + done,
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            bf16=False,
+            fp16=False,
+        )
+        trainer = SFTTrainer(
+            model=peft_model,
+            args=args,
+            train_dataset=to_dataset(phase),
+            processing_class=tokenizer,
+            callbacks=[_Reporter(peft_model, offset + done, train.report_every, on_report)],
+        )
+        trainer.train()
+        offset += phase.steps
+    return peft_model
+
+
+def save_adapter(model: PeftModel, out_dir: Path) -> Path:
+    """Adapter weights as safetensors plus its config."""
+    model.save_pretrained(str(out_dir), safe_serialization=True)
+    return out_dir
