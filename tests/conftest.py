@@ -80,3 +80,51 @@ def config_yaml(tmp_path: Path, data: dict[str, Path], **extra) -> Path:
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
+
+
+DEMO_DATA = ROOT / "data" / "demo"
+DEMO_MODEL = ROOT / "models" / "demo-llama"
+
+
+@pytest.fixture(scope="session")
+def demo_assets(tmp_path_factory) -> dict[str, Path]:
+    """The demo corpus and base model (`make demo-data demo-model`); built here if missing."""
+    from training.demo_corpus import write_demo_corpus
+    from training.demo_model import build_demo_model
+
+    data_dir, model_dir = DEMO_DATA, DEMO_MODEL
+    if not (data_dir / ".complete").exists():
+        data_dir = tmp_path_factory.mktemp("demo-data")
+    files = write_demo_corpus(data_dir)
+    if not (model_dir / "model.safetensors").exists():
+        model_dir = build_demo_model(tmp_path_factory.mktemp("models") / "demo-llama")
+    return {**files, "model": model_dir}
+
+
+def small_sweep_config(tmp_path: Path, assets: dict[str, Path], **search) -> Path:
+    """A 2-trial sweep at tiny sizes on the demo assets."""
+    import yaml
+
+    doc = {
+        "name": "itest",
+        "model": {"path": str(assets["model"])},
+        "data": {s: str(assets[s]) for s in ("alpaca", "dolly", "openorca")}
+        | {"eval_size": {"alpaca": 12, "dolly": 12, "openorca": 12}},
+        "train": {"num_examples": 160, "max_steps": 16, "batch_size": 8, "report_every": 8,
+                  "max_length": 160},
+        "generation": {"max_new_tokens": 24, "batch_size": 12},
+        "search": {
+            "num_samples": 2,
+            "max_concurrent": 2,
+            "space": {"lora.r": {"choice": [16, 32]}, "mix.openorca": {"choice": [0.0, 0.3]}},
+            "points_to_evaluate": [
+                {"lora.r": 16, "mix.openorca": 0.0},
+                {"lora.r": 32, "mix.openorca": 0.3},
+            ],
+            "scheduler": {"kind": "asha", "grace_period": 1},
+        }
+        | search,
+    }
+    path = tmp_path / "itest.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path

@@ -1,0 +1,63 @@
+"""A real 2-trial sweep: Ray Tune + Optuna + ASHA running TRL LoRA SFT on the demo model,
+logged to a real MLflow SQLite store, driven through the `sweeplab` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import small_sweep_config
+
+pytestmark = pytest.mark.integration
+NINE = [f"{s}/{m}" for s in ("alpaca", "dolly", "openorca") for m in ("meteor", "bleu", "rougeL")]
+
+
+def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
+    cfg = small_sweep_config(tmp_path, demo_assets)
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "sweeps.cli", "sweep", str(cfg), "--name", "itest"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    out = proc.stdout
+    assert "best trial" in out and "mlflow ui --backend-store-uri sqlite:///" in out
+
+    # Given the embedded default store inside the working directory ...
+    db = tmp_path / "runs" / "mlflow.db"
+    assert db.is_file()
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("itest")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("sweeplab.kind") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("sweeplab.kind") == "trial"]
+    # ... then one parent, two children pointing at it, all finished.
+    assert len(parents) == 1 and len(children) == 2
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    trial_ids = set()
+    for child in children:
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.info.status == "FINISHED"
+        trial_ids.add(child.data.tags["sweeplab.trial_id"])
+        params = child.data.params
+        assert params["lora_r"] in ("16", "32") and params["mix.openorca"] in ("0.0", "0.3")
+        assert params["curriculum"] == "none"
+        for name in NINE:
+            value = child.data.metrics[name]
+            assert 0.0 <= value <= 1.0, (name, value)
+        # Two reports per full trial (report_every 8 of 16 steps), at steps 8 and 16.
+        steps = [m.step for m in client.get_metric_history(child.info.run_id, "openorca/meteor")]
+        assert steps and steps[0] == 8 and len(steps) == len(set(steps))
+        artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert {"adapter", "data_manifest.json", "trial.json"} <= artifacts
+        adapter = {a.path for a in client.list_artifacts(child.info.run_id, "adapter")}
+        assert "adapter/adapter_model.safetensors" in adapter
+    assert len(trial_ids) == 2
+    # The trial with OpenOrca rows really trained on them.
+    by_mix = {c.data.params["mix.openorca"]: c for c in children}
+    assert set(by_mix) == {"0.0", "0.3"}
