@@ -41,7 +41,9 @@ def reference_budgets(
     ]
 
 
-def evaluate_set(model, tokenizer, items: list[EvalItem], settings: GenerationSettings) -> SetResult:
+def evaluate_set(
+    model, tokenizer, items: list[EvalItem], settings: GenerationSettings
+) -> SetResult:
     gens = generate(
         model,
         tokenizer,

@@ -109,7 +109,12 @@ class Tracker:
         run = self.client.create_run(
             exp,
             run_name=run_name,
-            tags={PARENT_TAG: parent_run_id, TRIAL_TAG: trial_id, SWEEP_TAG: sweep, KIND_TAG: "trial"},
+            tags={
+                PARENT_TAG: parent_run_id,
+                TRIAL_TAG: trial_id,
+                SWEEP_TAG: sweep,
+                KIND_TAG: "trial",
+            },
         )
         self.log_params(run.info.run_id, params)
         return run.info.run_id

@@ -20,15 +20,21 @@ def make_parser() -> argparse.ArgumentParser:
     def with_config(p: argparse.ArgumentParser) -> None:
         p.add_argument("config", help="sweep config (YAML)")
         p.add_argument(
-            "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
             help="override a setting, e.g. --set mix.openorca=0.1 (repeatable)",
         )
 
     p = sub.add_parser("sweep", help="run a sweep of LoRA SFT trials")
     with_config(p)
     p.add_argument("--name", help="sweep name (default: the config's name)")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI "
-                   "or runs/mlflow.db)")
+    p.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or runs/mlflow.db)",
+    )
     p.add_argument("--ray-address", help="run on an existing Ray cluster")
 
     p = sub.add_parser("validate", help="check a config without running anything")
@@ -65,8 +71,10 @@ def _load(args) -> SweepConfig:
 def cmd_validate(args) -> int:
     cfg = _load(args)
     space = ", ".join(cfg.search.space) or "nothing"
-    print(f"{args.config}: ok — sweep {cfg.name!r}, {cfg.search.num_samples} trials "
-          f"searching {space}; objective {cfg.search.objective} ({cfg.search.mode})")
+    print(
+        f"{args.config}: ok — sweep {cfg.name!r}, {cfg.search.num_samples} trials "
+        f"searching {space}; objective {cfg.search.objective} ({cfg.search.mode})"
+    )
     return 0
 
 
@@ -77,8 +85,13 @@ def cmd_data(args) -> int:
     cfg = _load(args)
     data = prepare_data(cfg.data)
     phases = plan_phases(
-        data.pools, cfg.mix, cfg.curriculum, cfg.train.num_examples, cfg.train.max_steps,
-        cfg.train.phase1_fraction, cfg.train.seed,
+        data.pools,
+        cfg.mix,
+        cfg.curriculum,
+        cfg.train.num_examples,
+        cfg.train.max_steps,
+        cfg.train.phase1_fraction,
+        cfg.train.seed,
     )
     mix = manifest(phases)
     if args.json:
@@ -86,8 +99,10 @@ def cmd_data(args) -> int:
         return 0
     print(f"{'dataset':<10}{'rows':>8}{'dups':>8}{'skipped':>9}{'train':>8}{'eval':>7}  source")
     for source, st in data.stats.items():
-        print(f"{source:<10}{st.rows:>8}{st.duplicates:>8}{st.skipped:>9}{st.train:>8}"
-              f"{st.eval:>7}  {cfg.data.source(source)}")
+        print(
+            f"{source:<10}{st.rows:>8}{st.duplicates:>8}{st.skipped:>9}{st.train:>8}"
+            f"{st.eval:>7}  {cfg.data.source(source)}"
+        )
     print(f"\ntraining mixture ({cfg.curriculum}, content hash {mix['content_hash'][:12]}):")
     for phase in mix["phases"]:
         shares = ", ".join(f"{k} {v}" for k, v in sorted(phase["rows_per_source"].items()))
@@ -109,13 +124,18 @@ def cmd_sweep(args) -> int:
     print(f"sweep {cfg.name!r}: preparing data ...", flush=True)
     data = prepare_data(cfg.data)
     for source, st in data.stats.items():
-        print(f"  {source}: {st.rows} rows, {st.duplicates} duplicates, {st.skipped} skipped, "
-              f"{st.train} train / {st.eval} eval")
+        print(
+            f"  {source}: {st.rows} rows, {st.duplicates} duplicates, {st.skipped} skipped, "
+            f"{st.train} train / {st.eval} eval"
+        )
     project = PROJECT_DIR()
     uri = resolve_tracking_uri(args.tracking_uri or cfg.tracking_uri, project)
     tracker = Tracker(uri, project)
-    print(f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "
-          f"a time; objective {cfg.search.objective}", flush=True)
+    print(
+        f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "
+        f"a time; objective {cfg.search.objective}",
+        flush=True,
+    )
     try:
         parent, _ = run_sweep(cfg, data, tracker, project / "runs" / "ray", args.ray_address)
     except (SweepExists, ModelError) as exc:

@@ -66,6 +66,8 @@ def render(rows: list[Row], cfg: SweepConfig) -> str:
 
     out = [line(heads), line(["-" * w for w in widths])] + [line(b) for b in body]
     if top is not None:
-        out.append(f"* best trial {top.trial_id} ({cfg.search.objective} = "
-                   f"{top.metrics['objective']:.4f}), run {top.run_id}")
+        out.append(
+            f"* best trial {top.trial_id} ({cfg.search.objective} = "
+            f"{top.metrics['objective']:.4f}), run {top.run_id}"
+        )
     return "\n".join(out)

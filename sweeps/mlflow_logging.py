@@ -41,7 +41,11 @@ class MlflowTrialLogger(Callback):
         self.max_reports = sweep.train.num_reports
 
     def _say(self, trial, text: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] trial {trial.trial_id}: {text}", file=self.out, flush=True)
+        print(
+            f"[{time.strftime('%H:%M:%S')}] trial {trial.trial_id}: {text}",
+            file=self.out,
+            flush=True,
+        )
 
     def _run_id(self, trial) -> str:
         if trial.trial_id not in self.runs:

@@ -91,9 +91,7 @@ def run_sweep(
     exp_dir = storage / cfg.name
     state_path = exp_dir / STATE_FILE
     if exp_dir.exists():
-        raise SweepExists(
-            f"sweep {cfg.name!r} already exists ({exp_dir}); choose another --name"
-        )
+        raise SweepExists(f"sweep {cfg.name!r} already exists ({exp_dir}); choose another --name")
     init_ray(ray_address)
     trainable = tune.with_resources(
         tune.with_parameters(_trainable, sweep=cfg, data=data),

@@ -102,8 +102,14 @@ def run_trial(
         tokenizer.save_pretrained(str(ckpt / "adapter"))
         (ckpt / "data_manifest.json").write_text(json.dumps(mix_manifest), encoding="utf-8")
         (ckpt / "trial.json").write_text(
-            json.dumps({"config": cfg.model_dump(mode="json"), "step": step,
-                        "template": TEMPLATE_NAME, "metrics": metrics}),
+            json.dumps(
+                {
+                    "config": cfg.model_dump(mode="json"),
+                    "step": step,
+                    "template": TEMPLATE_NAME,
+                    "metrics": metrics,
+                }
+            ),
             encoding="utf-8",
         )
         _write_predictions(ckpt / "predictions.json", items, results)

@@ -30,8 +30,11 @@ def write_parquet(path: Path, rows: list[dict]) -> Path:
 
 def alpaca_rows(n: int, dup_every: int = 0) -> list[dict]:
     rows = [
-        {"instruction": f"Add {i} and {i + 1}.", "input": "" if i % 2 else f"n={i}",
-         "output": f"Sure! {i} plus {i + 1} is {2 * i + 1}."}
+        {
+            "instruction": f"Add {i} and {i + 1}.",
+            "input": "" if i % 2 else f"n={i}",
+            "output": f"Sure! {i} plus {i + 1} is {2 * i + 1}.",
+        }
         for i in range(n)
     ]
     if dup_every:
@@ -41,16 +44,24 @@ def alpaca_rows(n: int, dup_every: int = 0) -> list[dict]:
 
 def dolly_rows(n: int) -> list[dict]:
     return [
-        {"instruction": f"What is item {i}?", "context": f"Item {i} is a red box.",
-         "response": f"Item {i} is a red box.", "category": "closed_qa"}
+        {
+            "instruction": f"What is item {i}?",
+            "context": f"Item {i} is a red box.",
+            "response": f"Item {i} is a red box.",
+            "category": "closed_qa",
+        }
         for i in range(n)
     ]
 
 
 def orca_rows(n: int) -> list[dict]:
     return [
-        {"id": f"niv.{1000 + i}", "system_prompt": "Answer with a single label only.",
-         "question": f"Is {i} even? Options: yes, no", "response": "yes" if i % 2 == 0 else "no"}
+        {
+            "id": f"niv.{1000 + i}",
+            "system_prompt": "Answer with a single label only.",
+            "question": f"Is {i} even? Options: yes, no",
+            "response": "yes" if i % 2 == 0 else "no",
+        }
         for i in range(n)
     ]
 
@@ -110,8 +121,13 @@ def small_sweep_config(tmp_path: Path, assets: dict[str, Path], **search) -> Pat
         "model": {"path": str(assets["model"])},
         "data": {s: str(assets[s]) for s in ("alpaca", "dolly", "openorca")}
         | {"eval_size": {"alpaca": 12, "dolly": 12, "openorca": 12}},
-        "train": {"num_examples": 160, "max_steps": 16, "batch_size": 8, "report_every": 8,
-                  "max_length": 160},
+        "train": {
+            "num_examples": 160,
+            "max_steps": 16,
+            "batch_size": 8,
+            "report_every": 8,
+            "max_length": 160,
+        },
         "generation": {"max_new_tokens": 24, "batch_size": 12},
         "search": {
             "num_samples": 2,

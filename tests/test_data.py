@@ -94,7 +94,8 @@ def test_duplicates_dropped_before_a_deterministic_split(tiny_data):
 def _prepared(tiny_data):
     return prepare_data(
         DataConfig(
-            alpaca=str(tiny_data["alpaca"]), dolly=str(tiny_data["dolly"]),
+            alpaca=str(tiny_data["alpaca"]),
+            dolly=str(tiny_data["dolly"]),
             openorca=str(tiny_data["openorca"]),
             eval_size=EvalSizes(alpaca=8, dolly=6, openorca=6),
         )
@@ -124,12 +125,18 @@ def test_two_phase_curriculum_expresses_the_seeds_plan(tiny_data):
     phases = plan_phases(data.pools, seed_mix, "two_phase", 20, 10, 0.3, seed=0)
     assert [(p.name, p.steps) for p in phases] == [("alpaca", 3), ("mixture", 7)]
     assert {e.source for e in phases[0].examples} == {"alpaca"}
-    counts = {s: sum(e.source == s for e in phases[1].examples) for s in ("alpaca", "dolly", "openorca")}
+    counts = {
+        s: sum(e.source == s for e in phases[1].examples) for s in ("alpaca", "dolly", "openorca")
+    }
     assert counts == {"alpaca": 12, "dolly": 4, "openorca": 4}
     m = manifest(phases)
     assert m["phases"][1]["rows_per_source"] == counts
-    assert m["content_hash"] == manifest(plan_phases(
-        data.pools, seed_mix, "two_phase", 20, 10, 0.3, seed=0))["content_hash"]
+    assert (
+        m["content_hash"]
+        == manifest(plan_phases(data.pools, seed_mix, "two_phase", 20, 10, 0.3, seed=0))[
+            "content_hash"
+        ]
+    )
     assert_disjoint(phases, data.eval_sets)
     leaked = [phases[0]] + [type(phases[1])("mixture", (data.eval_sets["dolly"][0],), 1)]
     with pytest.raises(ValueError, match="is held-out dolly example"):
@@ -140,8 +147,10 @@ def test_cli_data_json_counts(tmp_path, capsys):
     data = {
         "alpaca": write_alpaca(tmp_path / "alpaca_data.json", alpaca_rows(50, dup_every=5)),
         "dolly": write_jsonl(tmp_path / "dolly.jsonl", dolly_rows(30) + dolly_rows(3)),
-        "openorca": write_parquet(tmp_path / "orca.parquet", orca_rows(25) + [{"id": "x.1",
-                                  "system_prompt": "", "question": "", "response": "r"}]),
+        "openorca": write_parquet(
+            tmp_path / "orca.parquet",
+            orca_rows(25) + [{"id": "x.1", "system_prompt": "", "question": "", "response": "r"}],
+        ),
     }
     cfg = config_yaml(tmp_path, data)
     assert main(["data", str(cfg), "--json"]) == 0
@@ -155,8 +164,10 @@ def test_cli_data_json_counts(tmp_path, capsys):
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-    cfg = config_yaml(tmp_path, {"alpaca": tmp_path / "missing.json", "dolly": tmp_path / "d",
-                                 "openorca": tmp_path / "o"})
+    cfg = config_yaml(
+        tmp_path,
+        {"alpaca": tmp_path / "missing.json", "dolly": tmp_path / "d", "openorca": tmp_path / "o"},
+    )
     assert main(["data", str(cfg)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "missing.json: no such file" in err

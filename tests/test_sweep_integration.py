@@ -21,7 +21,11 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.run(
         [sys.executable, "-m", "sweeps.cli", "sweep", str(cfg), "--name", "itest"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     out = proc.stdout
