@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.sweeplab-installed
 WORDNET := $(VENV)/nltk_data/corpora/wordnet/lexnames
 DEMO_DATA := data/demo/.complete
-DEMO_MODEL := models/demo-llama/model.safetensors
+DEMO_MODEL := models/demo-llama/demo_model.json
 NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
 PYTEST_ARGS ?=
 

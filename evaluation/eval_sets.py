@@ -1,15 +1,22 @@
-"""Score a model on the held-out sets: generate, then METEOR / BLEU / ROUGE-L per dataset."""
+"""Score a model on the held-out sets: generate, then METEOR / BLEU / ROUGE-L, length and
+error-category figures per dataset, and the per-example arrays paired bootstraps need."""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
+from evaluation.analysis import flag_example, summarize
+from evaluation.bootstrap import bleu_stats
 from evaluation.config import GenerationSettings
 from evaluation.generate import Generation, generate
 from evaluation.scoring import score
 
 METRICS = ("meteor", "bleu", "rougeL")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -25,20 +32,30 @@ class EvalItem:
 @dataclass(frozen=True)
 class SetResult:
     metrics: dict[str, float]
-    """`meteor`, `bleu`, `rougeL` and length figures for one dataset."""
+    """`meteor`, `bleu`, `rougeL`, length figures and flag rates for one dataset."""
     generations: list[Generation]
     per_example: list[dict]
+    """Per example: scores and flags, in eval-set order."""
+    arrays: dict[str, np.ndarray]
+    """`meteor`, `rougeL` per example and `bleu_stats`, for paired bootstraps."""
 
 
 def reference_budgets(
     tokenizer, items: list[EvalItem], settings: GenerationSettings
 ) -> list[int] | None:
+    """Per-example token caps at a multiple of the reference's length (the seed's limit)."""
     if settings.length_multiple is None:
         return None
     return [
         max(1, round(settings.length_multiple * len(tokenizer(it.reference)["input_ids"])))
         for it in items
     ]
+
+
+def cut_to_sentence(text: str) -> str:
+    """Drop a trailing unfinished sentence, if a finished one comes before it."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]] if ends and ends[-1] < len(text.rstrip()) else text
 
 
 def evaluate_set(
@@ -52,9 +69,28 @@ def evaluate_set(
         settings.batch_size,
         reference_budgets(tokenizer, items, settings),
     )
-    scores = score([g.text for g in gens], [it.reference for it in items], per_example=True)
-    metrics = {m: float(scores[m]) for m in METRICS}
-    return SetResult(metrics, gens, scores["per_example"])
+    if settings.stop_at_sentence:
+        gens = [
+            Generation(cut_to_sentence(g.text), g.tokens, g.truncated) if g.truncated else g
+            for g in gens
+        ]
+    preds, refs = [g.text for g in gens], [it.reference for it in items]
+    scores = score(preds, refs, per_example=True)
+    flags = [
+        flag_example(g.text, it.reference, it.system, g.truncated)
+        for g, it in zip(gens, items, strict=True)
+    ]
+    metrics = {m: float(scores[m]) for m in METRICS} | summarize(flags)
+    per_example = [
+        {**{k: float(v) for k, v in s.items()}, **f.as_dict()}
+        for s, f in zip(scores["per_example"], flags, strict=True)
+    ]
+    arrays = {
+        "meteor": np.array([s["meteor"] for s in scores["per_example"]], dtype=float),
+        "rougeL": np.array([s["rougeL"] for s in scores["per_example"]], dtype=float),
+        "bleu_stats": bleu_stats(preds, refs),
+    }
+    return SetResult(metrics, gens, per_example, arrays)
 
 
 def evaluate_all(

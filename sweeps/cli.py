@@ -112,8 +112,10 @@ def cmd_data(args) -> int:
 
 def cmd_sweep(args) -> int:
     from mlflow_server.tracking import Tracker, resolve_tracking_uri, ui_command
+    from sweeps.baseline import base_scores
     from sweeps.leaderboard import render, rows_from_runs
     from sweeps.runner import SweepExists, run_sweep
+    from sweeps.trial import eval_items
     from training.base_model import ModelError, check_model_path
     from training.prepare import prepare_data
 
@@ -129,6 +131,14 @@ def cmd_sweep(args) -> int:
             f"{st.train} train / {st.eval} eval"
         )
     project = PROJECT_DIR()
+    base_cache = project / "runs" / "base_eval"
+    print("evaluating the base model (cached per model, eval split and settings) ...", flush=True)
+    items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
+    base = base_scores(cfg.model, items, cfg.generation, base_cache)
+    print(
+        "  base "
+        + "  ".join(f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith("/meteor"))
+    )
     uri = resolve_tracking_uri(args.tracking_uri or cfg.tracking_uri, project)
     tracker = Tracker(uri, project)
     print(
@@ -137,9 +147,12 @@ def cmd_sweep(args) -> int:
         flush=True,
     )
     try:
-        parent, _ = run_sweep(cfg, data, tracker, project / "runs" / "ray", args.ray_address)
+        parent, _ = run_sweep(
+            cfg, data, tracker, project / "runs" / "ray", base_cache, args.ray_address
+        )
     except (SweepExists, ModelError) as exc:
         raise ConfigError(str(exc)) from None
+    tracker.log_metrics(parent, {f"base/{k}": v for k, v in base["metrics"].items()}, 0)
     rows = rows_from_runs(tracker.trial_runs(parent), cfg)
     print()
     print(render(rows, cfg))

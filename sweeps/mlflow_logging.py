@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ray.tune import Callback
 
+from evaluation.scoring import scoring_params
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
 from sweeps.config import SweepConfig
 from training.examples import SOURCES
@@ -51,7 +52,9 @@ class MlflowTrialLogger(Callback):
         if trial.trial_id not in self.runs:
             cfg = self.sweep.trial(trial.config)
             params = cfg.flat_params()
-            params.update({f"search.{k}": v for k, v in trial.config.items()})
+            # Which tokenizers and WordNet scored this trial: runs scored differently must
+            # never be compared silently.
+            params.update({f"scoring.{k}": v for k, v in scoring_params().items()})
             self.runs[trial.trial_id] = self.tracker.start_trial(
                 self.parent, trial.trial_id, params, run_name=f"trial-{trial.trial_id}"
             )

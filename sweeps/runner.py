@@ -53,7 +53,7 @@ def scheduler(cfg: SweepConfig):
     )
 
 
-def _trainable(config: dict, sweep: SweepConfig, data: PreparedData) -> None:
+def _trainable(config: dict, sweep: SweepConfig, data: PreparedData, base_cache: str) -> None:
     """What every Ray worker runs: the trial, reporting to Tune with a checkpoint."""
     trial_dir = Path(tune.get_context().get_trial_dir())
     cfg = sweep.trial(config)
@@ -63,7 +63,7 @@ def _trainable(config: dict, sweep: SweepConfig, data: PreparedData) -> None:
 
     threads = max(1, int(sweep.search.resources.cpu))
     with tempfile.TemporaryDirectory(prefix="work-", dir=trial_dir) as work:
-        run_trial(cfg, data, Path(work), report, sweep.search.objective, threads)
+        run_trial(cfg, data, Path(work), report, sweep.search.objective, threads, Path(base_cache))
 
 
 def init_ray(address: str | None, num_cpus: int | None = None) -> None:
@@ -71,6 +71,7 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
         return
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     kwargs = dict(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     if address:
         ray.init(address=address, **kwargs)
@@ -83,6 +84,7 @@ def run_sweep(
     data: PreparedData,
     tracker: Tracker,
     storage: Path,
+    base_cache: Path,
     ray_address: str | None = None,
     out=None,
 ) -> tuple[str, object]:
@@ -94,7 +96,9 @@ def run_sweep(
         raise SweepExists(f"sweep {cfg.name!r} already exists ({exp_dir}); choose another --name")
     init_ray(ray_address)
     trainable = tune.with_resources(
-        tune.with_parameters(_trainable, sweep=cfg, data=data),
+        tune.with_parameters(
+            _trainable, sweep=cfg, data=data, base_cache=str(base_cache.resolve())
+        ),
         {"cpu": cfg.search.resources.cpu, "gpu": cfg.search.resources.gpu},
     )
     parent = tracker.start_sweep(

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evaluation.eval_sets import EvalItem, evaluate_all
+from evaluation.scoring import scoring_params
+from sweeps.baseline import base_scores, deltas
 from sweeps.config import METRICS, TrialConfig
 from training.base_model import load_base_model
 from training.examples import SOURCES, Example
@@ -40,24 +42,29 @@ def eval_items(examples: list[Example]) -> list[EvalItem]:
     ]
 
 
-def _write_predictions(path: Path, items: dict[str, list[EvalItem]], results) -> None:
+def prediction_rows(items: dict[str, list[EvalItem]], results, base: dict | None) -> list[dict]:
+    """The per-example table: prompt, reference, prediction, scores and flags."""
     rows = []
     for name, its in items.items():
         res = results[name]
-        for it, gen, scores in zip(its, res.generations, res.per_example, strict=True):
+        base_preds = base["sets"][name]["predictions"] if base else [None] * len(its)
+        for it, gen, ex, base_pred in zip(
+            its, res.generations, res.per_example, base_preds, strict=True
+        ):
             rows.append(
                 {
                     "dataset": name,
                     "id": it.id,
+                    "system": it.system,
                     "prompt": it.prompt,
                     "reference": it.reference,
                     "prediction": gen.text,
+                    "base_prediction": base_pred,
                     "pred_tokens": gen.tokens,
-                    "truncated": gen.truncated,
-                    **{k: float(v) for k, v in scores.items()},
+                    **ex,
                 }
             )
-    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    return rows
 
 
 def set_threads(n: int | None) -> None:
@@ -74,8 +81,12 @@ def run_trial(
     report: Report,
     objective: str = "mean_meteor",
     threads: int | None = None,
+    base_cache: Path | None = None,
 ) -> dict[str, float]:
-    """Train and evaluate one configuration; returns the last reported metrics."""
+    """Train and evaluate one configuration; returns the last reported metrics.
+
+    With `base_cache`, metrics include deltas against the base model (cached there).
+    """
     set_threads(cfg.train.threads or threads)
     work_dir.mkdir(parents=True, exist_ok=True)
     phases = plan_phases(
@@ -90,11 +101,14 @@ def run_trial(
     assert_disjoint(phases, data.eval_sets)
     mix_manifest = manifest(phases)
     items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
+    base = base_scores(cfg.model, items, cfg.generation, base_cache) if base_cache else None
     model, tokenizer = load_base_model(cfg.model)
     last: dict[str, float] = {}
 
     def on_report(step: int, peft_model) -> None:
         metrics, results = evaluate_all(peft_model, tokenizer, items, cfg.generation)
+        if base is not None:
+            metrics.update(deltas(results, base, seed=cfg.train.seed))
         metrics["objective"] = objective_value(metrics, objective)
         metrics["train/step"] = step
         ckpt = Path(tempfile.mkdtemp(prefix=f"ckpt-{step}-", dir=work_dir))
@@ -107,12 +121,14 @@ def run_trial(
                     "config": cfg.model_dump(mode="json"),
                     "step": step,
                     "template": TEMPLATE_NAME,
+                    "scoring": scoring_params(),
                     "metrics": metrics,
                 }
             ),
             encoding="utf-8",
         )
-        _write_predictions(ckpt / "predictions.json", items, results)
+        rows = prediction_rows(items, results, base)
+        (ckpt / "predictions.json").write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
         last.clear()
         last.update(metrics)
         report(metrics, ckpt)

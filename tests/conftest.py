@@ -144,3 +144,24 @@ def small_sweep_config(tmp_path: Path, assets: dict[str, Path], **search) -> Pat
     path = tmp_path / "itest.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def _migrated_mlflow_db(tmp_path_factory) -> Path:
+    """An MLflow SQLite store with its schema created once per session (migrations are slow)."""
+    from mlflow import MlflowClient
+
+    db = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+    return db
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path, _migrated_mlflow_db) -> str:
+    """A fresh copy of the migrated store for one test."""
+    import shutil
+
+    db = tmp_path / "runs" / "mlflow.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(_migrated_mlflow_db, db)
+    return f"sqlite:///{db}"

@@ -1,0 +1,104 @@
+"""The base model's scores, computed once per (model, eval split, generation settings,
+scoring setup) and cached on disk, so every trial reports deltas against the same numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.bootstrap import paired_bootstrap
+from evaluation.config import GenerationSettings
+from evaluation.eval_sets import METRICS, EvalItem, SetResult, evaluate_all
+from evaluation.scoring import scoring_params
+from training.base_model import load_base_model
+from training.config import ModelConfig
+
+DELTA_SUFFIXES = ("delta_pct", "delta_pct_ci_low", "delta_pct_ci_high")
+
+
+def _model_identity(cfg: ModelConfig) -> dict:
+    path = Path(cfg.path)
+    ident = {"path": cfg.path, "revision": cfg.revision, "dtype": cfg.dtype}
+    if path.is_dir():  # a local model: its weights' names, sizes and times stand for content
+        ident["files"] = sorted(
+            (p.name, p.stat().st_size, int(p.stat().st_mtime))
+            for p in path.iterdir()
+            if p.suffix in (".safetensors", ".json")
+        )
+    return ident
+
+
+def cache_key(
+    model: ModelConfig, items: dict[str, list[EvalItem]], settings: GenerationSettings
+) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps(_model_identity(model), sort_keys=True).encode())
+    h.update(json.dumps(settings.model_dump(mode="json"), sort_keys=True).encode())
+    h.update(json.dumps(scoring_params(), sort_keys=True).encode())
+    for name in sorted(items):
+        for it in items[name]:
+            h.update(f"{name}\0{it.id}\0{it.prompt}\0{it.reference}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def _to_json(results: dict[str, SetResult], metrics: dict[str, float]) -> dict:
+    return {
+        "metrics": metrics,
+        "sets": {
+            name: {
+                "meteor": r.arrays["meteor"].tolist(),
+                "rougeL": r.arrays["rougeL"].tolist(),
+                "bleu_stats": r.arrays["bleu_stats"].tolist(),
+                "predictions": [g.text for g in r.generations],
+            }
+            for name, r in results.items()
+        },
+    }
+
+
+def base_scores(
+    model: ModelConfig,
+    items: dict[str, list[EvalItem]],
+    settings: GenerationSettings,
+    cache_dir: Path,
+) -> dict:
+    """{"metrics": {...}, "sets": {name: arrays}} for the base model, from cache if present."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"base-{cache_key(model, items, settings)}.json"
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    base_model, tokenizer = load_base_model(model)
+    base_model.eval()
+    metrics, results = evaluate_all(base_model, tokenizer, items, settings)
+    data = _to_json(results, metrics)
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)  # atomic: concurrent trials never read half a file
+    return data
+
+
+def deltas(
+    results: dict[str, SetResult], base: dict, samples: int = 1000, seed: int = 0
+) -> dict[str, float]:
+    """`<dataset>/<metric>_delta_pct` and its 95% paired-bootstrap interval."""
+    out: dict[str, float] = {}
+    for name, res in results.items():
+        b = base["sets"][name]
+        base_arrays = {k: np.asarray(b[k], dtype=float) for k in ("meteor", "rougeL", "bleu_stats")}
+        for metric, d in paired_bootstrap(res.arrays, base_arrays, samples, seed).items():
+            if d.pct is None:
+                continue
+            out[f"{name}/{metric}_delta_pct"] = d.pct
+            if d.ci_low is not None:
+                out[f"{name}/{metric}_delta_pct_ci_low"] = d.ci_low
+                out[f"{name}/{metric}_delta_pct_ci_high"] = d.ci_high
+    return out
+
+
+__all__ = ["DELTA_SUFFIXES", "METRICS", "base_scores", "cache_key", "deltas"]

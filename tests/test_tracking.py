@@ -1,0 +1,67 @@
+from pathlib import Path
+
+from mlflow_server.tracking import (
+    Tracker,
+    flatten,
+    resolve_tracking_uri,
+    ui_command,
+)
+from sweeps.config import load_config
+from sweeps.leaderboard import best, render, rows_from_runs
+from tests.conftest import ROOT
+
+
+def test_tracking_uri_resolution(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert resolve_tracking_uri(None, tmp_path) == f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5555")
+    assert resolve_tracking_uri(None, tmp_path) == "http://127.0.0.1:5555"
+    assert resolve_tracking_uri("sqlite:////x.db", tmp_path) == "sqlite:////x.db"
+    assert ui_command("sqlite:////a/b.db", tmp_path).startswith(
+        "mlflow ui --backend-store-uri sqlite:////a/b.db"
+    )
+
+
+def test_flatten():
+    assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": None}) == {
+        "a.b": 1,
+        "a.c.d": [1, 2],
+        "e": None,
+    }
+
+
+def test_sweep_and_trial_runs(tmp_path: Path, mlflow_uri: str):
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s1", {"config": {"lora": {"r": 16}}}, {})
+    child = tracker.start_trial(parent, "t1", {"lora_r": 32, "mix": {"openorca": 0.2}}, "trial-t1")
+    # Starting the same trial again reuses its run: one child run per trial id.
+    assert tracker.start_trial(parent, "t1", {"lora_r": 32}, "trial-t1") == child
+    tracker.log_metrics(child, {"openorca/meteor": 0.5, "objective": 0.4, "bad": float("nan")}, 50)
+    tracker.log_metrics(child, {"openorca/meteor": 0.6, "objective": 0.45}, 100)
+    tracker.end_run(child)
+    other = tracker.start_trial(parent, "t2", {"lora_r": 16, "mix": {"openorca": 0.0}}, "trial-t2")
+    tracker.log_metrics(other, {"openorca/meteor": 0.3, "objective": 0.5}, 50)
+    tracker.end_run(other, "FAILED", error="boom")
+
+    runs = tracker.trial_runs(parent)
+    assert len(runs) == 2
+    run = tracker.client.get_run(child)
+    assert run.data.params["lora_r"] == "32" and run.data.params["mix.openorca"] == "0.2"
+    assert run.data.tags["sweeplab.trial_id"] == "t1"
+    assert run.data.tags["mlflow.parentRunId"] == parent
+    assert run.data.metrics == {"openorca/meteor": 0.6, "objective": 0.45}
+    hist = tracker.client.get_metric_history(child, "openorca/meteor")
+    assert [(m.step, m.value) for m in hist] == [(50, 0.5), (100, 0.6)]
+    assert tracker.client.get_run(other).data.tags["sweeplab.error"] == "boom"
+    artifact_root = tracker.client.get_experiment_by_name("s1").artifact_location
+    assert artifact_root == (tmp_path / "runs" / "mlartifacts" / "s1").resolve().as_uri()
+
+    cfg = load_config(
+        ROOT / "configs" / "demo.yaml", ["search.space={}", "search.points_to_evaluate=[]"]
+    )
+    rows = rows_from_runs(runs, cfg)
+    # The failed trial has the higher objective but only finished trials can be best.
+    assert best(rows).trial_id == "t1"
+    table = render(rows, cfg)
+    assert "* best trial t1 (mean_meteor = 0.4500)" in table
+    assert "failed" in table
