@@ -44,6 +44,13 @@ def make_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p = sub.add_parser("promote", help="register a sweep's best trial in the model registry")
+    p.add_argument("sweep", help="sweep name (its MLflow experiment)")
+    p.add_argument("--objective", help="metric to rank by (default: the sweep's objective)")
+    p.add_argument("--alias", help="alias to set (default: the config's, `champion`)")
+    p.add_argument("--force", action="store_true", help="promote even if gates fail")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI")
+
     p = sub.add_parser("score", help="score predictions against references")
     p.add_argument("file", help="JSONL with prediction and reference per line")
     p.add_argument("--per-example", action="store_true", help="also list per-example scores")
@@ -161,13 +168,42 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_promote(args) -> int:
+    from mlflow_server.tracking import Tracker, resolve_tracking_uri
+    from sweeps.promote import PromotionRefused, promote
+
+    project = PROJECT_DIR()
+    tracker = Tracker(resolve_tracking_uri(args.tracking_uri, project), project)
+    try:
+        p = promote(tracker, args.sweep, args.objective, args.alias, args.force)
+    except PromotionRefused as exc:
+        raise ConfigError(str(exc)) from None
+    what = "registered" if p.created else "already registered"
+    forced = f" (FORCED past: {'; '.join(p.failed_gates)})" if p.failed_gates else ""
+    print(
+        f"{what}: models:/{p.name}/{p.version} <- trial {p.row.trial_id} "
+        f"(run {p.row.run_id}){forced}"
+    )
+    print(f"alias: models:/{p.name}@{p.alias}")
+    print(
+        f'load: mlflow.pyfunc.load_model("models:/{p.name}@{p.alias}").predict(["<instruction>"])'
+    )
+    return 0
+
+
 def cmd_score(args) -> int:
     from evaluation.score_cli import main as score_main
 
     return score_main([args.file] + (["--per-example"] if args.per_example else []))
 
 
-COMMANDS = {"sweep": cmd_sweep, "validate": cmd_validate, "data": cmd_data, "score": cmd_score}
+COMMANDS = {
+    "sweep": cmd_sweep,
+    "validate": cmd_validate,
+    "data": cmd_data,
+    "promote": cmd_promote,
+    "score": cmd_score,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

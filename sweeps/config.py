@@ -111,6 +111,36 @@ class SearchConfig(Strict):
         return self
 
 
+class Gate(Strict):
+    metric: str = Field(description="A trial metric, e.g. `alpaca/meteor_delta_pct`.")
+    op: Literal[">=", ">", "<=", "<"] = Field(">=", description="Comparison.")
+    value: float = Field(0.0, description="Threshold.")
+
+    def passes(self, metrics: dict[str, float]) -> bool:
+        if self.metric not in metrics:
+            return False
+        x = metrics[self.metric]
+        return {
+            ">=": x >= self.value,
+            ">": x > self.value,
+            "<=": x <= self.value,
+            "<": x < self.value,
+        }[self.op]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+
+class PromotionConfig(Strict):
+    model_name: str | None = Field(None, description="Registered model name (default: sweep).")
+    alias: str = Field("champion", description="Alias set on the promoted version.")
+    gates: tuple[Gate, ...] = Field(
+        (Gate(metric="alpaca/meteor_delta_pct", op=">=", value=0.0),),
+        description="Conditions a trial must meet to be promoted (default: no in-distribution "
+        "regression against the base model).",
+    )
+
+
 class SweepConfig(TrialConfig):
     name: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", description="Sweep (experiment) name."
@@ -118,6 +148,9 @@ class SweepConfig(TrialConfig):
     search: SearchConfig = Field(default_factory=SearchConfig, description="What to search.")
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or local SQLite)."
+    )
+    promotion: PromotionConfig = Field(
+        default_factory=PromotionConfig, description="Promotion to the model registry."
     )
 
     @model_validator(mode="after")
@@ -145,7 +178,7 @@ class SweepConfig(TrialConfig):
 
     def trial_dict(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
-        for key in ("name", "search", "tracking_uri"):
+        for key in ("name", "search", "tracking_uri", "promotion"):
             data.pop(key)
         return data
 

@@ -140,6 +140,7 @@ def small_sweep_config(tmp_path: Path, assets: dict[str, Path], **search) -> Pat
             "scheduler": {"kind": "asha", "grace_period": 1},
         }
         | search,
+        "promotion": {"gates": [{"metric": "alpaca/meteor", "op": ">=", "value": 2.0}]},
     }
     path = tmp_path / "itest.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")

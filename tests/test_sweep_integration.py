@@ -3,6 +3,7 @@ logged to a real MLflow SQLite store, driven through the `sweeplab` command."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,3 +66,57 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
     # The trial with OpenOrca rows really trained on them.
     by_mix = {c.data.params["mix.openorca"]: c for c in children}
     assert set(by_mix) == {"0.0", "0.3"}
+
+    # Promotion: the best finished trial, picked from MLflow, registered once, alias set.
+    def promote(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "sweeps.cli", "promote", "itest", *extra],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    # The test config's gate (alpaca/meteor >= 2) cannot pass: refused, then forced.
+    gated = promote()
+    assert gated.returncode == 2
+    assert "fails promotion gate(s): alpaca/meteor >= 2" in gated.stderr
+    assert not client.search_registered_models()
+    first, second = promote("--force"), promote("--force")
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "registered: models:/itest/1" in first.stdout and "FORCED" in first.stdout
+    assert second.returncode == 0 and "already registered: models:/itest/1" in second.stdout
+    versions = client.search_model_versions("name = 'itest'")
+    assert len(versions) == 1
+    version = client.get_model_version_by_alias("itest", "champion")
+    best = max(children, key=lambda c: c.data.metrics["objective"])
+    assert version.run_id == best.info.run_id
+    assert version.tags["sweeplab.forced"] == "true"
+    assert version.tags["sweeplab.failed_gates"] == "alpaca/meteor >= 2"
+    assert version.tags["sweeplab.base_model"] == str(demo_assets["model"])
+    assert len(version.tags["sweeplab.data_hash"]) == 64
+    refused = promote("--objective", "openorca/nonexistent")
+    assert refused.returncode == 2 and "no finished trial" in refused.stderr
+    assert refused.stderr.strip().count("\n") == 0
+
+    # The champion loads through pyfunc in a fresh process and generates text.
+    code = (
+        "import json, mlflow; "
+        f"mlflow.set_tracking_uri('sqlite:///{db}'); "
+        "m = mlflow.pyfunc.load_model('models:/itest@champion'); "
+        "out = m.predict(['What is 2 plus 3?', 'Name the capital of Velmora.']); "
+        "print(json.dumps(out))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    answers = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert isinstance(answers, list) and len(answers) == 2
+    assert all(isinstance(a, str) for a in answers) and any(a.strip() for a in answers)

@@ -133,3 +133,10 @@ def save_adapter(model: PeftModel, out_dir: Path) -> Path:
     """Adapter weights as safetensors plus its config."""
     model.save_pretrained(str(out_dir), safe_serialization=True)
     return out_dir
+
+
+def load_adapter(model, adapter_dir: Path) -> PeftModel:
+    """A saved adapter on top of its base model (safetensors weights only)."""
+    if not any(Path(adapter_dir).glob("*.safetensors")):
+        raise FileNotFoundError(f"{adapter_dir}: no adapter .safetensors weights")
+    return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
