@@ -11,7 +11,9 @@ DEMO_MODEL := models/demo-llama/demo_model.json
 NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
 PYTEST_ARGS ?=
 
-.PHONY: setup sweep test test-fast lint format demo-data demo-model clean help
+PORT ?= 5000
+
+.PHONY: setup sweep test test-fast lint format demo-data demo-model server clean help
 
 help:
 	@echo "make sweep      install what is missing, build demo data + model, run the demo sweep"
@@ -29,6 +31,11 @@ $(STAMP): pyproject.toml
 $(WORDNET): $(STAMP) scripts/setup_wordnet.py
 	$(PY) scripts/setup_wordnet.py
 
+# Headless Chromium (Debian's) for the MLflow UI tests.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
 setup: $(STAMP) $(WORDNET)
 
 $(DEMO_DATA): $(STAMP) training/demo_corpus.py
@@ -44,11 +51,14 @@ demo-model: $(DEMO_MODEL)
 sweep: setup demo-data demo-model
 	$(BIN)/sweeplab sweep configs/demo.yaml --name $(NAME)
 
-test: setup demo-data demo-model
+test: setup demo-data demo-model $(CHROMIUM)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+server: setup
+	$(BIN)/sweeplab server --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

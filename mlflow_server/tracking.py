@@ -79,7 +79,9 @@ class Tracker:
         location = None
         if is_local_sqlite(self.uri):
             location = (self.project_dir / ARTIFACTS / name).resolve().as_uri()
-        return self.client.create_experiment(name, artifact_location=location)
+        # Tell the UI these are model-training runs (MLflow 3 opens GenAI views otherwise).
+        tags = {"mlflow.experimentKind": "custom_model_development"}
+        return self.client.create_experiment(name, artifact_location=location, tags=tags)
 
     def find_runs(self, experiment_id: str, filter_string: str) -> list:
         return list(self.client.search_runs([experiment_id], filter_string, max_results=5000))

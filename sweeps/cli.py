@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 from sweeps.config import ConfigError, SweepConfig, load_config
@@ -50,6 +51,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--alias", help="alias to set (default: the config's, `champion`)")
     p.add_argument("--force", action="store_true", help="promote even if gates fail")
     p.add_argument("--tracking-uri", help="MLflow tracking URI")
+
+    sub.add_parser("server", help="start an MLflow tracking server", add_help=False)
 
     p = sub.add_parser("score", help="score predictions against references")
     p.add_argument("file", help="JSONL with prediction and reference per line")
@@ -121,6 +124,7 @@ def cmd_sweep(args) -> int:
     from mlflow_server.tracking import Tracker, resolve_tracking_uri, ui_command
     from sweeps.baseline import base_scores
     from sweeps.leaderboard import render, rows_from_runs
+    from sweeps.plots import write_leaderboard
     from sweeps.runner import SweepExists, run_sweep
     from sweeps.trial import eval_items
     from training.base_model import ModelError, check_model_path
@@ -161,6 +165,9 @@ def cmd_sweep(args) -> int:
         raise ConfigError(str(exc)) from None
     tracker.log_metrics(parent, {f"base/{k}": v for k, v in base["metrics"].items()}, 0)
     rows = rows_from_runs(tracker.trial_runs(parent), cfg)
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in write_leaderboard(rows, cfg, Path(tmp)):
+            tracker.log_artifact(parent, path, "leaderboard")
     print()
     print(render(rows, cfg))
     print(f"\nruns: {uri} (experiment {cfg.name!r}, parent run {parent})")
@@ -207,6 +214,11 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["server"]:  # its own parser: flags pass straight through
+        from mlflow_server.server import main as server_main
+
+        return server_main(argv[1:])
     args = make_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

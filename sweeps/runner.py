@@ -13,7 +13,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from mlflow_server.tracking import RUN_FINISHED, Tracker
+from mlflow_server.tracking import RUN_FINISHED, RUN_KILLED, Tracker
 from sweeps.config import Choice, Range, SweepConfig
 from sweeps.mlflow_logging import MlflowTrialLogger
 from sweeps.trial import run_trial
@@ -135,6 +135,13 @@ def run_sweep(
         ),
     )
     state_path.write_text(json.dumps({"parent_run_id": parent, "created": time.time()}))
-    results = tuner.fit()
+    try:
+        results = tuner.fit()
+    except BaseException:  # Ctrl-C or a driver error: leave no run RUNNING
+        for run in tracker.trial_runs(parent):
+            if run.info.status == "RUNNING":
+                tracker.end_run(run.info.run_id, RUN_KILLED)
+        tracker.end_run(parent, RUN_KILLED)
+        raise
     tracker.end_run(parent, RUN_FINISHED)
     return parent, results

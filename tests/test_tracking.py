@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from mlflow_server.tracking import (
     Tracker,
     flatten,
@@ -65,3 +67,40 @@ def test_sweep_and_trial_runs(tmp_path: Path, mlflow_uri: str):
     table = render(rows, cfg)
     assert "* best trial t1 (mean_meteor = 0.4500)" in table
     assert "failed" in table
+
+
+def test_leaderboard_artifacts(tmp_path):
+    import csv
+
+    from sweeps.leaderboard import Row
+    from sweeps.plots import write_leaderboard
+    from sweeps.trial import nine_metrics
+
+    cfg = load_config(ROOT / "configs" / "demo.yaml")
+    rows = [
+        Row(
+            f"t{i}",
+            f"run{i}",
+            "FINISHED",
+            {
+                "lora.r": str(16 * (1 + i % 2)),
+                "mix.openorca": str(0.1 * i),
+                "mix.dolly": "0.0",
+                "curriculum": "none" if i % 2 else "two_phase",
+            },
+            {**{m: 0.1 * i + 0.01 for m in nine_metrics()}, "objective": 0.1 * i},
+            False,
+        )
+        for i in range(3)
+    ]
+    paths = write_leaderboard(rows, cfg, tmp_path / "lb")
+    assert [p.name for p in paths] == [
+        "leaderboard.csv",
+        "objective_by_dimension.png",
+        "metrics_by_trial.png",
+    ]
+    table = list(csv.DictReader((tmp_path / "lb" / "leaderboard.csv").open()))
+    assert [r["trial_id"] for r in table] == ["t2", "t1", "t0"]  # best first
+    assert table[0]["best"] == "True" and float(table[0]["openorca/meteor"]) == pytest.approx(0.21)
+    for png in paths[1:]:
+        assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 5000

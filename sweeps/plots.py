@@ -1,0 +1,111 @@
+"""Leaderboard artifacts for the parent run: a CSV and PNG plots."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from sweeps.config import SweepConfig
+from sweeps.leaderboard import Row, best
+from sweeps.trial import nine_metrics
+
+
+def write_csv(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
+    top = best(rows, cfg.search.mode)
+    metrics = nine_metrics()
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            [
+                "trial_id",
+                "run_id",
+                "status",
+                "stopped_early",
+                "best",
+                *cfg.search.space,
+                *metrics,
+                "objective",
+            ]
+        )
+        for r in sorted(rows, key=lambda r: -r.metrics.get("objective", float("-inf"))):
+            w.writerow(
+                [
+                    r.trial_id,
+                    r.run_id,
+                    r.status,
+                    r.stopped_early,
+                    top is not None and r.run_id == top.run_id,
+                    *(r.params.get(k, "") for k in cfg.search.space),
+                    *(r.metrics.get(m, "") for m in metrics),
+                    r.metrics.get("objective", ""),
+                ]
+            )
+    return path
+
+
+def _as_number(value: str):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def plot_objective_by_dimension(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dims = list(cfg.search.space) or ["(none)"]
+    fig, axes = plt.subplots(1, len(dims), figsize=(4 * len(dims), 3.4), squeeze=False)
+    done = [r for r in rows if "objective" in r.metrics]
+    for ax, dim in zip(axes[0], dims, strict=True):
+        values = [r.params.get(dim, "") for r in done]
+        nums = [_as_number(v) for v in values]
+        if all(n is not None for n in nums) and nums:
+            xs = nums
+        else:
+            cats = sorted(set(values))
+            xs = [cats.index(v) for v in values]
+            ax.set_xticks(range(len(cats)), cats)
+        ax.scatter(xs, [r.metrics["objective"] for r in done], color="tab:blue")
+        ax.set_xlabel(dim)
+        ax.set_ylabel(cfg.search.objective)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{cfg.name}: objective by search dimension")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_metrics_by_trial(rows: list[Row], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    metrics = nine_metrics()
+    done = [r for r in rows if all(m in r.metrics for m in metrics)]
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(done) + 3), 4))
+    width = 0.8 / len(metrics)
+    for i, m in enumerate(metrics):
+        ax.bar(np.arange(len(done)) + i * width, [r.metrics[m] for r in done], width, label=m)
+    ax.set_xticks(np.arange(len(done)) + 0.4 - width / 2, [r.trial_id for r in done], rotation=30)
+    ax.set_ylabel("score")
+    ax.set_title("METEOR / BLEU / ROUGE-L by trial")
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write_leaderboard(rows: list[Row], cfg: SweepConfig, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        write_csv(rows, cfg, out_dir / "leaderboard.csv"),
+        plot_objective_by_dimension(rows, cfg, out_dir / "objective_by_dimension.png"),
+        plot_metrics_by_trial(rows, out_dir / "metrics_by_trial.png"),
+    ]

@@ -1,0 +1,141 @@
+"""A real MLflow tracking server process (SQLite, then PostgreSQL backend): a sweep logs to it
+over HTTP, the best trial is promoted, and a fresh process loads the champion to generate."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.browser import chromium, render
+from tests.conftest import ROOT, small_sweep_config
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} not healthy after {timeout}s")
+
+
+@pytest.fixture
+def server(tmp_path, request):
+    """`sweeplab server` on a free loopback port; yields its URL; stopped afterwards."""
+    backend = request.param
+    args = []
+    dbname = None
+    if backend == "postgresql":
+        import psycopg2
+
+        dbname = f"sweeplab_{uuid.uuid4().hex[:8]}"
+        conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        conn.cursor().execute(f"CREATE DATABASE {dbname}")
+        conn.close()
+        args = ["--backend-store-uri", f"postgresql://postgres@127.0.0.1:5432/{dbname}"]
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sweeps.cli", "server", "--port", str(port), *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+        if dbname:
+            import psycopg2
+
+            conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+            conn.autocommit = True
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+            conn.close()
+
+
+@pytest.mark.parametrize("server", ["sqlite", "postgresql"], indirect=True)
+def test_sweep_promote_load_through_server(tmp_path: Path, demo_assets, server: str):
+    cfg = small_sweep_config(tmp_path, demo_assets, num_samples=1)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server}
+    work = tmp_path / "client"
+    work.mkdir()
+
+    def cli(*args, timeout=900):
+        return subprocess.run(
+            [sys.executable, "-m", "sweeps.cli", *args],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    run = cli("sweep", str(cfg), "--name", "srv")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"runs: {server}" in run.stdout
+    assert not (work / "runs" / "mlflow.db").exists()  # nothing went to the local default
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=server)
+    exp = client.get_experiment_by_name("srv")
+    assert exp.artifact_location.startswith("mlflow-artifacts:")  # served by the server
+    children = client.search_runs([exp.experiment_id], "tags.`sweeplab.kind` = 'trial'")
+    assert len(children) == 1 and children[0].info.status == "FINISHED"
+    assert 0 <= children[0].data.metrics["openorca/meteor"] <= 1
+    adapter = {a.path for a in client.list_artifacts(children[0].info.run_id, "adapter")}
+    assert "adapter/adapter_model.safetensors" in adapter
+
+    # A person opening the UI finds the sweep and its runs (screenshot kept).
+    assert chromium(), "chromium missing: `make setup` installs Debian's chromium"
+    shot = ROOT / "test-artifacts" / f"mlflow-ui-runs-{server.rsplit(':', 1)[1]}.png"
+    dom = render(f"{server}/#/experiments/{exp.experiment_id}/runs", shot)
+    assert "srv" in dom and "2 matching runs" in dom, dom[-2000:]
+    assert shot.read_bytes()[:4] == b"\x89PNG"
+
+    promoted = cli("promote", "srv", "--force")
+    assert promoted.returncode == 0, promoted.stderr[-2000:]
+    code = (
+        "import json, mlflow; "
+        "m = mlflow.pyfunc.load_model('models:/srv@champion'); "
+        "print(json.dumps(m.predict(['What is 4 plus 5?'])))"
+    )
+    load = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert load.returncode == 0, load.stderr[-3000:]
+    out = json.loads(load.stdout.strip().splitlines()[-1])
+    assert len(out) == 1 and isinstance(out[0], str)
