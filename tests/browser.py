@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import subprocess
 import tempfile
@@ -26,19 +28,44 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def render(url: str, screenshot: Path | None = None, wait_ms: int = 20000) -> str:
-    """The page's DOM after scripts ran; optionally a PNG screenshot too."""
+def page_text(dom: str) -> str:
+    """Visible-ish text: tags dropped, whitespace collapsed."""
+    text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", dom, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+
+
+def render(
+    url: str, screenshot: Path | None = None, expect: tuple[str, ...] = (), tries: int = 3
+) -> str:
+    """The page's text once scripts ran (retried with more time until every `expect` string
+    shows); optionally a PNG screenshot too."""
     exe = chromium()
     if exe is None:
-        raise RuntimeError("chromium not installed: run `make setup-browser`")
-    with tempfile.TemporaryDirectory() as profile:
-        base = [exe, *FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={wait_ms}"]
-        dom = subprocess.run(
-            [*base, "--dump-dom", url], capture_output=True, text=True, timeout=120
-        ).stdout
-        if screenshot is not None:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
+        raise RuntimeError("chromium not installed: `make setup` installs Debian's chromium")
+    text = ""
+    for attempt in range(tries):
+        wait_ms = 15000 * (attempt + 1)
+        with tempfile.TemporaryDirectory() as profile:
+            base = [exe, *FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={wait_ms}"]
+            dom = subprocess.run(
+                [*base, "--dump-dom", url], capture_output=True, text=True, timeout=180
+            ).stdout
+        text = page_text(dom)
+        if all(e in text for e in expect):
+            break
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as profile:
             subprocess.run(
-                [*base, f"--screenshot={screenshot}", url], capture_output=True, timeout=120
+                [
+                    exe,
+                    *FLAGS,
+                    f"--user-data-dir={profile}",
+                    "--virtual-time-budget=20000",
+                    f"--screenshot={screenshot}",
+                    url,
+                ],
+                capture_output=True,
+                timeout=180,
             )
-    return dom
+    return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,9 @@ RAY = str(Path(sys.executable).parent / "ray")
 def test_sweep_on_a_ray_head_node(tmp_path, demo_assets):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI")}
+    # Token authentication on, as for a real cluster; the test's own token file.
+    env["RAY_AUTH_MODE"] = "token"
+    env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     start = subprocess.run(
         [
             RAY,

@@ -116,10 +116,20 @@ def test_sweep_promote_load_through_server(tmp_path: Path, demo_assets, server: 
 
     # A person opening the UI finds the sweep and its runs (screenshot kept).
     assert chromium(), "chromium missing: `make setup` installs Debian's chromium"
-    shot = ROOT / "test-artifacts" / f"mlflow-ui-runs-{server.rsplit(':', 1)[1]}.png"
-    dom = render(f"{server}/#/experiments/{exp.experiment_id}/runs", shot)
-    assert "srv" in dom and "2 matching runs" in dom, dom[-2000:]
+    port = server.rsplit(":", 1)[1]
+    shot = ROOT / "test-artifacts" / f"mlflow-ui-runs-{port}.png"
+    want = ("srv", "2 matching runs")
+    text = render(f"{server}/#/experiments/{exp.experiment_id}/runs", shot, want)
+    assert all(w in text for w in want), text[-1500:]
     assert shot.read_bytes()[:4] == b"\x89PNG"
+    trial = children[0]
+    want = (trial.info.run_name, "openorca/meteor")
+    text = render(
+        f"{server}/#/experiments/{exp.experiment_id}/runs/{trial.info.run_id}",
+        ROOT / "test-artifacts" / f"mlflow-ui-trial-{port}.png",
+        want,
+    )
+    assert all(w in text for w in want), text[-1500:]
 
     promoted = cli("promote", "srv", "--force")
     assert promoted.returncode == 0, promoted.stderr[-2000:]
