@@ -52,6 +52,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="promote even if gates fail")
     p.add_argument("--tracking-uri", help="MLflow tracking URI")
 
+    p = sub.add_parser("report", help="write report.md/report.html: a verdict per dimension")
+    p.add_argument("sweep", help="sweep name (its MLflow experiment)")
+    p.add_argument("--out", type=Path, help="output directory (default: runs/reports/SWEEP)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI")
+
     sub.add_parser("server", help="start an MLflow tracking server", add_help=False)
 
     p = sub.add_parser("score", help="score predictions against references")
@@ -198,6 +203,22 @@ def cmd_promote(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from mlflow_server.tracking import Tracker, resolve_tracking_uri
+    from sweeps.promote import PromotionRefused
+    from sweeps.report import build_report
+
+    project = PROJECT_DIR()
+    tracker = Tracker(resolve_tracking_uri(args.tracking_uri, project), project)
+    out = args.out or project / "runs" / "reports" / args.sweep
+    try:
+        md, page = build_report(tracker, args.sweep, out)
+    except PromotionRefused as exc:  # no such sweep
+        raise ConfigError(str(exc)) from None
+    print(f"report: {md}\n        {page}\n(also logged to the sweep's parent run under report/)")
+    return 0
+
+
 def cmd_score(args) -> int:
     from evaluation.score_cli import main as score_main
 
@@ -209,6 +230,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "data": cmd_data,
     "promote": cmd_promote,
+    "report": cmd_report,
     "score": cmd_score,
 }
 

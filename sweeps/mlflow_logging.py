@@ -77,6 +77,18 @@ class MlflowTrialLogger(Callback):
         shown = " ".join(f"{k}={result[k]:.3f}" for k in SHOWN if k in result)
         self._say(trial, f"step {step:>4}  objective={result.get('objective', 0):.4f}  {shown}")
 
+    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+        """Each evaluation's per-example table, so trials can be compared at a common step."""
+        run_id = self._run_id(trial)
+        path = Path(checkpoint.path)
+        preds, meta = path / "predictions.json", path / "trial.json"
+        if preds.is_file() and meta.is_file():
+            step = json.loads(meta.read_text(encoding="utf-8"))["step"]
+            rows = json.loads(preds.read_text(encoding="utf-8"))
+            self.tracker.log_table(
+                run_id, _table_columns(rows), f"eval/predictions_step{step}.json"
+            )
+
     def on_trial_complete(self, iteration, trials, trial, **info):
         run_id = self._run_id(trial)
         result = trial.last_result or {}

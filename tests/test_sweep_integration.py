@@ -120,3 +120,37 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
     answers = json.loads(proc.stdout.strip().splitlines()[-1])
     assert isinstance(answers, list) and len(answers) == 2
     assert all(isinstance(a, str) for a in answers) and any(a.strip() for a in answers)
+
+    # The report: written, logged to the parent run, numbers matching the runs, deterministic.
+    def report(out):
+        return subprocess.run(
+            [sys.executable, "-m", "sweeps.cli", "report", "itest", "--out", str(out)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    one, two = report(tmp_path / "r1"), report(tmp_path / "r2")
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert two.returncode == 0, two.stderr[-3000:]
+    md = (tmp_path / "r1" / "report.md").read_text()
+    assert md == (tmp_path / "r2" / "report.md").read_text()
+    for section in (
+        "Performance overview",
+        "Verdicts",
+        "### lora.r",
+        "### mix.openorca",
+        "Length analysis",
+        "Error categories",
+        "Deployment decision matrix",
+    ):
+        assert section in md
+    page = (tmp_path / "r1" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "<table>" in page
+    seed_run = by_mix["0.0"]
+    delta = seed_run.data.metrics["openorca/meteor_delta_pct"]
+    assert f"{delta:+.1f}%" in md
+    logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/report.md", "report/report.html"} <= logged
