@@ -94,21 +94,13 @@ def cmd_validate(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from training.mixing import manifest, plan_phases
+    from sweeps.trial import trial_phases
+    from training.mixing import manifest
     from training.prepare import prepare_data
 
     cfg = _load(args)
     data = prepare_data(cfg.data)
-    phases = plan_phases(
-        data.pools,
-        cfg.mix,
-        cfg.curriculum,
-        cfg.train.num_examples,
-        cfg.train.max_steps,
-        cfg.train.phase1_fraction,
-        cfg.train.seed,
-    )
-    mix = manifest(phases)
+    mix = manifest(trial_phases(cfg, data))
     if args.json:
         print(json.dumps({s: st.as_dict() for s, st in data.stats.items()}))
         return 0

@@ -19,7 +19,7 @@ from sweeps.baseline import base_scores, deltas
 from sweeps.config import METRICS, TrialConfig
 from training.base_model import load_base_model
 from training.examples import SOURCES, Example
-from training.mixing import assert_disjoint, manifest, plan_phases
+from training.mixing import Phase, assert_disjoint, manifest, plan_phases
 from training.prepare import PreparedData
 from training.sft import save_adapter, train_lora
 from training.template import TEMPLATE_NAME, prompt_of
@@ -67,6 +67,14 @@ def prediction_rows(items: dict[str, list[EvalItem]], results, base: dict | None
     return rows
 
 
+def trial_phases(cfg: TrialConfig, data: PreparedData) -> list[Phase]:
+    """The phases this trial's settings ask for, drawn from the prepared pools."""
+    t = cfg.train
+    return plan_phases(
+        data.pools, cfg.mix, cfg.curriculum, t.num_examples, t.max_steps, t.phase1_fraction, t.seed
+    )
+
+
 def set_threads(n: int | None) -> None:
     import torch
 
@@ -89,15 +97,7 @@ def run_trial(
     """
     set_threads(cfg.train.threads or threads)
     work_dir.mkdir(parents=True, exist_ok=True)
-    phases = plan_phases(
-        data.pools,
-        cfg.mix,
-        cfg.curriculum,
-        cfg.train.num_examples,
-        cfg.train.max_steps,
-        cfg.train.phase1_fraction,
-        cfg.train.seed,
-    )
+    phases = trial_phases(cfg, data)
     assert_disjoint(phases, data.eval_sets)
     mix_manifest = manifest(phases)
     items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
