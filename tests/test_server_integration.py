@@ -131,8 +131,10 @@ def test_sweep_promote_load_through_server(tmp_path: Path, demo_assets, server: 
     )
     assert all(w in text for w in want), text[-1500:]
     # The per-example table opens as a table, with the examples' ids in it.
-    table_url = (f"{server}/#/experiments/{exp.experiment_id}/runs/{trial.info.run_id}"
-                 "/artifacts/eval/predictions.json")
+    table_url = (
+        f"{server}/#/experiments/{exp.experiment_id}/runs/{trial.info.run_id}"
+        "/artifacts/eval/predictions.json"
+    )
     want = ("View as table", "alpaca-", "prediction")
     text = render(table_url, ROOT / "test-artifacts" / f"mlflow-ui-table-{port}.png", want)
     assert all(w in text for w in want), text[-1500:]
