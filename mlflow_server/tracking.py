@@ -121,6 +121,19 @@ class Tracker:
         self.log_params(run.info.run_id, params)
         return run.info.run_id
 
+    def wait_for_trial_run(self, sweep: str, trial_id: str, timeout: float = 120.0) -> str:
+        """The child run the driver creates for a trial (it may still be on its way)."""
+        deadline = time.time() + timeout
+        while True:
+            exp = self.client.get_experiment_by_name(sweep)
+            if exp is not None:
+                runs = self.find_runs(exp.experiment_id, f"tags.`{TRIAL_TAG}` = '{trial_id}'")
+                if runs:
+                    return runs[0].info.run_id
+            if time.time() > deadline:
+                raise TimeoutError(f"no MLflow run for trial {trial_id} of sweep {sweep!r}")
+            time.sleep(1.0)
+
     def end_run(self, run_id: str, status: str = "FINISHED", error: str | None = None) -> None:
         if error:
             self.client.set_tag(run_id, "sweeplab.error", error[:5000])

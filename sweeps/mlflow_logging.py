@@ -31,6 +31,33 @@ def _table_columns(rows: list[dict]) -> dict[str, list]:
     return {k: [r.get(k) for r in rows] for k in keys}
 
 
+def log_step_table(tracker: Tracker, run_id: str, ckpt: Path) -> None:
+    """One evaluation's per-example table, named by its step."""
+    preds, meta = ckpt / "predictions.json", ckpt / "trial.json"
+    if preds.is_file() and meta.is_file():
+        step = json.loads(meta.read_text(encoding="utf-8"))["step"]
+        rows = json.loads(preds.read_text(encoding="utf-8"))
+        tracker.log_table(run_id, _table_columns(rows), f"eval/predictions_step{step}.json")
+
+
+def log_final_artifacts(tracker: Tracker, run_id: str, ckpt: Path) -> None:
+    """The adapter, data manifest, trial record and the latest per-example table."""
+    if (ckpt / "adapter").is_dir():
+        tracker.log_artifacts(run_id, ckpt / "adapter", "adapter")
+    for name in ("data_manifest.json", "trial.json"):
+        if (ckpt / name).is_file():
+            tracker.log_artifact(run_id, ckpt / name)
+    preds = ckpt / "predictions.json"
+    if preds.is_file():
+        rows = json.loads(preds.read_text(encoding="utf-8"))
+        tracker.log_table(run_id, _table_columns(rows), "eval/predictions.json")
+
+
+def is_remote(uri: str) -> bool:
+    """A tracking server: trial workers send their artifacts to it themselves."""
+    return uri.startswith(("http://", "https://"))
+
+
 class MlflowTrialLogger(Callback):
     def __init__(self, tracker: Tracker, parent_run_id: str, sweep: SweepConfig, out=None):
         self.tracker = tracker
@@ -115,19 +142,9 @@ class MlflowTrialLogger(Callback):
         self._say(trial, f"FAILED: {error.strip().splitlines()[-1] if error.strip() else 'error'}")
 
     def _log_checkpoint(self, run_id: str, trial) -> None:
-        ckpt = trial.checkpoint
-        if ckpt is None:
-            return
-        path = Path(ckpt.path)
-        if (path / "adapter").is_dir():
-            self.tracker.log_artifacts(run_id, path / "adapter", "adapter")
-        for name in ("data_manifest.json", "trial.json"):
-            if (path / name).is_file():
-                self.tracker.log_artifact(run_id, path / name)
-        preds = path / "predictions.json"
-        if preds.is_file():
-            rows = json.loads(preds.read_text(encoding="utf-8"))
-            self.tracker.log_table(run_id, _table_columns(rows), "eval/predictions.json")
+        # With a tracking server the trial worker has sent these already (no shared disk).
+        if trial.checkpoint is not None and not is_remote(self.tracker.uri):
+            log_final_artifacts(self.tracker, run_id, Path(trial.checkpoint.path))
 
 
 def _error_text(trial) -> str:

@@ -15,7 +15,12 @@ from ray.tune.search.optuna import OptunaSearch
 
 from mlflow_server.tracking import RUN_FINISHED, RUN_KILLED, Tracker
 from sweeps.config import Choice, Range, SweepConfig
-from sweeps.mlflow_logging import MlflowTrialLogger
+from sweeps.mlflow_logging import (
+    MlflowTrialLogger,
+    is_remote,
+    log_final_artifacts,
+    log_step_table,
+)
 from sweeps.trial import run_trial
 from training.prepare import PreparedData
 
@@ -53,12 +58,26 @@ def scheduler(cfg: SweepConfig):
     )
 
 
-def _trainable(config: dict, sweep: SweepConfig, data: PreparedData, base_cache: str) -> None:
-    """What every Ray worker runs: the trial, reporting to Tune with a checkpoint."""
-    trial_dir = Path(tune.get_context().get_trial_dir())
+def _trainable(
+    config: dict, sweep: SweepConfig, data: PreparedData, base_cache: str, tracking_uri: str
+) -> None:
+    """What every Ray worker runs: the trial, reporting to Tune with a checkpoint.
+
+    With a tracking server, the worker also sends its artifacts straight to its MLflow run,
+    so workers on other nodes need no disk shared with the driver.
+    """
+    context = tune.get_context()
+    trial_dir = Path(context.get_trial_dir())
     cfg = sweep.trial(config)
+    tracker = Tracker(tracking_uri, Path.cwd()) if is_remote(tracking_uri) else None
+    run_id: list[str] = []
 
     def report(metrics: dict, ckpt_dir: Path) -> None:
+        if tracker is not None:
+            if not run_id:
+                run_id.append(tracker.wait_for_trial_run(sweep.name, context.get_trial_id()))
+            log_step_table(tracker, run_id[0], ckpt_dir)
+            log_final_artifacts(tracker, run_id[0], ckpt_dir)
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(ckpt_dir)))
 
     threads = max(1, int(sweep.search.resources.cpu))
@@ -96,7 +115,11 @@ def run_sweep(
     init_ray(ray_address)
     trainable = tune.with_resources(
         tune.with_parameters(
-            _trainable, sweep=cfg, data=data, base_cache=str(base_cache.resolve())
+            _trainable,
+            sweep=cfg,
+            data=data,
+            base_cache=str(base_cache.resolve()),
+            tracking_uri=tracker.uri,
         ),
         {"cpu": cfg.search.resources.cpu, "gpu": cfg.search.resources.gpu},
     )
