@@ -65,7 +65,7 @@ def test_sweep_and_trial_runs(tmp_path: Path, mlflow_uri: str):
     # The failed trial has the higher objective but only finished trials can be best.
     assert best(rows).trial_id == "t1"
     table = render(rows, cfg)
-    assert "* best trial t1 (mean_meteor = 0.4500)" in table
+    assert f"* best trial t1 ({cfg.search.objective} = 0.4500)" in table
     assert "failed" in table
 
 
