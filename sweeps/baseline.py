@@ -13,12 +13,10 @@ import numpy as np
 
 from evaluation.bootstrap import paired_bootstrap
 from evaluation.config import GenerationSettings
-from evaluation.eval_sets import METRICS, EvalItem, SetResult, evaluate_all
+from evaluation.eval_sets import EvalItem, SetResult, evaluate_all
 from evaluation.scoring import scoring_params
 from training.base_model import load_base_model
 from training.config import ModelConfig
-
-DELTA_SUFFIXES = ("delta_pct", "delta_pct_ci_low", "delta_pct_ci_high")
 
 
 def _model_identity(cfg: ModelConfig) -> dict:
@@ -99,6 +97,3 @@ def deltas(
                 out[f"{name}/{metric}_delta_pct_ci_low"] = d.ci_low
                 out[f"{name}/{metric}_delta_pct_ci_high"] = d.ci_high
     return out
-
-
-__all__ = ["DELTA_SUFFIXES", "METRICS", "base_scores", "cache_key", "deltas"]

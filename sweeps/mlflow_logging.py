@@ -17,7 +17,6 @@ from ray.tune import Callback
 from evaluation.scoring import scoring_params
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
 from sweeps.config import SweepConfig
-from training.examples import SOURCES
 
 SHOWN = ("openorca/meteor", "alpaca/meteor", "dolly/meteor")
 
@@ -152,6 +151,3 @@ def _error_text(trial) -> str:
     if path and Path(path).is_file():
         return Path(path).read_text(encoding="utf-8", errors="replace")
     return str(getattr(trial, "error_msg", "") or "trial failed")
-
-
-__all__ = ["MlflowTrialLogger", "SOURCES"]

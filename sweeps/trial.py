@@ -7,7 +7,6 @@ evaluation, so the same function runs under Ray Tune (`tune_trainable`) or in a 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -140,11 +139,3 @@ def run_trial(
 
 def nine_metrics() -> list[str]:
     return [f"{s}/{m}" for s in SOURCES for m in METRICS]
-
-
-def cpu_share(resources_cpu: float) -> int:
-    return max(1, int(resources_cpu)) if resources_cpu >= 1 else 1
-
-
-def default_threads() -> int:
-    return os.cpu_count() or 1
