@@ -12,7 +12,7 @@ from training.sft import load_adapter
 from training.template import render_prompt
 
 
-def load_generator(artifacts: dict[str, str], config: dict) -> Callable[[list], list[str]]:
+def load_generator(artifacts: dict[str, str], config: dict) -> Callable[[list[str]], list[str]]:
     """A function from instructions to generated answers.
 
     `config` holds the base model reference (`model`) and generation settings; `artifacts`
