@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 PORT ?= 5000
 
-.PHONY: setup sweep test test-fast lint format demo-data demo-model server clean help
+.PHONY: setup sweep test test-fast lint format demo-data demo-model server postgres clean help
 
 help:
 	@echo "make sweep      install what is missing, build demo data + model, run the demo sweep"
@@ -36,6 +36,11 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
+# PostgreSQL on 127.0.0.1:5432 (trust auth) for the team-server tests: started if it is down.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@pg_isready -h 127.0.0.1 -p 5432
+
 setup: $(STAMP) $(WORDNET)
 
 $(DEMO_DATA): $(STAMP) training/demo_corpus.py
@@ -51,7 +56,7 @@ demo-model: $(DEMO_MODEL)
 sweep: setup demo-data demo-model
 	$(BIN)/sweeplab sweep configs/demo.yaml --name $(NAME)
 
-test: setup demo-data demo-model $(CHROMIUM)
+test: setup demo-data demo-model $(CHROMIUM) postgres
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: setup
