@@ -60,7 +60,17 @@ def _is_control(value: str, control: str) -> bool:
         )
 
 
-def _table(tracker: Tracker, run_id: str, step: int, tmp: Path) -> dict[str, ExampleScores]:
+Tables = dict[tuple[str, int], dict[str, ExampleScores]]
+
+
+def _table(tracker: Tracker, run_id: str, step: int, tmp: Path, cache: Tables):
+    """One trial's per-example scores at one step, downloaded once per report."""
+    if (run_id, step) not in cache:
+        cache[run_id, step] = _read_table(tracker, run_id, step, tmp)
+    return cache[run_id, step]
+
+
+def _read_table(tracker: Tracker, run_id: str, step: int, tmp: Path) -> dict[str, ExampleScores]:
     path = download_run_dir(
         tracker.client, run_id, f"eval/predictions_step{step}.json", tmp / run_id / str(step)
     )
@@ -86,7 +96,7 @@ def _steps(tracker: Tracker, run_id: str) -> list[int]:
 
 
 def dimension_effects(
-    tracker: Tracker, cfg: SweepConfig, trials: list[Trial], dim: str, tmp: Path
+    tracker: Tracker, cfg: SweepConfig, trials: list[Trial], dim: str, tmp: Path, cache: Tables
 ) -> list[Effect]:
     control = _control(cfg, dim)
     others = [d for d in cfg.search.space if d != dim]
@@ -102,7 +112,10 @@ def dimension_effects(
     effects: list[Effect] = []
     if pairs:
         tables = [
-            (_table(tracker, c.row.run_id, s, tmp), _table(tracker, t.row.run_id, s, tmp))
+            (
+                _table(tracker, c.row.run_id, s, tmp, cache),
+                _table(tracker, t.row.run_id, s, tmp, cache),
+            )
             for c, t, s in pairs
         ]
         steps = ", ".join(str(s) for *_, s in pairs)
@@ -231,9 +244,10 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
             )
         md.append("")
     md += ["## Verdicts, one per search dimension", ""]
+    tables: Tables = {}
     with tempfile.TemporaryDirectory() as tmp:
         for dim in cfg.search.space:
-            effects = dimension_effects(tracker, cfg, trials, dim, Path(tmp))
+            effects = dimension_effects(tracker, cfg, trials, dim, Path(tmp), tables)
             control = json.loads(_control(cfg, dim))
             head_ds = HEADLINE.get(dim)
             heads = [

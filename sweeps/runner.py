@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import ray
@@ -23,8 +21,6 @@ from sweeps.mlflow_logging import (
 )
 from sweeps.trial import run_trial
 from training.prepare import PreparedData
-
-STATE_FILE = "sweeplab.json"
 
 
 class SweepExists(ValueError):
@@ -109,7 +105,6 @@ def run_sweep(
     """Run (or continue) the sweep; returns the parent run id and Ray's result grid."""
     storage.mkdir(parents=True, exist_ok=True)
     exp_dir = storage / cfg.name
-    state_path = exp_dir / STATE_FILE
     if exp_dir.exists():
         raise SweepExists(f"sweep {cfg.name!r} already exists ({exp_dir}); choose another --name")
     init_ray(ray_address)
@@ -156,7 +151,6 @@ def run_sweep(
             verbose=0,
         ),
     )
-    state_path.write_text(json.dumps({"parent_run_id": parent, "created": time.time()}))
     try:
         results = tuner.fit()
     except BaseException:  # Ctrl-C or a driver error: leave no run RUNNING

@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from training.config import ModelConfig
+from training.loading import is_local
 
 
 class ModelError(ValueError):
     """A base model that cannot be loaded; one line naming the path or id."""
-
-
-def _is_local(path: str) -> bool:
-    return path.startswith(("/", ".", "~")) or Path(path).exists() or path.count("/") != 1
 
 
 def load_base_model(cfg: ModelConfig):
@@ -20,7 +17,7 @@ def load_base_model(cfg: ModelConfig):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if _is_local(cfg.path) and not Path(cfg.path).expanduser().is_dir():
+    if is_local(cfg.path) and not Path(cfg.path).expanduser().is_dir():
         raise ModelError(f"model.path {cfg.path!r}: no such directory")
     kwargs = {"revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code}
     try:
@@ -38,7 +35,7 @@ def load_base_model(cfg: ModelConfig):
 
 def check_model_path(cfg: ModelConfig) -> None:
     """Fail early, before any run is created, on a local model path that cannot load."""
-    if not _is_local(cfg.path):
+    if not is_local(cfg.path):
         return
     path = Path(cfg.path).expanduser()
     if not path.is_dir():

@@ -72,7 +72,8 @@ def to_example(source: str, record: dict, row: int) -> Example | None:
     return Example(rid, "openorca", fields["question"], fields["response"], system, "", category)
 
 
-def _looks_like_path(location: str) -> bool:
+def is_local(location: str) -> bool:
+    """A local file or directory rather than a hub id (`org/name`)."""
     return (
         location.startswith(("/", ".", "~"))
         or location.endswith(SUFFIXES)
@@ -155,7 +156,7 @@ def _read_hub(hub_id: str, max_rows: int | None) -> Iterator[dict]:
 
 def read_records(location: str, max_rows: int | None = None) -> Iterator[dict]:
     """Raw records from a local file/directory or a hub id, at most `max_rows`."""
-    if _looks_like_path(location):
+    if is_local(location):
         path = Path(location).expanduser()
         if not path.exists():
             raise DataError(f"{location}: no such file or directory")

@@ -80,38 +80,31 @@ def train_lora(
     train: TrainConfig,
     work_dir: Path,
     on_report: OnReport | None = None,
-    start_step: int = 0,
 ) -> PeftModel:
     """Fine-tune a LoRA adapter through the phases; returns the adapted model.
 
-    `model` may already be a PeftModel (resuming): then no new adapter is attached.
-    `start_step` skips that many steps of the plan (they were done before a restart).
+    `model` may already be a PeftModel: then no new adapter is attached.
     """
     peft_model = model if isinstance(model, PeftModel) else attach_lora(model, lora, train.seed)
     use_cpu = not torch.cuda.is_available()
     offset = 0
     for i, phase in enumerate(phases):
-        steps = phase.steps - max(0, min(phase.steps, start_step - offset))
-        if steps <= 0:
-            offset += phase.steps
-            continue
-        done = phase.steps - steps
         args = SFTConfig(
             output_dir=str(work_dir / f"phase{i}-{phase.name}"),
-            max_steps=steps,
+            max_steps=phase.steps,
             per_device_train_batch_size=train.batch_size,
             gradient_accumulation_steps=train.grad_accum,
             learning_rate=train.learning_rate,
             lr_scheduler_type="cosine",
-            warmup_steps=0 if done else math.ceil(train.warmup_ratio * phase.steps),
+            warmup_steps=math.ceil(train.warmup_ratio * phase.steps),
             weight_decay=train.weight_decay,
             max_length=train.max_length,
-            logging_steps=max(1, min(10, steps)),
+            logging_steps=max(1, min(10, phase.steps)),
             save_strategy="no",
             report_to="none",
             use_cpu=use_cpu,
-            seed=train.seed + i + done,
-            data_seed=train.seed + i + done,
+            seed=train.seed + i,
+            data_seed=train.seed + i,
             disable_tqdm=True,
             dataloader_num_workers=0,
             bf16=False,
@@ -122,7 +115,7 @@ def train_lora(
             args=args,
             train_dataset=to_dataset(phase),
             processing_class=tokenizer,
-            callbacks=[_Reporter(peft_model, offset + done, train.report_every, on_report)],
+            callbacks=[_Reporter(peft_model, offset, train.report_every, on_report)],
         )
         trainer.train()
         offset += phase.steps
