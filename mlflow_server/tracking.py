@@ -4,6 +4,11 @@ one child run per trial. Only this package talks to MLflow.
 All calls name their run explicitly (no global active run), so one process can log for
 many trials. The sweep driver is the only writer, which keeps the SQLite default free of
 "database is locked".
+
+A Tracker can be *patient*: while the tracking store is unreachable (server restarting,
+network blip, a locked SQLite file) its calls are retried with backoff for up to `patience`
+seconds instead of failing. Run creation is find-or-create as one retried unit, so a retry
+never leaves a second ("ghost") run behind.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.exceptions import MlflowException
 
 DEFAULT_STORE = Path("runs") / "mlflow.db"
 ARTIFACTS = Path("runs") / "mlartifacts"
@@ -58,22 +64,99 @@ def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+# Signs that the store is unreachable for now rather than refusing the request.
+_TRANSIENT = (
+    "failed with exception",  # the HTTP request itself failed (connection refused, reset)
+    "max retries exceeded",
+    "connection refused",
+    "connection aborted",
+    "timed out",
+    "failed with error code 5",  # 5xx from the server or a proxy
+    "temporarily_unavailable",
+    "database is locked",
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that a later retry can fix (the store is down or busy)."""
+    text = str(exc).lower()
+    if isinstance(exc, MlflowException) or type(exc).__module__.startswith(
+        ("requests", "urllib3", "sqlalchemy")
+    ):
+        return any(marker in text for marker in _TRANSIENT)
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def retry_transient(fn, patience: float, what: str = "tracking call"):
+    """`fn()`, retried with backoff while it fails transiently, for up to `patience` s."""
+    deadline = time.monotonic() + patience
+    delay = 0.5
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+class _PatientClient:
+    """An MlflowClient whose calls are retried while the store is unreachable.
+
+    `create_run`/`create_experiment` are not retried on their own: the Tracker wraps
+    find-or-create around them, so a request that reached the server is never repeated.
+    """
+
+    _ONCE = frozenset({"create_run", "create_experiment"})
+
+    def __init__(self, client: MlflowClient, patience: float):
+        self._client, self._patience = client, patience
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._client, name)
+        if not callable(attr) or name in self._ONCE or self._patience <= 0:
+            return attr
+
+        def call(*args, **kwargs):
+            return retry_transient(lambda: attr(*args, **kwargs), self._patience, name)
+
+        return call
+
+
 def _param_value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text[:MAX_PARAM_LEN]
 
 
 class Tracker:
-    """A thin, explicit-run-id wrapper over MlflowClient for sweeps and trials."""
+    """A thin, explicit-run-id wrapper over MlflowClient for sweeps and trials.
 
-    def __init__(self, uri: str, project_dir: Path):
+    `patience`: seconds each call keeps retrying while the store is unreachable (0: fail
+    at once, as MlflowClient does).
+    """
+
+    def __init__(self, uri: str, project_dir: Path, patience: float = 0.0):
         self.uri = uri
         self.project_dir = project_dir
-        self.client = MlflowClient(tracking_uri=uri)
+        self.patience = patience
+        if uri.startswith(("http://", "https://")) and patience > 0:
+            # Our own retries decide; MLflow's would replay POSTs that may have landed.
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+        self._raw = MlflowClient(tracking_uri=uri)  # inside find-or-create units only
+        self.client = _PatientClient(self._raw, patience)
+
+    def _unit(self, fn):
+        """A find-or-create step, retried as a whole."""
+        return retry_transient(fn, self.patience) if self.patience > 0 else fn()
 
     # experiments and runs -------------------------------------------------------------
     def experiment_id(self, name: str) -> str:
-        exp = self.client.get_experiment_by_name(name)
+        return self._unit(lambda: self._experiment_id(name))
+
+    def _experiment_id(self, name: str) -> str:
+        exp = self._raw.get_experiment_by_name(name)
         if exp is not None:
             return exp.experiment_id
         location = None
@@ -81,18 +164,40 @@ class Tracker:
             location = (self.project_dir / ARTIFACTS / name).resolve().as_uri()
         # Tell the UI these are model-training runs (MLflow 3 opens GenAI views otherwise).
         tags = {"mlflow.experimentKind": "custom_model_development"}
-        return self.client.create_experiment(name, artifact_location=location, tags=tags)
+        return self._raw.create_experiment(name, artifact_location=location, tags=tags)
+
+    def find_experiment(self, name: str) -> str | None:
+        exp = self.client.get_experiment_by_name(name)
+        return exp.experiment_id if exp is not None else None
 
     def find_runs(self, experiment_id: str, filter_string: str) -> list:
         return list(self.client.search_runs([experiment_id], filter_string, max_results=5000))
 
+    def sweep_run(self, name: str) -> str | None:
+        """The parent run of the sweep called `name`, if it was started."""
+        exp = self.find_experiment(name)
+        if exp is None:
+            return None
+        runs = self.find_runs(exp, f"tags.`{KIND_TAG}` = 'sweep' and tags.`{SWEEP_TAG}` = '{name}'")
+        return runs[0].info.run_id if runs else None
+
     def start_sweep(self, name: str, params: dict[str, Any], tags: dict[str, str]) -> str:
+        """The sweep's parent run; a sweep started before keeps its run (set RUNNING)."""
         exp = self.experiment_id(name)
-        run = self.client.create_run(
-            exp, run_name=name, tags={SWEEP_TAG: name, KIND_TAG: "sweep", **tags}
-        )
-        self.log_params(run.info.run_id, params)
-        return run.info.run_id
+
+        def find_or_create() -> str:
+            existing = self._raw.search_runs(
+                [exp], f"tags.`{KIND_TAG}` = 'sweep' and tags.`{SWEEP_TAG}` = '{name}'"
+            )
+            if existing:
+                self._raw.update_run(existing[0].info.run_id, status="RUNNING")
+                return existing[0].info.run_id
+            tags_ = {SWEEP_TAG: name, KIND_TAG: "sweep", **tags}
+            return self._raw.create_run(exp, run_name=name, tags=tags_).info.run_id
+
+        run_id = self._unit(find_or_create)
+        self.log_params(run_id, params)
+        return run_id
 
     def start_trial(
         self, parent_run_id: str, trial_id: str, params: dict[str, Any], run_name: str
@@ -100,30 +205,41 @@ class Tracker:
         """The trial's child run; an existing one with the same trial id is reused."""
         parent = self.client.get_run(parent_run_id)
         exp = parent.info.experiment_id
-        existing = self.find_runs(
-            exp, f"tags.`{PARENT_TAG}` = '{parent_run_id}' and tags.`{TRIAL_TAG}` = '{trial_id}'"
-        )
-        if existing:
-            run_id = existing[0].info.run_id
-            self.client.update_run(run_id, status="RUNNING")
-            return run_id
         sweep = parent.data.tags.get(SWEEP_TAG, "")
-        run = self.client.create_run(
-            exp,
-            run_name=run_name,
-            tags={
-                PARENT_TAG: parent_run_id,
-                TRIAL_TAG: trial_id,
-                SWEEP_TAG: sweep,
-                KIND_TAG: "trial",
-            },
-        )
-        self.log_params(run.info.run_id, params)
-        return run.info.run_id
 
-    def wait_for_trial_run(self, sweep: str, trial_id: str, timeout: float = 120.0) -> str:
+        def find_or_create() -> str:
+            existing = self._raw.search_runs(
+                [exp],
+                f"tags.`{PARENT_TAG}` = '{parent_run_id}' and tags.`{TRIAL_TAG}` = '{trial_id}'",
+            )
+            if existing:
+                run_id = existing[0].info.run_id
+                if existing[0].info.status != "RUNNING":
+                    self._raw.update_run(run_id, status="RUNNING")
+                return run_id
+            tags = {PARENT_TAG: parent_run_id, TRIAL_TAG: trial_id, SWEEP_TAG: sweep}
+            run = self._raw.create_run(exp, run_name=run_name, tags={**tags, KIND_TAG: "trial"})
+            return run.info.run_id
+
+        run_id = self._unit(find_or_create)
+        self.log_params(run_id, params)
+        return run_id
+
+    def find_trial_run(self, parent_run_id: str, trial_id: str) -> str | None:
+        parent = self.client.get_run(parent_run_id)
+        runs = self.find_runs(
+            parent.info.experiment_id,
+            f"tags.`{PARENT_TAG}` = '{parent_run_id}' and tags.`{TRIAL_TAG}` = '{trial_id}'",
+        )
+        return runs[0].info.run_id if runs else None
+
+    def logged_steps(self, run_id: str, key: str = "objective") -> set[int]:
+        """Steps at which `key` was logged: a resumed trial must not log them twice."""
+        return {m.step for m in self.client.get_metric_history(run_id, key)}
+
+    def wait_for_trial_run(self, sweep: str, trial_id: str, timeout: float | None = None) -> str:
         """The child run the driver creates for a trial (it may still be on its way)."""
-        deadline = time.time() + timeout
+        deadline = time.time() + (timeout if timeout is not None else max(120.0, self.patience))
         while True:
             exp = self.client.get_experiment_by_name(sweep)
             if exp is not None:
@@ -147,8 +263,11 @@ class Tracker:
         for i in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[i : i + 100])
 
-    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int) -> None:
-        now = int(time.time() * 1000)
+    def log_metrics(
+        self, run_id: str, metrics: dict[str, float], step: int, timestamp: int | None = None
+    ) -> None:
+        """Finite values only. A fixed `timestamp` makes a replayed call a no-op."""
+        now = timestamp or int(time.time() * 1000)
         items = [
             Metric(k, float(v), now, step)
             for k, v in metrics.items()

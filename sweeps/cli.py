@@ -38,6 +38,11 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ray-address", help="run on an existing Ray cluster")
 
+    p = sub.add_parser("resume", help="continue a sweep that was interrupted or killed")
+    p.add_argument("sweep", help="sweep name (as given to `sweeplab sweep --name`)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: as for `sweep`)")
+    p.add_argument("--ray-address", help="run on an existing Ray cluster")
+
     p = sub.add_parser("validate", help="check a config without running anything")
     with_config(p)
 
@@ -118,48 +123,88 @@ def cmd_data(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    cfg = _load(args)
+    if args.name:
+        cfg = SweepConfig.model_validate({**cfg.model_dump(mode="json"), "name": args.name})
+    return _launch(cfg, args)
+
+
+def cmd_resume(args) -> int:
+    from sweeps.runner import saved_config
+
+    storage = PROJECT_DIR() / "runs" / "ray"
+    try:
+        cfg = saved_config(storage, args.sweep)
+    except ValueError as exc:
+        raise ConfigError(f"{storage / args.sweep}: unreadable sweep record ({exc})") from None
+    if cfg is None:
+        raise ConfigError(f"no sweep {args.sweep!r} was started here ({storage / args.sweep})")
+    return _launch(cfg, args)
+
+
+def _launch(cfg: SweepConfig, args) -> int:
+    """Start or continue `cfg`: checks first (nothing is created on bad input), then run."""
     from mlflow_server.tracking import Tracker, resolve_tracking_uri, ui_command
     from sweeps.baseline import base_scores
     from sweeps.leaderboard import render, rows_from_runs
     from sweeps.plots import write_leaderboard
-    from sweeps.runner import SweepExists, run_sweep
+    from sweeps.runner import (
+        SweepExists,
+        SweepInterrupted,
+        TrackingBacklog,
+        check_continuation,
+        run_sweep,
+    )
     from sweeps.trial import eval_items
     from training.base_model import ModelError, check_model_path
     from training.prepare import prepare_data
 
-    cfg = _load(args)
-    if args.name:
-        cfg = SweepConfig.model_validate({**cfg.model_dump(mode="json"), "name": args.name})
-    check_model_path(cfg.model)
-    print(f"sweep {cfg.name!r}: preparing data ...", flush=True)
+    project = PROJECT_DIR()
+    storage = project / "runs" / "ray"
+    try:
+        check_model_path(cfg.model)
+        continuing = check_continuation(cfg, storage)
+    except (SweepExists, ModelError) as exc:
+        raise ConfigError(str(exc)) from None
+    verb = "continuing" if continuing else "preparing"
+    print(f"sweep {cfg.name!r}: {verb}; preparing data ...", flush=True)
     data = prepare_data(cfg.data)
     for source, st in data.stats.items():
         print(
             f"  {source}: {st.rows} rows, {st.duplicates} duplicates, {st.skipped} skipped, "
             f"{st.train} train / {st.eval} eval"
         )
-    project = PROJECT_DIR()
     base_cache = project / "runs" / "base_eval"
     print("evaluating the base model (cached per model, eval split and settings) ...", flush=True)
     items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
-    base = base_scores(cfg.model, items, cfg.generation, base_cache)
+    try:
+        base = base_scores(cfg.model, items, cfg.generation, base_cache)
+    except ModelError as exc:
+        raise ConfigError(str(exc)) from None
     print(
         "  base "
         + "  ".join(f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith("/meteor"))
     )
-    uri = resolve_tracking_uri(args.tracking_uri or cfg.tracking_uri, project)
-    tracker = Tracker(uri, project)
+    uri = resolve_tracking_uri(getattr(args, "tracking_uri", None) or cfg.tracking_uri, project)
+    tracker = Tracker(uri, project, patience=cfg.tracking_patience)
     print(
         f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "
         f"a time; objective {cfg.search.objective}",
         flush=True,
     )
     try:
-        parent, _ = run_sweep(
-            cfg, data, tracker, project / "runs" / "ray", base_cache, args.ray_address
-        )
-    except (SweepExists, ModelError) as exc:
+        parent, _ = run_sweep(cfg, data, tracker, storage, base_cache, args.ray_address)
+    except SweepExists as exc:
         raise ConfigError(str(exc)) from None
+    except (SweepInterrupted, KeyboardInterrupt):
+        print(
+            f"sweeplab: sweep {cfg.name!r} interrupted; `sweeplab resume {cfg.name}` continues it",
+            file=sys.stderr,
+        )
+        return 130
+    except TrackingBacklog as exc:
+        print(f"sweeplab: {exc}", file=sys.stderr)
+        return 3
     tracker.log_metrics(parent, {f"base/{k}": v for k, v in base["metrics"].items()}, 0)
     rows = rows_from_runs(tracker.trial_runs(parent), cfg)
     with tempfile.TemporaryDirectory() as tmp:
@@ -219,6 +264,7 @@ def cmd_score(args) -> int:
 
 COMMANDS = {
     "sweep": cmd_sweep,
+    "resume": cmd_resume,
     "validate": cmd_validate,
     "data": cmd_data,
     "promote": cmd_promote,

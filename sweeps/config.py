@@ -149,6 +149,12 @@ class SweepConfig(TrialConfig):
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or local SQLite)."
     )
+    tracking_patience: float = Field(
+        900.0,
+        ge=0,
+        description="Seconds to keep retrying while the tracking store is unreachable "
+        "(writes wait on disk meanwhile; nothing is dropped).",
+    )
     promotion: PromotionConfig = Field(
         default_factory=PromotionConfig, description="Promotion to the model registry."
     )
@@ -178,7 +184,7 @@ class SweepConfig(TrialConfig):
 
     def trial_dict(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
-        for key in ("name", "search", "tracking_uri", "promotion"):
+        for key in ("name", "search", "tracking_uri", "tracking_patience", "promotion"):
             data.pop(key)
         return data
 

@@ -1,20 +1,24 @@
 """A Ray Tune callback that mirrors every trial into MLflow from the driver.
 
 The driver is the only process writing to the tracking store: trials report to Ray, Ray
-hands results to this callback, the callback logs them. That is how concurrent trials can
-share the SQLite default without "database is locked".
+hands results to this callback, the callback queues them in the sweep's outbox
+(`mlflow_server.outbox`), one thread sends them. That is how concurrent trials share the
+SQLite default without "database is locked", and how a tracking outage or a killed driver
+loses nothing.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from ray.tune import Callback
 
 from evaluation.scoring import scoring_params
+from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
 from sweeps.config import SweepConfig
 
@@ -57,15 +61,41 @@ def is_remote(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
+def _result_metrics(result: dict) -> dict[str, float]:
+    """What goes to MLflow from a Tune result: `dataset/metric` names and the objective."""
+    return {
+        k: v
+        for k, v in result.items()
+        if ("/" in k or k == "objective") and isinstance(v, int | float) and k != "config"
+    }
+
+
+def _step(result: dict) -> int:
+    return int(result.get("train/step", result.get("training_iteration", 0)))
+
+
 class MlflowTrialLogger(Callback):
-    def __init__(self, tracker: Tracker, parent_run_id: str, sweep: SweepConfig, out=None):
-        self.tracker = tracker
-        self.parent = parent_run_id
+    """Tune events -> outbox writes (never a blocking call to the tracking store)."""
+
+    def __init__(self, outbox: Outbox, sweep: SweepConfig, out=None):
+        self.outbox = outbox
         self.sweep = sweep
-        self.runs: dict[str, str] = {}
+        self.remote = is_remote(outbox.tracker.uri)
+        self.known: set[str] = set()
+        self.finalized: set[str] = set()
+        self.trials: list = []
         self.started: dict[str, float] = {}
         self.out = out or sys.stdout
         self.max_reports = sweep.train.num_reports
+
+    def __getstate__(self) -> dict:
+        # Ray pickles the run config (this callback included) into its experiment state;
+        # a resumed sweep installs a fresh logger, so the copy only needs to unpickle.
+        return {"sweep": self.sweep}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.outbox = None
 
     def _say(self, trial, text: str) -> None:
         print(
@@ -74,76 +104,132 @@ class MlflowTrialLogger(Callback):
             flush=True,
         )
 
-    def _run_id(self, trial) -> str:
-        if trial.trial_id not in self.runs:
-            cfg = self.sweep.trial(trial.config)
-            params = cfg.flat_params()
-            # Which tokenizers and WordNet scored this trial: runs scored differently must
-            # never be compared silently.
-            params.update({f"scoring.{k}": v for k, v in scoring_params().items()})
-            self.runs[trial.trial_id] = self.tracker.start_trial(
-                self.parent, trial.trial_id, params, run_name=f"trial-{trial.trial_id}"
+    def _ensure_run(self, trial) -> None:
+        if trial.trial_id in self.known:
+            return
+        cfg = self.sweep.trial(trial.config)
+        params = cfg.flat_params()
+        # Which tokenizers and WordNet scored this trial: runs scored differently must
+        # never be compared silently.
+        params.update({f"scoring.{k}": v for k, v in scoring_params().items()})
+        self.outbox.put("trial", trial.trial_id, params=params, run_name=f"trial-{trial.trial_id}")
+        self.known.add(trial.trial_id)
+
+    def log_result(self, trial, result: dict) -> None:
+        self._ensure_run(trial)
+        self.outbox.put(
+            "metrics",
+            trial.trial_id,
+            metrics=_result_metrics(result),
+            step=_step(result),
+            timestamp=int(time.time() * 1000),
+        )
+        if "resumed_from_step" in result:
+            self.outbox.put(
+                "tags",
+                trial.trial_id,
+                tags={"sweeplab.resumed_from_step": str(result["resumed_from_step"])},
             )
-        return self.runs[trial.trial_id]
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        self._run_id(trial)
+        self._ensure_run(trial)
         self.started[trial.trial_id] = time.time()
         self._say(trial, f"started  {_short(trial.config)}")
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        run_id = self._run_id(trial)
-        step = int(result.get("train/step", result.get("training_iteration", 0)))
-        metrics = {
-            k: v
-            for k, v in result.items()
-            if ("/" in k or k == "objective") and isinstance(v, int | float)
-        }
-        self.tracker.log_metrics(run_id, metrics, step)
+        self.log_result(trial, result)
         shown = " ".join(f"{k}={result[k]:.3f}" for k in SHOWN if k in result)
-        self._say(trial, f"step {step:>4}  objective={result.get('objective', 0):.4f}  {shown}")
+        self._say(
+            trial, f"step {_step(result):>4}  objective={result.get('objective', 0):.4f}  {shown}"
+        )
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
         """Each evaluation's per-example table, so trials can be compared at a common step."""
-        run_id = self._run_id(trial)
-        path = Path(checkpoint.path)
-        preds, meta = path / "predictions.json", path / "trial.json"
-        if preds.is_file() and meta.is_file():
-            step = json.loads(meta.read_text(encoding="utf-8"))["step"]
-            rows = json.loads(preds.read_text(encoding="utf-8"))
-            self.tracker.log_table(
-                run_id, _table_columns(rows), f"eval/predictions_step{step}.json"
-            )
+        if self.remote:  # the trial's worker sent it to the server itself
+            return
+        self._ensure_run(trial)
+        put_step_table(self.outbox, trial.trial_id, Path(checkpoint.path))
 
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        run_id = self._run_id(trial)
-        result = trial.last_result or {}
-        reports = int(result.get("training_iteration", 0))
-        early = reports < self.max_reports
-        self.tracker.set_tags(
-            run_id,
-            {
-                "sweeplab.stopped_early": str(early).lower(),
-                "sweeplab.reports": str(reports),
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        error = _error_text(trial)
+        self._ensure_run(trial)
+        self.outbox.put(
+            "tags",
+            trial.trial_id,
+            tags={
+                "sweeplab.failures": str(getattr(trial, "num_failures", 1)),
+                "sweeplab.last_error": _last_line(error)[:5000],
             },
         )
-        self._log_checkpoint(run_id, trial)
-        self.tracker.end_run(run_id, RUN_FINISHED)
+        self._say(trial, f"failed, retrying from its last checkpoint: {_last_line(error)}")
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.finalize(trial, failed=False)
         took = time.time() - self.started.get(trial.trial_id, time.time())
-        how = "stopped early by ASHA" if early else "finished"
+        reports = int((trial.last_result or {}).get("training_iteration", 0))
+        how = "stopped early by ASHA" if reports < self.max_reports else "finished"
         self._say(trial, f"{how} after {reports} report(s), {took:.0f}s")
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        run_id = self._run_id(trial)
-        error = _error_text(trial)
-        self._log_checkpoint(run_id, trial)
-        self.tracker.end_run(run_id, RUN_FAILED, error=error)
-        self._say(trial, f"FAILED: {error.strip().splitlines()[-1] if error.strip() else 'error'}")
+        self.finalize(trial, failed=True)
+        self._say(trial, f"FAILED: {_last_line(_error_text(trial))}")
 
-    def _log_checkpoint(self, run_id: str, trial) -> None:
+    def on_experiment_end(self, trials, **info):
+        self.trials = list(trials)
+
+    def finalize(self, trial, failed: bool) -> None:
+        """Tags, the last checkpoint's artifacts and the end status of a trial's run."""
+        self._ensure_run(trial)
+        result = trial.last_result or {}
+        reports = int(result.get("training_iteration", 0))
+        self.outbox.put(
+            "tags",
+            trial.trial_id,
+            tags={
+                "sweeplab.stopped_early": str(reports < self.max_reports and not failed).lower(),
+                "sweeplab.reports": str(reports),
+            },
+        )
         # With a tracking server the trial worker has sent these already (no shared disk).
-        if trial.checkpoint is not None and not is_remote(self.tracker.uri):
-            log_final_artifacts(self.tracker, run_id, Path(trial.checkpoint.path))
+        if trial.checkpoint is not None and not self.remote:
+            put_final_artifacts(self.outbox, trial.trial_id, Path(trial.checkpoint.path))
+        if failed:
+            self.outbox.put("end", trial.trial_id, status=RUN_FAILED, error=_error_text(trial))
+        else:
+            self.outbox.put("end", trial.trial_id, status=RUN_FINISHED)
+        self.finalized.add(trial.trial_id)
+
+
+def put_step_table(outbox: Outbox, trial_id: str, ckpt: Path) -> None:
+    preds, meta = ckpt / "predictions.json", ckpt / "trial.json"
+    if preds.is_file() and meta.is_file():
+        step = json.loads(meta.read_text(encoding="utf-8"))["step"]
+        _put_table(outbox, trial_id, preds, f"eval/predictions_step{step}.json")
+
+
+def put_final_artifacts(outbox: Outbox, trial_id: str, ckpt: Path) -> None:
+    files = {
+        name: ckpt / name
+        for name in ("adapter", "data_manifest.json", "trial.json")
+        if (ckpt / name).exists()
+    }
+    if files:
+        outbox.put("artifacts", trial_id, files=files)
+    if (ckpt / "predictions.json").is_file():
+        _put_table(outbox, trial_id, ckpt / "predictions.json", "eval/predictions.json")
+
+
+def _put_table(outbox: Outbox, trial_id: str, preds: Path, artifact_file: str) -> None:
+    rows = json.loads(preds.read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory() as tmp:
+        table = Path(tmp) / "table.json"
+        table.write_text(json.dumps(_table_columns(rows), ensure_ascii=False), encoding="utf-8")
+        outbox.put("table", trial_id, files={"table.json": table}, artifact_file=artifact_file)
+
+
+def _last_line(error: str) -> str:
+    lines = error.strip().splitlines()
+    return lines[-1] if lines else "error"
 
 
 def _error_text(trial) -> str:

@@ -20,10 +20,26 @@ from training.base_model import load_base_model
 from training.examples import SOURCES, Example
 from training.mixing import Phase, assert_disjoint, manifest, plan_phases
 from training.prepare import PreparedData
-from training.sft import save_adapter, train_lora
+from training.sft import Resume, save_adapter, train_lora
 from training.template import TEMPLATE_NAME, prompt_of
 
 Report = Callable[[dict, Path], None]
+RESUME_DIR = "resume"
+"""In a checkpoint: the trainer state a trial continues from (optimizer, schedule, RNG)."""
+
+
+class TrialOutOfMemory(RuntimeError):
+    """The trial ran out of (GPU) memory; the message says which settings to lower."""
+
+
+def resume_point(checkpoint: Path | None, cfg: TrialConfig) -> Resume | None:
+    """Where a trial restored from `checkpoint` continues; None to start afresh."""
+    if checkpoint is None:
+        return None
+    meta = json.loads((checkpoint / "trial.json").read_text(encoding="utf-8"))
+    if meta["config"] != cfg.model_dump(mode="json"):
+        raise ValueError(f"{checkpoint}: checkpoint of a different trial configuration")
+    return Resume(int(meta["step"]), checkpoint / RESUME_DIR)
 
 
 def objective_value(metrics: dict[str, float], objective: str) -> float:
@@ -89,10 +105,13 @@ def run_trial(
     objective: str = "mean_meteor",
     threads: int | None = None,
     base_cache: Path | None = None,
+    resume_from: Path | None = None,
 ) -> dict[str, float]:
     """Train and evaluate one configuration; returns the last reported metrics.
 
     With `base_cache`, metrics include deltas against the base model (cached there).
+    With `resume_from` (a checkpoint this function reported), training continues from it:
+    steps already done are not repeated and not reported again.
     """
     set_threads(cfg.train.threads or threads)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -102,9 +121,12 @@ def run_trial(
     items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
     base = base_scores(cfg.model, items, cfg.generation, base_cache) if base_cache else None
     model, tokenizer = load_base_model(cfg.model)
+    resume = resume_point(resume_from, cfg)
     last: dict[str, float] = {}
+    if resume is not None:
+        last.update(json.loads((resume_from / "trial.json").read_text("utf-8"))["metrics"])
 
-    def on_report(step: int, peft_model) -> None:
+    def on_report(step: int, peft_model, trainer_ckpt: Path) -> None:
         metrics, results = evaluate_all(peft_model, tokenizer, items, cfg.generation)
         if base is not None:
             metrics.update(deltas(results, base, seed=cfg.train.seed))
@@ -113,6 +135,7 @@ def run_trial(
         ckpt = Path(tempfile.mkdtemp(prefix=f"ckpt-{step}-", dir=work_dir))
         save_adapter(peft_model, ckpt / "adapter")
         tokenizer.save_pretrained(str(ckpt / "adapter"))
+        shutil.copytree(trainer_ckpt, ckpt / RESUME_DIR)
         (ckpt / "data_manifest.json").write_text(json.dumps(mix_manifest), encoding="utf-8")
         (ckpt / "trial.json").write_text(
             json.dumps(
@@ -130,11 +153,40 @@ def run_trial(
         (ckpt / "predictions.json").write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
         last.clear()
         last.update(metrics)
-        report(metrics, ckpt)
+        if resume is not None and step == _first_report_after(resume.step, cfg):
+            report({**metrics, "resumed_from_step": resume.step}, ckpt)
+        else:
+            report(metrics, ckpt)
         shutil.rmtree(ckpt, ignore_errors=True)
 
-    train_lora(model, tokenizer, phases, cfg.lora, cfg.train, work_dir / "trainer", on_report)
+    try:
+        train_lora(
+            model, tokenizer, phases, cfg.lora, cfg.train, work_dir / "trainer", on_report, resume
+        )
+    except torch_oom() as exc:
+        t = cfg.train
+        raise TrialOutOfMemory(
+            f"out of memory with train.batch_size={t.batch_size}, train.max_length="
+            f"{t.max_length}, generation.batch_size={cfg.generation.batch_size}: lower them "
+            f"or give each trial more memory ({exc_first_line(exc)})"
+        ) from exc
     return last
+
+
+def _first_report_after(step: int, cfg: TrialConfig) -> int:
+    every = cfg.train.report_every
+    return (step // every + 1) * every
+
+
+def torch_oom() -> tuple[type[BaseException], ...]:
+    import torch
+
+    return (torch.OutOfMemoryError, MemoryError)
+
+
+def exc_first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 def nine_metrics() -> list[str]:

@@ -1,14 +1,22 @@
 """LoRA supervised fine-tuning with TRL's SFTTrainer, phase after phase.
 
 Loss is on the response only (prompt-completion data). Every `report_every` optimizer steps
-the caller's `on_report(step, model)` runs (evaluation, reporting to a scheduler); the
-adapter is shared by all phases, so a second phase continues from the first one's weights.
+the trainer saves a checkpoint and the caller's `on_report(step, model, checkpoint_dir)`
+runs (evaluation, reporting to a scheduler, keeping the checkpoint); the adapter is shared
+by all phases, so a second phase continues from the first one's weights.
+
+`train_lora(..., resume=Resume(step, dir))` continues from such a checkpoint: earlier phases
+are skipped, the current one resumes with its optimizer, LR schedule, RNG and data order
+(transformers' own resume; adapter weights are safetensors, the optimizer/scheduler/RNG
+states load with `torch.load(weights_only=True)`).
 """
 
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,11 +29,20 @@ from training.config import LoraSettings, TrainConfig
 from training.mixing import Phase
 from training.template import completion_of, prompt_of
 
-OnReport = Callable[[int, PeftModel], None]
+OnReport = Callable[[int, PeftModel, Path], None]
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    step: int
+    """Optimizer steps done (over all phases) when the checkpoint was taken."""
+    checkpoint: Path
+    """A trainer checkpoint directory as handed to `on_report`."""
 
 
 def to_dataset(phase: Phase) -> Dataset:
@@ -50,10 +67,13 @@ def attach_lora(model, lora: LoraSettings, seed: int) -> PeftModel:
 
 
 class _Reporter(TrainerCallback):
-    """Calls `on_report` every `every` global steps; stops on a non-finite loss."""
+    """Every `every` global steps: a checkpoint, then `on_report`; stops on a NaN loss."""
 
     def __init__(self, model: PeftModel, offset: int, every: int, on_report: OnReport | None):
         self.model, self.offset, self.every, self.on_report = model, offset, every, on_report
+
+    def _due(self, state) -> bool:
+        return self.on_report is not None and (self.offset + state.global_step) % self.every == 0
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         loss = (logs or {}).get("loss")
@@ -63,13 +83,31 @@ class _Reporter(TrainerCallback):
             )
 
     def on_step_end(self, args, state, control, **kwargs):
-        step = self.offset + state.global_step
-        if self.on_report and step % self.every == 0:
-            was_training = self.model.training
-            self.model.eval()
-            with torch.no_grad():
-                self.on_report(step, self.model)
-            self.model.train(was_training)
+        if self._due(state):
+            control.should_save = True  # the trainer saves, then calls on_save
+
+    def on_save(self, args, state, control, **kwargs):
+        if not self._due(state):
+            return
+        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        (ckpt / "training_args.bin").unlink(missing_ok=True)  # a pickle; never needed
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            self.on_report(self.offset + state.global_step, self.model, ckpt)
+        self.model.train(was_training)
+        shutil.rmtree(ckpt, ignore_errors=True)
+
+
+def load_adapter_weights(model: PeftModel, checkpoint: Path) -> None:
+    """The adapter weights of a trainer checkpoint, into `model` (safetensors only)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    weights = Path(checkpoint) / ADAPTER_WEIGHTS
+    if not weights.is_file():
+        raise FileNotFoundError(f"{checkpoint}: no {ADAPTER_WEIGHTS}")
+    set_peft_model_state_dict(model, load_file(str(weights)))
 
 
 def train_lora(
@@ -80,6 +118,7 @@ def train_lora(
     train: TrainConfig,
     work_dir: Path,
     on_report: OnReport | None = None,
+    resume: Resume | None = None,
 ) -> PeftModel:
     """Fine-tune a LoRA adapter through the phases; returns the adapted model.
 
@@ -87,8 +126,18 @@ def train_lora(
     """
     peft_model = model if isinstance(model, PeftModel) else attach_lora(model, lora, train.seed)
     use_cpu = not torch.cuda.is_available()
+    done = resume.step if resume else 0
     offset = 0
     for i, phase in enumerate(phases):
+        end = offset + phase.steps
+        if done >= end:  # finished before the checkpoint
+            offset = end
+            continue
+        resume_from = None
+        if done > offset:  # the checkpoint is inside this phase: the trainer resumes it
+            resume_from = str(resume.checkpoint)
+        elif done == offset > 0:  # taken at the end of the previous phase: its weights
+            load_adapter_weights(peft_model, resume.checkpoint)
         args = SFTConfig(
             output_dir=str(work_dir / f"phase{i}-{phase.name}"),
             max_steps=phase.steps,
@@ -117,8 +166,8 @@ def train_lora(
             processing_class=tokenizer,
             callbacks=[_Reporter(peft_model, offset, train.report_every, on_report)],
         )
-        trainer.train()
-        offset += phase.steps
+        trainer.train(resume_from_checkpoint=resume_from)
+        offset = end
     return peft_model
 
 
