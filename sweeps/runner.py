@@ -201,6 +201,8 @@ def run_sweep(
         {
             "config": cfg.model_dump(mode="json"),
             "search_space": {k: v.model_dump(mode="json") for k, v in cfg.search.space.items()},
+            # rows read, duplicates dropped, malformed rows skipped, train/eval sizes
+            "data_stats": {s: st.as_dict() for s, st in data.stats.items()},
         },
         {"sweeplab.objective": cfg.search.objective},
     )

@@ -43,10 +43,16 @@ def test_alpaca_as_jsonl_and_parquet_and_directory(tmp_path):
 def test_malformed_rows_are_counted_or_refused(tmp_path):
     rows = alpaca_rows(5) + [{"instruction": "x", "input": "", "output": ""}, {"input": "y"}, 7]
     path = write_alpaca(tmp_path / "a.json", rows)
-    examples, rep = load_source("alpaca", str(path))
+    examples, rep = load_source("alpaca", str(path), skip_malformed=True)
     assert (len(examples), rep.rows, rep.skipped) == (5, 8, 3)
     with pytest.raises(DataError, match=r"row 5 is malformed"):
-        load_source("alpaca", str(path), skip_malformed=False)
+        load_source("alpaca", str(path))  # refused unless the config allows skipping
+    lines = write_jsonl(tmp_path / "a.jsonl", alpaca_rows(3))
+    lines.write_text(lines.read_text() + "{oops\n" + json.dumps(alpaca_rows(4)[3]) + "\n")
+    with pytest.raises(DataError, match=r"a.jsonl: line 4 is not valid JSON"):
+        load_source("alpaca", str(lines))
+    examples, rep = load_source("alpaca", str(lines), skip_malformed=True)
+    assert (len(examples), rep.rows, rep.skipped) == (4, 5, 1)
 
 
 @pytest.mark.parametrize(
@@ -153,6 +159,9 @@ def test_cli_data_json_counts(tmp_path, capsys):
         ),
     }
     cfg = config_yaml(tmp_path, data)
+    assert main(["data", str(cfg), "--json"]) == 2  # a malformed OpenOrca row
+    assert "orca.parquet: row 25 is malformed for openorca" in capsys.readouterr().err
+    cfg = config_yaml(tmp_path, {**data, "skip_malformed": True})
     assert main(["data", str(cfg), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["alpaca"] == {"rows": 60, "duplicates": 10, "skipped": 0, "train": 42, "eval": 8}

@@ -40,7 +40,9 @@ class DataConfig(Strict):
     eval_size: EvalSizes = Field(default_factory=EvalSizes, description="Held-out sizes.")
     split_seed: int = Field(0, description="Seed of the held-out split; keep it fixed.")
     skip_malformed: bool = Field(
-        True, description="Skip rows with missing or empty fields (counted) instead of failing."
+        False,
+        description="Skip malformed rows (missing, empty or non-text required fields; "
+        "unparseable JSON lines) and count them; off, the first one is an error.",
     )
 
     def source(self, name: str) -> str:

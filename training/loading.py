@@ -38,6 +38,14 @@ class LoadReport:
     """Malformed records skipped (missing or empty required fields)."""
 
 
+@dataclass(frozen=True)
+class BadLine:
+    """A JSON-lines line that does not parse: a malformed record."""
+
+    lineno: int
+    why: str
+
+
 def _text(record: dict, key: str) -> str | None:
     value = record.get(key, "")
     if value is None:
@@ -114,7 +122,7 @@ def _read_jsonl(path: Path) -> Iterator[dict]:
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: line {lineno} is not valid JSON ({exc.msg})") from None
+                yield BadLine(lineno, exc.msg)
 
 
 def _read_parquet(path: Path) -> Iterator[dict]:
@@ -170,7 +178,7 @@ def read_records(location: str, max_rows: int | None = None) -> Iterator[dict]:
 
 
 def load_source(
-    source: str, location: str, max_rows: int | None = None, skip_malformed: bool = True
+    source: str, location: str, max_rows: int | None = None, skip_malformed: bool = False
 ) -> tuple[list[Example], LoadReport]:
     """All usable examples of one dataset, with how many rows were read and skipped."""
     examples: list[Example] = []
@@ -178,14 +186,26 @@ def load_source(
     rows = skipped = 0
     for row, record in enumerate(read_records(location, max_rows)):
         rows += 1
+        ex = None if isinstance(record, BadLine) else to_example(source, record, row)
+        if ex is None and not skip_malformed and isinstance(record, dict):
+            absent = [c for c in REQUIRED[source] if c not in record and c not in seen_columns]
+            if absent:  # not a bad row: the file lacks the column
+                raise DataError(
+                    f"{location}: missing required column(s) {', '.join(absent)} for {source} "
+                    f"(expected {', '.join(REQUIRED[source])})"
+                )
         if isinstance(record, dict):
             seen_columns.update(record)
-        ex = to_example(source, record, row)
         if ex is None:
             if not skip_malformed:
+                what = (
+                    f"line {record.lineno} is not valid JSON ({record.why})"
+                    if isinstance(record, BadLine)
+                    else f"row {row} is malformed for {source} (needs non-empty text "
+                    f"{', '.join(REQUIRED[source])})"
+                )
                 raise DataError(
-                    f"{location}: row {row} is malformed for {source} (needs non-empty "
-                    f"{', '.join(REQUIRED[source])}); set data.skip_malformed=true to skip it"
+                    f"{location}: {what}; set data.skip_malformed=true to skip such rows"
                 )
             skipped += 1
             continue

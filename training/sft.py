@@ -149,6 +149,8 @@ def train_lora(
             weight_decay=train.weight_decay,
             max_length=train.max_length,
             logging_steps=max(1, min(10, phase.steps)),
+            # Log NaN/inf losses as they are (the default hides them) so divergence is seen.
+            logging_nan_inf_filter=False,
             save_strategy="no",
             report_to="none",
             use_cpu=use_cpu,
