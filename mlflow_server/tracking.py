@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -90,13 +91,22 @@ def is_transient(exc: BaseException) -> bool:
 def retry_transient(fn, patience: float, what: str = "tracking call"):
     """`fn()`, retried with backoff while it fails transiently, for up to `patience` s."""
     deadline = time.monotonic() + patience
-    delay = 0.5
+    delay, told = 0.5, False
     while True:
         try:
             return fn()
         except Exception as exc:
             if not is_transient(exc) or time.monotonic() + delay > deadline:
                 raise
+            if not told:
+                first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+                print(
+                    f"sweeplab: tracking store unreachable during {what} ({first}); "
+                    f"retrying for up to {patience:.0f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                told = True
             time.sleep(delay)
             delay = min(delay * 2, 10.0)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
 
-from sweeps.config import ConfigError, SweepConfig, load_config
+from sweeps.config import NAME_PATTERN, ConfigError, SweepConfig, load_config
 from training.loading import DataError
 
 PROJECT_DIR = Path.cwd
@@ -133,6 +134,8 @@ def cmd_resume(args) -> int:
     from sweeps.runner import saved_config
 
     storage = PROJECT_DIR() / "runs" / "ray"
+    if not re.fullmatch(NAME_PATTERN, args.sweep):
+        raise ConfigError(f"{args.sweep!r} is not a sweep name")
     try:
         cfg = saved_config(storage, args.sweep)
     except ValueError as exc:

@@ -25,6 +25,7 @@ from training.config import (
 from training.examples import SOURCES
 
 METRICS = ("meteor", "bleu", "rougeL")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 
 class ConfigError(ValueError):
@@ -142,9 +143,7 @@ class PromotionConfig(Strict):
 
 
 class SweepConfig(TrialConfig):
-    name: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", description="Sweep (experiment) name."
-    )
+    name: str = Field(pattern=NAME_PATTERN, description="Sweep (experiment) name.")
     search: SearchConfig = Field(default_factory=SearchConfig, description="What to search.")
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or local SQLite)."

@@ -196,6 +196,9 @@ def run_sweep(
     storage = storage.resolve()
     exp_dir = storage / cfg.name
     continuing = check_continuation(cfg, storage)
+    state = state_dir(storage, cfg.name)
+    if not continuing:  # first, so a sweep killed from here on can be resumed
+        _write_atomic(state / "config.json", cfg.model_dump_json(indent=1))
     parent = tracker.start_sweep(
         cfg.name,
         {
@@ -206,9 +209,6 @@ def run_sweep(
         },
         {"sweeplab.objective": cfg.search.objective},
     )
-    state = state_dir(storage, cfg.name)
-    if not continuing:
-        _write_atomic(state / "config.json", cfg.model_dump_json(indent=1))
     outbox = Outbox(Tracker(tracker.uri, tracker.project_dir), state / "outbox", parent, out)
     if outbox.pending():
         print(f"sending {outbox.pending()} tracking write(s) left by the last run ...", file=out)

@@ -157,3 +157,52 @@ def test_sweep_promote_load_through_server(tmp_path: Path, demo_assets, server: 
     assert load.returncode == 0, load.stderr[-3000:]
     out = json.loads(load.stdout.strip().splitlines()[-1])
     assert len(out) == 1 and isinstance(out[0], str)
+
+
+def test_server_binds_loopback_and_runs_basic_auth(tmp_path):
+    """Default bind is 127.0.0.1; --basic-auth refuses anonymous and wrong-password requests."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "sweeps.cli", "server", "--port", str(port), "--basic-auth"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_AUTH")}
+    no_password = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert no_password.returncode == 2
+    assert "MLFLOW_AUTH_ADMIN_PASSWORD" in no_password.stderr.strip()
+    password = uuid.uuid4().hex
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env={**env, "MLFLOW_AUTH_ADMIN_PASSWORD": password},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        api = f"{url}/api/2.0/mlflow/experiments/search?max_results=1"
+
+        def status(user: str | None, pw: str | None = None) -> int:
+            req = urllib.request.Request(api)
+            if user:
+                import base64
+
+                token = base64.b64encode(f"{user}:{pw}".encode()).decode()
+                req.add_header("Authorization", f"Basic {token}")
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return r.status
+            except urllib.error.HTTPError as err:
+                return err.code
+
+        assert status(None) == 401
+        assert status("admin", "wrong-password-123") == 401
+        assert status("admin", password) == 200
+        assert oct((tmp_path / "runs" / "server-secret").stat().st_mode & 0o777) == "0o600"
+        # Only loopback: the machine's other addresses do not answer.
+        others = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+        for ip in [a for a in others if ":" not in a and not a.startswith("127.")]:
+            with pytest.raises(OSError), socket.create_connection((ip, port), timeout=2):
+                pass
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)

@@ -67,6 +67,41 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
     by_mix = {c.data.params["mix.openorca"]: c for c in children}
     assert set(by_mix) == {"0.0", "0.3"}
 
+    # Malformed-row counts (none here) are on the parent run with the other data figures.
+    assert parent.data.params["data_stats.openorca.skipped"] == "0"
+    assert int(parent.data.params["data_stats.alpaca.rows"]) > 0
+
+    # Re-running the finished sweep continues it: nothing reruns, no run changes.
+    again = subprocess.run(
+        [sys.executable, "-m", "sweeps.cli", "sweep", str(cfg), "--name", "itest"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "continuing" in again.stdout and "started" not in again.stdout
+    rerun = {r.info.run_id: r for r in client.search_runs([exp.experiment_id])}
+    assert set(rerun) == {r.info.run_id for r in runs}
+    for child in children:
+        assert rerun[child.info.run_id].info.end_time == child.info.end_time
+    # ... but the same name with another config is refused, in one line.
+    changed = subprocess.run(
+        [sys.executable, "-m", "sweeps.cli", "sweep", str(cfg), "--name", "itest"]
+        + ["--set", "train.max_steps=24"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert changed.returncode == 2
+    assert changed.stderr.strip().count("\n") == 0
+    assert "was started with a different config (train.max_steps was 16, now 24)" in (
+        changed.stderr
+    )
+
     # Promotion: the best finished trial, picked from MLflow, registered once, alias set.
     def promote(*extra):
         return subprocess.run(
