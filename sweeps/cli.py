@@ -156,6 +156,7 @@ def _launch(cfg: SweepConfig, args) -> int:
         SweepInterrupted,
         TrackingBacklog,
         check_continuation,
+        record_sweep,
         run_sweep,
     )
     from sweeps.trial import eval_items
@@ -169,21 +170,27 @@ def _launch(cfg: SweepConfig, args) -> int:
         continuing = check_continuation(cfg, storage)
     except (SweepExists, ModelError) as exc:
         raise ConfigError(str(exc)) from None
-    verb = "continuing" if continuing else "preparing"
+    # Recorded now, so a sweep killed from here on resumes; undone if the input is bad.
+    undo = (lambda: None) if continuing else record_sweep(cfg, storage)
+    verb = "continuing" if continuing else "starting"
     print(f"sweep {cfg.name!r}: {verb}; preparing data ...", flush=True)
-    data = prepare_data(cfg.data)
-    for source, st in data.stats.items():
-        print(
-            f"  {source}: {st.rows} rows, {st.duplicates} duplicates, {st.skipped} skipped, "
-            f"{st.train} train / {st.eval} eval"
-        )
     base_cache = project / "runs" / "base_eval"
-    print("evaluating the base model (cached per model, eval split and settings) ...", flush=True)
-    items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
     try:
+        data = prepare_data(cfg.data)
+        for source, st in data.stats.items():
+            print(
+                f"  {source}: {st.rows} rows, {st.duplicates} duplicates, {st.skipped} skipped, "
+                f"{st.train} train / {st.eval} eval"
+            )
+        print("evaluating the base model (cached per model, eval split, settings) ...", flush=True)
+        items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
         base = base_scores(cfg.model, items, cfg.generation, base_cache)
     except ModelError as exc:
+        undo()
         raise ConfigError(str(exc)) from None
+    except (ConfigError, DataError, ValueError):
+        undo()
+        raise
     print(
         "  base "
         + "  ".join(f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith("/meteor"))

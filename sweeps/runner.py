@@ -163,6 +163,22 @@ def check_continuation(cfg: SweepConfig, storage: Path) -> bool:
     return True
 
 
+def record_sweep(cfg: SweepConfig, storage: Path):
+    """Write the sweep's config record (what `sweeplab resume` reads) before any slow step,
+    so a sweep killed at any point can be resumed. Returns an undo for bad input."""
+    path = state_dir(storage, cfg.name) / "config.json"
+    created = [d for d in (storage.parent, storage, storage / cfg.name, path.parent)]
+    created = [d for d in created if not d.exists()]
+    _write_atomic(path, cfg.model_dump_json(indent=1))
+
+    def undo() -> None:
+        path.unlink(missing_ok=True)
+        for d in reversed(created):
+            shutil.rmtree(d, ignore_errors=True)
+
+    return undo
+
+
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -212,8 +228,7 @@ def run_sweep(
     outbox = Outbox(Tracker(tracker.uri, tracker.project_dir), state / "outbox", parent, out)
     if outbox.pending():
         print(f"sending {outbox.pending()} tracking write(s) left by the last run ...", file=out)
-    if not continuing:
-        outbox.put("artifacts", None, files={"sweep_config.json": state / "config.json"})
+    outbox.put("artifacts", None, files={"sweep_config.json": state / "config.json"})
     logger = MlflowTrialLogger(outbox, cfg, out)
     init_ray(ray_address)
     trainable = tune.with_resources(

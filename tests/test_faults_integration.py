@@ -125,19 +125,20 @@ def test_kill_and_resume_loop(tmp_path, demo_assets):
     cfg = _config(tmp_path, demo_assets)
     log = tmp_path / "driver.log"
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
-    launches = [
-        ["sweep", str(cfg), "--name", "kills"],
-        ["resume", "kills"],
-        ["sweep", str(cfg), "--name", "kills"],  # re-running the same command continues too
-    ]
+    sweep, resume = ["sweep", str(cfg), "--name", "kills"], ["resume", "kills"]
+    # (command, kill after this many new results; 0: while preparing, before Ray starts)
+    launches = [(sweep, 0), (resume, rng.randint(1, 3)), (sweep, rng.randint(1, 3))]
+    launches.append((resume, rng.randint(1, 3)))
     finished: dict[str, tuple] = {}  # run id -> (end time, history) when first seen FINISHED
-    for args in launches:
+    for args, want in launches:
         mark = len(log.read_text()) if log.exists() else 0
         proc = _start(args, tmp_path, log)
-        want = rng.randint(1, 3)  # kill after this many new results (+ up to 3 s)
 
         def enough(text, mark=mark, want=want):
-            return text[mark:].count("objective=") >= want or "best trial" in text[mark:]
+            new = text[mark:]
+            if want == 0:
+                return "preparing data" in new
+            return new.count("objective=") >= want or "best trial" in new
 
         assert _wait_for(log, enough, 600), log.read_text()[-3000:]
         time.sleep(rng.uniform(0.0, 3.0))
