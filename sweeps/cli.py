@@ -157,6 +157,7 @@ def _launch(cfg: SweepConfig, args) -> int:
         TrackingBacklog,
         check_continuation,
         record_sweep,
+        recorded_tracking_uri,
         run_sweep,
     )
     from sweeps.trial import eval_items
@@ -171,7 +172,18 @@ def _launch(cfg: SweepConfig, args) -> int:
     except (SweepExists, ModelError) as exc:
         raise ConfigError(str(exc)) from None
     # Recorded now, so a sweep killed from here on resumes; undone if the input is bad.
-    undo = (lambda: None) if continuing else record_sweep(cfg, storage)
+    explicit = getattr(args, "tracking_uri", None) or cfg.tracking_uri
+    uri = resolve_tracking_uri(explicit, project)
+    recorded = recorded_tracking_uri(storage, cfg.name) if continuing else None
+    if recorded and recorded != uri:
+        if explicit and resolve_tracking_uri(explicit, project) != recorded:
+            raise ConfigError(
+                f"sweep {cfg.name!r} logs to {recorded}, not {uri}; resume it with that "
+                "tracking URI (or none)"
+            )
+        uri = recorded  # a resumed sweep keeps logging where it started
+    # Recorded now, so a sweep killed from here on resumes; undone if the input is bad.
+    undo = (lambda: None) if continuing else record_sweep(cfg, storage, uri)
     verb = "continuing" if continuing else "starting"
     print(f"sweep {cfg.name!r}: {verb}; preparing data ...", flush=True)
     base_cache = project / "runs" / "base_eval"
@@ -195,7 +207,6 @@ def _launch(cfg: SweepConfig, args) -> int:
         "  base "
         + "  ".join(f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith("/meteor"))
     )
-    uri = resolve_tracking_uri(getattr(args, "tracking_uri", None) or cfg.tracking_uri, project)
     tracker = Tracker(uri, project, patience=cfg.tracking_patience)
     print(
         f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "

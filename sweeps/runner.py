@@ -163,20 +163,27 @@ def check_continuation(cfg: SweepConfig, storage: Path) -> bool:
     return True
 
 
-def record_sweep(cfg: SweepConfig, storage: Path):
-    """Write the sweep's config record (what `sweeplab resume` reads) before any slow step,
-    so a sweep killed at any point can be resumed. Returns an undo for bad input."""
-    path = state_dir(storage, cfg.name) / "config.json"
-    created = [d for d in (storage.parent, storage, storage / cfg.name, path.parent)]
-    created = [d for d in created if not d.exists()]
-    _write_atomic(path, cfg.model_dump_json(indent=1))
+def record_sweep(cfg: SweepConfig, storage: Path, tracking_uri: str):
+    """Write the sweep's record (what `sweeplab resume` reads: its config and tracking URI)
+    before any slow step, so a sweep killed at any point can be resumed. Returns an undo
+    for bad input."""
+    state = state_dir(storage, cfg.name)
+    created = [d for d in (storage.parent, storage, storage / cfg.name, state) if not d.exists()]
+    _write_atomic(state / "tracking_uri", tracking_uri)
+    _write_atomic(state / "config.json", cfg.model_dump_json(indent=1))
 
     def undo() -> None:
-        path.unlink(missing_ok=True)
+        for name in ("config.json", "tracking_uri"):
+            (state / name).unlink(missing_ok=True)
         for d in reversed(created):
             shutil.rmtree(d, ignore_errors=True)
 
     return undo
+
+
+def recorded_tracking_uri(storage: Path, name: str) -> str | None:
+    path = state_dir(storage, name) / "tracking_uri"
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
 
 
 def _write_atomic(path: Path, text: str) -> None:

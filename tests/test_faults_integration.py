@@ -219,6 +219,10 @@ def test_tracking_server_outage_mid_sweep(tmp_path, demo_assets):
         client = MlflowClient(tracking_uri=uri)
         _assert_complete(client, "outage", 3)
         assert "database is locked" not in log.read_text()
+        # Resuming without --tracking-uri keeps logging to the sweep's server.
+        assert _run(["resume", "outage"], tmp_path, log) == 0, log.read_text()[-3000:]
+        assert not (tmp_path / "runs" / "mlflow.db").exists()
+        _assert_complete(client, "outage", 3)
     finally:
         for proc in (sweep, server):
             if proc.poll() is None:
