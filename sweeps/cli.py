@@ -160,7 +160,7 @@ def _launch(cfg: SweepConfig, args) -> int:
         recorded_tracking_uri,
         run_sweep,
     )
-    from sweeps.trial import eval_items
+    from sweeps.trial import check_mixtures, eval_items
     from training.base_model import ModelError, check_model_path
     from training.prepare import prepare_data
 
@@ -194,15 +194,19 @@ def _launch(cfg: SweepConfig, args) -> int:
                 f"  {source}: {st.rows} rows, {st.duplicates} duplicates, {st.skipped} skipped, "
                 f"{st.train} train / {st.eval} eval"
             )
+        check_mixtures(cfg, data)
         print("evaluating the base model (cached per model, eval split, settings) ...", flush=True)
         items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
         base = base_scores(cfg.model, items, cfg.generation, base_cache)
     except ModelError as exc:
         undo()
         raise ConfigError(str(exc)) from None
-    except (ConfigError, DataError, ValueError):
+    except DataError:
         undo()
         raise
+    except ValueError as exc:  # a setting that does not fit the data: name the config
+        undo()
+        raise ConfigError(f"{getattr(args, 'config', None) or cfg.name}: {exc}") from None
     print(
         "  base "
         + "  ".join(f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith("/meteor"))

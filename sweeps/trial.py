@@ -90,6 +90,28 @@ def trial_phases(cfg: TrialConfig, data: PreparedData) -> list[Phase]:
     )
 
 
+def check_mixtures(sweep, data: PreparedData) -> None:
+    """Every trial the sweep can run must find its training rows: checked up front (one
+    line naming the setting) instead of failing trial after trial."""
+    import itertools
+
+    from sweeps.config import Choice
+
+    dims = {
+        k: (d.choice if isinstance(d, Choice) else (d.low, d.high))
+        for k, d in sweep.search.space.items()
+    }
+    points = [dict(p) for p in sweep.search.points_to_evaluate] or [{}]
+    if dims and len(list(itertools.product(*dims.values()))) <= 512:
+        points += [dict(zip(dims, vs, strict=True)) for vs in itertools.product(*dims.values())]
+    for point in points:
+        try:
+            trial_phases(sweep.trial(point), data)
+        except ValueError as exc:
+            where = ", ".join(f"{k}={v}" for k, v in point.items()) or "the config's defaults"
+            raise ValueError(f"trial with {where}: {exc}") from None
+
+
 def set_threads(n: int | None) -> None:
     import torch
 

@@ -31,9 +31,10 @@ def source_counts(n: int, mix: MixConfig) -> dict[str, int]:
 
 def _sample(pool: list[Example], k: int, rng: random.Random, source: str) -> list[Example]:
     if k > len(pool):
+        share = "raise mix.openorca or mix.dolly" if source == "alpaca" else f"lower mix.{source}"
         raise ValueError(
             f"the mixture needs {k} {source} training rows but only {len(pool)} remain after "
-            f"the held-out split; lower train.num_examples or mix.{source}"
+            f"the held-out split; lower train.num_examples or {share}"
         )
     return rng.sample(pool, k)
 
