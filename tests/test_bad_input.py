@@ -252,3 +252,20 @@ def test_the_process_exits_nonzero_with_one_line(tmp_path):
         f"sweeplab sweep: error: {tmp_path / 'missing.json'}: no such file or directory"
     ]
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_missing_model_under_a_local_folder_is_not_looked_up_on_the_hub(
+    tmp_path, monkeypatch, capsys
+):
+    """`models/typo` looks like a hub id (org/name), but `models/` is here: a local typo."""
+    from training.loading import is_local
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    assert is_local("models/typo") and not is_local("TinyLlama/TinyLlama-1.1B-Chat-v1.0")
+    doc = _doc(tmp_path)
+    doc["model"]["path"] = "models/typo"
+    cfg = _write(tmp_path, doc)
+    _expect_refusal(
+        ["sweep", str(cfg)], "model.path 'models/typo': no such directory", tmp_path, capsys
+    )

@@ -81,12 +81,17 @@ def to_example(source: str, record: dict, row: int) -> Example | None:
 
 
 def is_local(location: str) -> bool:
-    """A local file or directory rather than a hub id (`org/name`)."""
+    """A local file or directory rather than a hub id (`org/name`).
+
+    `models/my-run` is local when a `models` directory exists here, even if `my-run` is
+    missing: that is a typo to report, not a hub id to look up.
+    """
     return (
         location.startswith(("/", ".", "~"))
         or location.endswith(SUFFIXES)
         or Path(location).exists()
         or location.count("/") != 1
+        or Path(location).parent.is_dir()
     )
 
 
