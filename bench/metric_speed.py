@@ -1,7 +1,7 @@
 """Figure 6: how fast the three metrics score, and their share of a trial's evaluation.
 
 On the demo config's eval sets (its sizes and generation settings) the demo base model
-answers every prompt as `evaluation.eval_sets.evaluate_set` does, then
+answers every prompt as `evaluation.eval_sets.evaluate_all` does, then
 `evaluation.scoring.score` scores the answers (BLEU, ROUGE-L and METEOR together, per
 example too). Loading WordNet and the metric modules is timed on its own first: it happens
 once per process, not once per evaluation. metric_time_fraction = scoring seconds /
@@ -18,8 +18,7 @@ from bench.settings import DEMO_CONFIG, Settings
 def measure(s: Settings, log) -> dict:
     import torch
 
-    from evaluation.eval_sets import reference_budgets
-    from evaluation.generate import generate
+    from evaluation.eval_sets import generate_items
     from evaluation.scoring import load_metric, score
     from sweeps.cli import localize
     from sweeps.config import load_config
@@ -45,23 +44,18 @@ def measure(s: Settings, log) -> dict:
     data = prepare_data(cfg.data)
     model, tok = load_base_model(cfg.model)
     model.eval()
-    g = cfg.generation
-    gen_s = score_s = 0.0
+    # As evaluate_all: every set's prompts generated in one call, then each set scored.
+    sets = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
+    every = [it for items in sets.values() for it in items]
+    t = time.perf_counter()
+    gens = generate_items(model, tok, every, cfg.generation)
+    gen_s = time.perf_counter() - t
+    score_s = 0.0
     pairs = 0
     unchanged = True
-    for exs in data.eval_sets.values():
-        items = eval_items(exs)
-        t = time.perf_counter()
-        gens = generate(
-            model,
-            tok,
-            [it.prompt for it in items],
-            g.max_new_tokens,
-            g.batch_size,
-            reference_budgets(tok, items, g),
-        )
-        gen_s += time.perf_counter() - t
-        preds, refs = [x.text for x in gens], [it.reference for it in items]
+    for items in sets.values():
+        mine, gens = gens[: len(items)], gens[len(items) :]
+        preds, refs = [x.text for x in mine], [it.reference for it in items]
         t = time.perf_counter()
         scores = score(preds, refs, per_example=True)
         score_s += time.perf_counter() - t

@@ -74,16 +74,17 @@ class Settings:
 FULL = Settings(
     quick=False,
     sweep_trials=8,
-    sweep_budget=Budget(max_steps=48, report_every=12, num_examples=800, eval_size=16),
-    parallel_budget=Budget(max_steps=40, report_every=40, num_examples=640, eval_size=16),
+    # 6 reports per trial: ASHA's rungs at reports 1, 2 and 4 (grace 1, halving).
+    sweep_budget=Budget(max_steps=36, report_every=6, num_examples=576, eval_size=16),
+    parallel_budget=Budget(max_steps=24, report_every=24, num_examples=384, eval_size=16),
     eval_per_split=32,
     train_steps=12,
 )
 QUICK = Settings(
     quick=True,
     sweep_trials=4,
-    sweep_budget=Budget(max_steps=8, report_every=2, num_examples=128, eval_size=4),
-    parallel_budget=Budget(max_steps=8, report_every=8, num_examples=128, eval_size=4),
+    sweep_budget=Budget(max_steps=6, report_every=2, num_examples=96, eval_size=4),
+    parallel_budget=Budget(max_steps=4, report_every=4, num_examples=64, eval_size=4),
     eval_per_split=6,
     train_steps=3,
 )
