@@ -23,8 +23,12 @@ _DATA = None
 
 
 def _init(data) -> None:
+    """Per worker: keep the data, and import the trial's stack before any trial's clock
+    starts (a Ray trial's actor likewise imports before its trainable runs)."""
     global _DATA
     _DATA = data
+    import sweeps.trial  # noqa: F401
+    import training.sft  # noqa: F401
 
 
 def one_trial(cfg, objective: str, threads: int, base_cache: str) -> dict:

@@ -83,7 +83,7 @@ FULL = Settings(
 QUICK = Settings(
     quick=True,
     sweep_trials=4,
-    sweep_budget=Budget(max_steps=6, report_every=2, num_examples=96, eval_size=4),
+    sweep_budget=Budget(max_steps=4, report_every=1, num_examples=64, eval_size=2),
     parallel_budget=Budget(max_steps=4, report_every=4, num_examples=64, eval_size=4),
     eval_per_split=6,
     train_steps=3,

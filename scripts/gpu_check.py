@@ -64,7 +64,7 @@ class Shape:
 
 
 FULL = Shape(768, 2048, 12, 12, 16000, 512, 16, 10, 20.0, 60.0, 16)
-DRY = Shape(64, 128, 2, 4, 256, 32, 2, 1, 1.0, 8.0, 4)
+DRY = Shape(64, 128, 2, 4, 256, 32, 2, 1, 0.5, 5.0, 4)
 
 
 def datasheet_peak(name: str) -> float | None:
