@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     results["total_s"] = time.perf_counter() - started
     results["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     js, md = report.write(results, why(results), args.out)
-    log(f"wrote {js.relative_to(ROOT)} and {md.relative_to(ROOT)} in {results['total_s']:.0f} s")
+    log(f"wrote {js} and {md} in {results['total_s']:.0f} s")
     print(md.read_text(encoding="utf-8"))
     return 0
 
