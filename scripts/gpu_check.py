@@ -192,6 +192,7 @@ def two_trials_ray(shape: Shape, device_name: str, gpus: float) -> list[dict]:
         num_gpus=1 if gpus else 0,
         include_dashboard=False,
         logging_level="WARNING",
+        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},  # workers import bench.flops
     )
     try:
         remote = ray.remote(num_gpus=gpus, num_cpus=1)(run_trial)
@@ -277,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     peak = None if args.dry_run else datasheet_peak(name)
     measured = matmul_peak(device, 256 if args.dry_run else 8192)
     print(f"device: {name}; torch {torch.__version__}")
+    if args.dry_run:
+        print("dry run: a tiny model on the CPU checks the code paths; its figures mean nothing")
     print(
         f"bf16 peak: datasheet {peak / 1e12:.0f} TFLOP/s" if peak else "bf16 peak: datasheet n/a",
         f"| measured matmul {measured / 1e12:.1f} TFLOP/s",
