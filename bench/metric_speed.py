@@ -4,8 +4,10 @@ On the demo config's eval sets (its sizes and generation settings) the demo base
 answers every prompt as `evaluation.eval_sets.evaluate_all` does, then
 `evaluation.scoring.score` scores the answers (BLEU, ROUGE-L and METEOR together, per
 example too). Loading WordNet and the metric modules is timed on its own first: it happens
-once per process, not once per evaluation. metric_time_fraction = scoring seconds /
-(generation + scoring seconds) over the three sets, WordNet already loaded.
+once per process, not once per evaluation. Each set is scored twice: the first time fills
+METEOR's per-word caches, the second finds them warm (and must give the same values). A demo
+trial evaluates `num_reports` times in one process, so metric_time_fraction = (first + (k-1)
+x again) / (k x generation + first + (k-1) x again) with k = num_reports, WordNet loaded.
 """
 
 from __future__ import annotations
@@ -50,26 +52,41 @@ def measure(s: Settings, log) -> dict:
     t = time.perf_counter()
     gens = generate_items(model, tok, every, cfg.generation)
     gen_s = time.perf_counter() - t
-    score_s = 0.0
+    cold_s = warm_s = 0.0
     pairs = 0
     unchanged = True
     for items in sets.values():
         mine, gens = gens[: len(items)], gens[len(items) :]
         preds, refs = [x.text for x in mine], [it.reference for it in items]
         t = time.perf_counter()
-        scores = score(preds, refs, per_example=True)
-        score_s += time.perf_counter() - t
+        first = score(preds, refs, per_example=True)
+        cold_s += time.perf_counter() - t
+        t = time.perf_counter()
+        again = score(preds, refs, per_example=True)
+        warm_s += time.perf_counter() - t
         pairs += len(preds)
-        unchanged = unchanged and score(preds, refs, per_example=True) == scores
-    log(f"  {pairs} pairs: generation {gen_s:.2f} s, scoring {score_s:.2f} s")
+        unchanged = unchanged and first == again
+    # A trial scores `num_reports` times in one process: the first evaluation fills METEOR's
+    # per-word caches (stems, WordNet lemma names), the later ones find most words there.
+    k = cfg.train.num_reports
+    trial_score_s = cold_s + (k - 1) * warm_s
+    log(
+        f"  {pairs} pairs: generation {gen_s:.2f} s, scoring {cold_s:.2f} s first, "
+        f"{warm_s:.2f} s again"
+    )
     return {
-        "metric_pairs_per_s": pairs / score_s,
-        "metric_time_fraction": score_s / (gen_s + score_s),
+        "metric_pairs_per_s": pairs / warm_s,
+        "metric_time_fraction": trial_score_s / (k * gen_s + trial_score_s),
         "metric_values_unchanged": unchanged,
         "metric_pairs": pairs,
-        "metric_score_s": score_s,
+        "metric_pairs_per_s_first_evaluation": pairs / cold_s,
+        "metric_time_fraction_first_evaluation": cold_s / (gen_s + cold_s),
+        "metric_evaluations_per_trial": k,
+        "metric_score_s_first": cold_s,
+        "metric_score_s_again": warm_s,
         "metric_generation_s": gen_s,
         "metric_wordnet_load_s": wordnet_s,
         "metric_modules_load_s": modules_s,
-        "metric_fraction_with_wordnet_load": (score_s + wordnet_s) / (gen_s + score_s + wordnet_s),
+        "metric_fraction_with_wordnet_load": (trial_score_s + wordnet_s)
+        / (k * gen_s + trial_score_s + wordnet_s),
     }
