@@ -35,6 +35,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run")
     p.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="measure only these")
     p.add_argument("--out", type=Path, default=ROOT / "bench", help="where results go")
+    p.add_argument("--keep", action="store_true", help="keep the scratch files in bench/out")
     return p
 
 
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     results["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     js, md = report.write(results, why(results), args.out)
     log(f"wrote {js} and {md} in {results['total_s']:.0f} s")
+    if not args.keep:  # sweeps' Ray and MLflow stores: tens of MB nobody reads afterwards
+        shutil.rmtree(work, ignore_errors=True)
     print(md.read_text(encoding="utf-8"))
     return 0
 
