@@ -75,7 +75,7 @@ FULL = Settings(
     quick=False,
     sweep_trials=8,
     # 6 reports per trial: ASHA's rungs at reports 1, 2 and 4 (grace 1, halving).
-    sweep_budget=Budget(max_steps=36, report_every=6, num_examples=576, eval_size=16),
+    sweep_budget=Budget(max_steps=30, report_every=5, num_examples=480, eval_size=16),
     parallel_budget=Budget(max_steps=24, report_every=24, num_examples=384, eval_size=16),
     eval_per_split=32,
     train_steps=12,
