@@ -12,18 +12,24 @@ def why(r: dict) -> dict[str, str]:
     if "overhead_ratio" in r:
         extra = r["overhead_sweep_s"] - r["overhead_bare_s"]
         in_trials = r["overhead_sum_trial_s_sweep"] - r["overhead_sum_trial_s_bare"]
+        waves = r["overhead_trials"] / r["overhead_concurrency"]
+        outside = extra - r["overhead_ray_startup_s"] - in_trials / r["overhead_concurrency"]
         out["overhead_ratio"] = (
             f"the sweep took {_f(r['overhead_sweep_s'])} s and the bare loop "
-            f"{_f(r['overhead_bare_s'])} s for the same {r['overhead_trials']} trials "
-            f"({extra:+.1f} s). Ray's start-up alone measures {_f(r['overhead_ray_startup_s'])} s; "
-            f"the trials' own time summed is {_f(r['overhead_sum_trial_s_sweep'])} s under Ray "
-            f"vs {_f(r['overhead_sum_trial_s_bare'])} s bare ({in_trials:+.1f} s: each Ray trial "
-            "runs in a fresh actor that imports torch/transformers/TRL again, and reports "
-            "checkpoints that the driver mirrors to MLflow), while the bare pool imports once "
-            "per worker. These are fixed costs per sweep and per trial, so the ratio falls "
-            "toward 1 as trials grow: bench trials are kept short to fit the bench in minutes. "
+            f"{_f(r['overhead_bare_s'])} s for the same {r['overhead_trials']} trials, "
+            f"{r['overhead_concurrency']} at a time ({extra:+.1f} s). Ray's start-up alone "
+            f"measures {_f(r['overhead_ray_startup_s'])} s. The trials' own time summed is "
+            f"{_f(r['overhead_sum_trial_s_sweep'])} s under Ray vs "
+            f"{_f(r['overhead_sum_trial_s_bare'])} s bare ({in_trials:+.1f} s: reporting "
+            "checkpoints to Tune). The rest, about "
+            f"{outside / waves:.1f} s per wave of {r['overhead_concurrency']} trials, is spent "
+            "outside the trials: Tune starts every trial in a fresh actor (TuneConfig's "
+            "reuse_actors is off), which imports torch, transformers, TRL and PEFT again, "
+            "while the bare pool imports once per worker; and the driver mirrors each report "
+            "to MLflow. These costs are fixed per sweep and per trial, so the ratio falls "
+            "toward 1 as trials grow; bench trials are kept short to fit the bench in minutes. "
             "The largest objective difference between the two runs' trials is "
-            f"{r.get('overhead_max_objective_diff', float('nan')):.2g} (same work done)."
+            f"{r.get('overhead_max_objective_diff', float('nan')):.2g} (the same work was done)."
         )
     if "eval_batch_speedup" in r:
         n, tokens = max(1, r["eval_prompts"]), r["eval_generated_tokens"]
@@ -73,7 +79,8 @@ def why(r: dict) -> dict[str, str]:
             f"torch.mm on the model's own GEMM shapes reaches "
             f"{r['train_matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s at "
             f"{r['train_threads']} thread; a padded training step executes "
-            f"{pad['counted_flops_per_position'] / 1e6:.2f} MFLOP per position (FlopCounterMode) "
+            f"{pad['counted_flops_per_position'] / 1e6:.2f} MFLOP per position (FlopCounterMode; "
+            "it does not see the CPU's sdpa attention, so this is the Linear layers) "
             f"and takes {_f(pad['seconds_per_step'], 2)} s for "
             f"{pad['positions_per_step']:.0f} positions ({pad['useful_tokens_per_step']:.0f} "
             "useful), i.e. "
