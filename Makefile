@@ -10,16 +10,23 @@ DEMO_DATA := data/demo/.complete
 DEMO_MODEL := models/demo-llama/demo_model.json
 NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
+# gpu-check runs on a GPU machine without `make setup`: its own python, torch + transformers + peft.
+GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
 
 PORT ?= 5000
 
-.PHONY: setup sweep test test-fast lint format demo-data demo-model server postgres clean help
+.PHONY: setup sweep test test-fast lint format demo-data demo-model server postgres clean help \
+	bench gpu-check
 
 help:
 	@echo "make sweep      install what is missing, build demo data + model, run the demo sweep"
 	@echo "make test       the whole test suite (unit + integration)"
 	@echo "make test-fast  unit tests only"
 	@echo "make lint       ruff check + format check"
+	@echo "make bench      measure the platform's speed: bench/results.json + bench/RESULTS.md"
+	@echo "                (about 15 min on 2 cores; BENCH_QUICK=1 for a smoke run of minutes)"
+	@echo "make gpu-check  on a GPU machine: bf16 LoRA SFT of a ~100M Llama, 2 trials on 1 GPU"
 
 # The CPU torch wheel is pinned here: an unpinned torch would download GBs of CUDA.
 $(STAMP): pyproject.toml
@@ -61,6 +68,12 @@ test: setup demo-data demo-model $(CHROMIUM) postgres
 
 test-fast: setup
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+bench: setup demo-data demo-model
+	$(PY) -m bench $(BENCH_ARGS)
+
+gpu-check:
+	$(GPU_PYTHON) scripts/gpu_check.py
 
 server: setup
 	$(BIN)/sweeplab server --port $(PORT)

@@ -58,10 +58,10 @@ def cut_to_sentence(text: str) -> str:
     return text[: ends[-1]] if ends and ends[-1] < len(text.rstrip()) else text
 
 
-def evaluate_set(
+def generate_items(
     model, tokenizer, items: list[EvalItem], settings: GenerationSettings
-) -> SetResult:
-    gens = generate(
+) -> list[Generation]:
+    return generate(
         model,
         tokenizer,
         [it.prompt for it in items],
@@ -69,6 +69,18 @@ def evaluate_set(
         settings.batch_size,
         reference_budgets(tokenizer, items, settings),
     )
+
+
+def evaluate_set(
+    model, tokenizer, items: list[EvalItem], settings: GenerationSettings
+) -> SetResult:
+    return score_set(items, generate_items(model, tokenizer, items, settings), settings)
+
+
+def score_set(
+    items: list[EvalItem], gens: list[Generation], settings: GenerationSettings
+) -> SetResult:
+    """Metrics, flags and per-example arrays of one set's generations."""
     if settings.stop_at_sentence:
         gens = [
             Generation(cut_to_sentence(g.text), g.tokens, g.truncated) if g.truncated else g
@@ -96,12 +108,20 @@ def evaluate_set(
 def evaluate_all(
     model, tokenizer, eval_sets: dict[str, list[EvalItem]], settings: GenerationSettings
 ) -> tuple[dict[str, float], dict[str, SetResult]]:
-    """Metrics named `dataset/metric` for every set, plus each set's full result."""
+    """Metrics named `dataset/metric` for every set, plus each set's full result.
+
+    All sets' prompts are generated in one call, so batches fill across sets (a prompt's
+    answer does not depend on its batch: see evaluation/generate.py).
+    """
     flat: dict[str, float] = {}
     results: dict[str, SetResult] = {}
     started = time.perf_counter()
+    every = [it for items in eval_sets.values() for it in items]
+    gens = generate_items(model, tokenizer, every, settings)
+    offset = 0
     for name, items in eval_sets.items():
-        res = evaluate_set(model, tokenizer, items, settings)
+        res = score_set(items, gens[offset : offset + len(items)], settings)
+        offset += len(items)
         results[name] = res
         flat.update({f"{name}/{k}": v for k, v in res.metrics.items()})
     flat["eval/seconds"] = time.perf_counter() - started

@@ -100,13 +100,47 @@ class _MemoStemmer:
         self.stem = lru_cache(maxsize=1 << 17)(PorterStemmer().stem)
 
 
+class _Name:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def name(self) -> str:
+        return self._name
+
+
+class _LemmaNames:
+    """Stands in for a word's synsets: their lemmas' distinct names, in one "synset"."""
+
+    __slots__ = ("_lemmas",)
+
+    def __init__(self, names: list[str]):
+        self._lemmas = [_Name(n) for n in names]
+
+    def lemmas(self) -> list[_Name]:
+        return self._lemmas
+
+
 class _MemoWordNet:
-    """The one thing METEOR asks of WordNet, `synsets(word)`, remembered per word."""
+    """The one thing METEOR asks of WordNet, `synsets(word)`, remembered per word.
+
+    NLTK's matcher only collects `lemma.name()` over `synsets(word)` into a set, so each
+    word's distinct lemma names are computed once and handed back as a single stand-in
+    synset: the same set every time, without walking every synset's lemmas on every call.
+    """
 
     def __init__(self):
         from nltk.corpus import wordnet
 
-        self.synsets = lru_cache(maxsize=1 << 17)(wordnet.synsets)
+        self._wordnet = wordnet
+
+    @lru_cache(maxsize=1 << 17)  # noqa: B019  (one instance per process, see _matchers)
+    def synsets(self, word: str) -> list[_LemmaNames]:
+        names = dict.fromkeys(
+            lemma.name() for synset in self._wordnet.synsets(word) for lemma in synset.lemmas()
+        )
+        return [_LemmaNames(list(names))] if names else []
 
 
 @lru_cache(maxsize=1)

@@ -55,6 +55,48 @@ Example:
 DEFAULT_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
 
+def lcs_length(a: list[str], b: list[str]) -> int:
+    """Length of the longest common subsequence, bit-parallel (Allison-Dix / Hyyro).
+
+    The same integer rouge_score's O(len(a) * len(b)) Python table ends in, computed with one
+    big-integer update per token of `a`: a row of the table is the bit vector `v`.
+    """
+    if not a or not b:
+        return 0
+    masks: dict[str, int] = {}
+    for j, token in enumerate(b):
+        masks[token] = masks.get(token, 0) | (1 << j)
+    full = (1 << len(b)) - 1
+    v = full
+    for token in a:
+        u = v & masks.get(token, 0)
+        v = ((v + u) | (v - u)) & full
+    return len(b) - v.bit_count()
+
+
+def _score_lcs(target_tokens: list[str], prediction_tokens: list[str]) -> scoring.Score:
+    """rouge_score's `_score_lcs`, same arithmetic, on the bit-parallel LCS length."""
+    if not target_tokens or not prediction_tokens:
+        return scoring.Score(precision=0, recall=0, fmeasure=0)
+    lcs = lcs_length(target_tokens, prediction_tokens)
+    precision = lcs / len(prediction_tokens)
+    recall = lcs / len(target_tokens)
+    return scoring.Score(
+        precision=precision, recall=recall, fmeasure=scoring.fmeasure(precision, recall)
+    )
+
+
+class _Scorer(rouge_scorer.RougeScorer):
+    """RougeScorer whose rougeL-only scoring (sweeplab's) uses the bit-parallel LCS."""
+
+    def score(self, target, prediction):
+        if list(self.rouge_types) != ["rougeL"]:
+            return super().score(target, prediction)
+        target_tokens = self._tokenizer.tokenize(target)
+        prediction_tokens = self._tokenizer.tokenize(prediction)
+        return {"rougeL": _score_lcs(target_tokens, prediction_tokens)}
+
+
 class _CallableTokenizer:
     """Adapts a plain function to the `.tokenize(text)` object rouge_score expects."""
 
@@ -97,7 +139,7 @@ class Rouge(evaluate.Metric):
         tokenizer: Callable[[str], list[str]] | None = None,
     ) -> dict:
         types = list(rouge_types or DEFAULT_TYPES)
-        scorer = rouge_scorer.RougeScorer(
+        scorer = _Scorer(
             rouge_types=types,
             use_stemmer=use_stemmer,
             tokenizer=_CallableTokenizer(tokenizer) if tokenizer else None,
