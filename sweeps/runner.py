@@ -266,6 +266,9 @@ def run_sweep(
                 scheduler=scheduler(cfg),
                 num_samples=cfg.search.num_samples,
                 max_concurrent_trials=cfg.search.max_concurrent,
+                # A trial's worker process is kept for the next trial: torch, transformers,
+                # TRL and PEFT are imported once per worker, not once per trial.
+                reuse_actors=True,
             ),
             run_config=tune.RunConfig(
                 name=cfg.name,
