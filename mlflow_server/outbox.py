@@ -25,6 +25,7 @@ from typing import Any
 from mlflow_server.tracking import Tracker, is_transient
 
 ENTRY = "entry.json"
+ENDED = ("FINISHED", "FAILED")
 
 
 class Outbox:
@@ -39,6 +40,7 @@ class Outbox:
         self._seq = max((int(p.name) for p in self._entries()), default=0)
         self._runs: dict[str, str] = {}
         self._steps: dict[str, set[int]] = {}
+        self._sealed: set[str] = set()
         self._cond = threading.Condition()
         self._closing = False
         self.sent = 0
@@ -163,9 +165,18 @@ class Outbox:
         kind, trial = e["kind"], e["trial_id"]
         t = self.tracker
         if kind == "trial":
-            run_id = t.start_trial(self.parent, trial, e["params"], e["run_name"])
+            existing = t.find_trial_run(self.parent, trial)
+            if existing and t.run_status(existing) in ENDED:
+                # Ended in MLflow before the driver was killed (Ray's last snapshot is older):
+                # the run stays as it is; only steps it lacks would still be logged.
+                self._sealed.add(trial)
+                run_id = existing
+            else:
+                run_id = t.start_trial(self.parent, trial, e["params"], e["run_name"])
             self._runs[trial] = run_id
             self._steps[trial] = t.logged_steps(run_id)
+        elif trial in self._sealed and kind != "metrics":
+            return
         elif kind == "metrics":
             step, run_id = int(e["step"]), self._run(trial)
             if trial is not None and step in self._steps[trial]:

@@ -243,6 +243,9 @@ class Tracker:
         )
         return runs[0].info.run_id if runs else None
 
+    def run_status(self, run_id: str) -> str:
+        return self.client.get_run(run_id).info.status
+
     def logged_steps(self, run_id: str, key: str = "objective") -> set[int]:
         """Steps at which `key` was logged: a resumed trial must not log them twice."""
         return {m.step for m in self.client.get_metric_history(run_id, key)}

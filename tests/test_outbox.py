@@ -157,3 +157,31 @@ def test_a_write_the_store_refuses_is_kept_aside(tmp_path, mlflow_uri):
     assert (tmp_path / "outbox" / "failed").is_dir()
     assert tracker.client.get_run(parent).data.metrics == {"base/x": 1.0}
     shutil.rmtree(tmp_path / "outbox")
+
+
+def test_a_run_that_ended_is_left_as_it_is(tmp_path, mlflow_uri):
+    """Ray's snapshot can be older than MLflow: a trial it restarts may already have ended
+    in MLflow. Its run keeps its end time, tags and artifacts; only missing steps go in."""
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    box = _outbox(tracker, tmp_path / "a", parent)
+    box.put("trial", "t1", params={"lora_r": 8}, run_name="trial-t1")
+    box.put("metrics", "t1", metrics={"objective": 0.5}, step=8, timestamp=1)
+    box.put("end", "t1", status="FINISHED")
+    assert box.flush(60)
+    box.close()
+    (before,) = tracker.trial_runs(parent)
+
+    again = _outbox(tracker, tmp_path / "b", parent)
+    again.put("trial", "t1", params={"lora_r": 8}, run_name="trial-t1")
+    again.put("metrics", "t1", metrics={"objective": 0.7}, step=8, timestamp=5)
+    again.put("metrics", "t1", metrics={"objective": 0.8}, step=16, timestamp=6)
+    again.put("tags", "t1", tags={"sweeplab.reports": "9"})
+    again.put("end", "t1", status="FINISHED")
+    assert again.flush(60)
+    again.close()
+    (after,) = tracker.trial_runs(parent)
+    assert after.info.status == "FINISHED" and after.info.end_time == before.info.end_time
+    assert "sweeplab.reports" not in after.data.tags
+    history = tracker.client.get_metric_history(after.info.run_id, "objective")
+    assert [(m.step, m.value) for m in history] == [(8, 0.5), (16, 0.8)]
