@@ -94,7 +94,9 @@ def matmul_time_share(model, batch) -> float:
 
 def run_variant(model, tok, dataset, cfg, steps: int, packed: bool, work) -> dict:
     from transformers import TrainerCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
+
+    from training.sft import sft_config
 
     times: list[float] = []
 
@@ -102,22 +104,14 @@ def run_variant(model, tok, dataset, cfg, steps: int, packed: bool, work) -> dic
         def on_step_end(self, args, state, control, **kwargs):
             times.append(time.perf_counter())
 
-    t = cfg.train
-    args = SFTConfig(
-        output_dir=str(work / ("packed" if packed else "padded")),
-        max_steps=WARMUP_STEPS + steps,
-        per_device_train_batch_size=t.batch_size,
-        learning_rate=t.learning_rate,
+    # The trials' own trainer settings (fp32 on the CPU), timed with a constant LR.
+    args = sft_config(
+        work / ("packed" if packed else "padded"),
+        WARMUP_STEPS + steps,
+        cfg.train,
+        seed=cfg.train.seed,
         lr_scheduler_type="constant",
-        max_length=t.max_length,
         logging_steps=1000,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        seed=t.seed,
-        data_seed=t.seed,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
         packing=packed,
     )
     trainer = SFTTrainer(

@@ -110,6 +110,36 @@ def load_adapter_weights(model: PeftModel, checkpoint: Path) -> None:
     set_peft_model_state_dict(model, load_file(str(weights)))
 
 
+def sft_config(output_dir: Path, steps: int, train: TrainConfig, seed: int, **extra) -> SFTConfig:
+    """The trainer settings every LoRA run uses (`extra` overrides, e.g. for benchmarks).
+
+    fp32 unless a GPU is there: TRL would turn bf16 autocast on, which most CPUs run several
+    times slower than fp32.
+    """
+    use_cpu = not torch.cuda.is_available()
+    settings = dict(
+        output_dir=str(output_dir),
+        max_steps=steps,
+        per_device_train_batch_size=train.batch_size,
+        gradient_accumulation_steps=train.grad_accum,
+        learning_rate=train.learning_rate,
+        max_length=train.max_length,
+        logging_steps=max(1, min(10, steps)),
+        # Log NaN/inf losses as they are (the default hides them) so divergence is seen.
+        logging_nan_inf_filter=False,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=use_cpu,
+        seed=seed,
+        data_seed=seed,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        bf16=False,
+        fp16=False,
+    )
+    return SFTConfig(**{**settings, **extra})
+
+
 def train_lora(
     model,
     tokenizer,
@@ -125,7 +155,6 @@ def train_lora(
     `model` may already be a PeftModel: then no new adapter is attached.
     """
     peft_model = model if isinstance(model, PeftModel) else attach_lora(model, lora, train.seed)
-    use_cpu = not torch.cuda.is_available()
     done = resume.step if resume else 0
     offset = 0
     for i, phase in enumerate(phases):
@@ -138,28 +167,14 @@ def train_lora(
             resume_from = str(resume.checkpoint)
         elif done == offset > 0:  # taken at the end of the previous phase: its weights
             load_adapter_weights(peft_model, resume.checkpoint)
-        args = SFTConfig(
-            output_dir=str(work_dir / f"phase{i}-{phase.name}"),
-            max_steps=phase.steps,
-            per_device_train_batch_size=train.batch_size,
-            gradient_accumulation_steps=train.grad_accum,
-            learning_rate=train.learning_rate,
+        args = sft_config(
+            work_dir / f"phase{i}-{phase.name}",
+            phase.steps,
+            train,
+            seed=train.seed + i,
             lr_scheduler_type="cosine",
             warmup_steps=math.ceil(train.warmup_ratio * phase.steps),
             weight_decay=train.weight_decay,
-            max_length=train.max_length,
-            logging_steps=max(1, min(10, phase.steps)),
-            # Log NaN/inf losses as they are (the default hides them) so divergence is seen.
-            logging_nan_inf_filter=False,
-            save_strategy="no",
-            report_to="none",
-            use_cpu=use_cpu,
-            seed=train.seed + i,
-            data_seed=train.seed + i,
-            disable_tqdm=True,
-            dataloader_num_workers=0,
-            bf16=False,
-            fp16=False,
         )
         trainer = SFTTrainer(
             model=peft_model,
