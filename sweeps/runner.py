@@ -27,6 +27,7 @@ from sweeps.trial import run_trial
 from training.prepare import PreparedData
 
 STATE = "sweeplab"
+ENDED = (RUN_FINISHED, RUN_FAILED)
 
 
 class SweepExists(ValueError):
@@ -310,7 +311,16 @@ def reconcile(logger: MlflowTrialLogger, tracker: Tracker, parent: str) -> None:
     Their results come from Ray's own record (`result.json`); steps MLflow already has are
     skipped, so nothing is logged twice. Runs that ended in MLflow are left untouched.
     """
-    status = {r.data.tags.get(TRIAL_TAG): r.info.status for r in tracker.trial_runs(parent)}
+    runs = tracker.trial_runs(parent)
+    status = {r.data.tags.get(TRIAL_TAG): r.info.status for r in runs}
+    known = {t.trial_id for t in logger.trials}
+    for run in runs:
+        if run.data.tags.get(TRIAL_TAG) not in known and run.info.status not in ENDED:
+            # Started after Ray's last snapshot, then the driver was killed: Ray forgot the
+            # trial and its searcher proposed again. Moved to MLflow's trash (restorable).
+            tracker.set_tags(run.info.run_id, {"sweeplab.orphaned": "true"})
+            tracker.end_run(run.info.run_id, RUN_KILLED)
+            tracker.client.delete_run(run.info.run_id)
     for trial in logger.trials:
         if trial.trial_id in logger.finalized or trial.status not in ("TERMINATED", "ERROR"):
             continue
