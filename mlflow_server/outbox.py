@@ -22,10 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlflow_server.tracking import Tracker, is_transient
+from mlflow_server.tracking import RUN_ENDED, Tracker, first_line, is_transient
 
 ENTRY = "entry.json"
-ENDED = ("FINISHED", "FAILED")
 
 
 class Outbox:
@@ -55,9 +54,11 @@ class Outbox:
         kind: str,
         trial_id: str | None = None,
         files: dict[str, Path] | None = None,
+        texts: dict[str, str] | None = None,
         **payload: Any,
     ) -> None:
-        """Queue one write; files and folders are copied now (their source may vanish)."""
+        """Queue one write; files and folders are copied now (their source may vanish),
+        `texts` are written as files of the entry."""
         with self._cond:
             self._seq += 1
             seq = self._seq
@@ -68,6 +69,8 @@ class Outbox:
                 shutil.copytree(src, tmp / name)
             else:
                 shutil.copy2(src, tmp / name)
+        for name, text in (texts or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
         entry = {"kind": kind, "trial_id": trial_id, "files": sorted(files or {}), **payload}
         (tmp / ENTRY).write_text(json.dumps(entry), encoding="utf-8")
         tmp.rename(self.root / f"{seq:08d}")
@@ -95,9 +98,6 @@ class Outbox:
             self._cond.notify_all()
         self._thread.join(timeout=30)
 
-    def run_id(self, trial_id: str) -> str | None:
-        return self._runs.get(trial_id)
-
     # the sender's side -------------------------------------------------------------------
     def _entries(self) -> list[Path]:
         return sorted(p for p in self.root.iterdir() if p.name.isdigit())
@@ -121,7 +121,7 @@ class Outbox:
                 if is_transient(exc):
                     if self.outage_since is None:
                         self.outage_since = time.time()
-                        self._say(f"tracking store unreachable; holding writes ({exc_line(exc)})")
+                        self._say(f"tracking store unreachable; holding writes ({first_line(exc)})")
                     with self._cond:
                         if self._closing:
                             return
@@ -132,9 +132,9 @@ class Outbox:
                 failed = self.root / "failed"
                 failed.mkdir(exist_ok=True)
                 entry.rename(failed / entry.name)
-                self.dropped.append(f"{entry.name}: {exc_line(exc)}")
+                self.dropped.append(f"{entry.name}: {first_line(exc)}")
                 self._say(
-                    f"write {entry.name} refused by the store, kept in {failed}: {exc_line(exc)}"
+                    f"write {entry.name} refused by the store, kept in {failed}: {first_line(exc)}"
                 )
                 continue
             if self.outage_since is not None:
@@ -166,7 +166,7 @@ class Outbox:
         t = self.tracker
         if kind == "trial":
             existing = t.find_trial_run(self.parent, trial)
-            if existing and t.run_status(existing) in ENDED:
+            if existing and t.run_status(existing) in RUN_ENDED:
                 # Ended in MLflow before the driver was killed (Ray's last snapshot is older):
                 # the run stays as it is; only steps it lacks would still be logged.
                 self._sealed.add(trial)
@@ -200,8 +200,3 @@ class Outbox:
             t.end_run(self._run(trial), e["status"], error=e.get("error"))
         else:
             raise ValueError(f"unknown outbox entry kind {kind!r}")
-
-
-def exc_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]

@@ -88,6 +88,12 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError)
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, for one-line messages."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
 def retry_transient(fn, patience: float, what: str = "tracking call"):
     """`fn()`, retried with backoff while it fails transiently, for up to `patience` s."""
     deadline = time.monotonic() + patience
@@ -99,9 +105,8 @@ def retry_transient(fn, patience: float, what: str = "tracking call"):
             if not is_transient(exc) or time.monotonic() + delay > deadline:
                 raise
             if not told:
-                first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
                 print(
-                    f"sweeplab: tracking store unreachable during {what} ({first}); "
+                    f"sweeplab: tracking store unreachable during {what} ({first_line(exc)}); "
                     f"retrying for up to {patience:.0f}s",
                     file=sys.stderr,
                     flush=True,
@@ -316,3 +321,5 @@ class Tracker:
 RUN_FINISHED = RunStatus.to_string(RunStatus.FINISHED)
 RUN_FAILED = RunStatus.to_string(RunStatus.FAILED)
 RUN_KILLED = RunStatus.to_string(RunStatus.KILLED)
+RUN_ENDED = (RUN_FINISHED, RUN_FAILED)
+"""Statuses a run is not reopened from."""

@@ -171,12 +171,11 @@ def _launch(cfg: SweepConfig, args) -> int:
         continuing = check_continuation(cfg, storage)
     except (SweepExists, ModelError) as exc:
         raise ConfigError(str(exc)) from None
-    # Recorded now, so a sweep killed from here on resumes; undone if the input is bad.
     explicit = getattr(args, "tracking_uri", None) or cfg.tracking_uri
     uri = resolve_tracking_uri(explicit, project)
     recorded = recorded_tracking_uri(storage, cfg.name) if continuing else None
     if recorded and recorded != uri:
-        if explicit and resolve_tracking_uri(explicit, project) != recorded:
+        if explicit:
             raise ConfigError(
                 f"sweep {cfg.name!r} logs to {recorded}, not {uri}; resume it with that "
                 "tracking URI (or none)"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,26 +33,39 @@ def _table_columns(rows: list[dict]) -> dict[str, list]:
     return {k: [r.get(k) for r in rows] for k in keys}
 
 
-def log_step_table(tracker: Tracker, run_id: str, ckpt: Path) -> None:
-    """One evaluation's per-example table, named by its step."""
+def step_table(ckpt: Path) -> tuple[dict[str, list], str] | None:
+    """One evaluation's per-example table (columns) and its name, by step."""
     preds, meta = ckpt / "predictions.json", ckpt / "trial.json"
-    if preds.is_file() and meta.is_file():
-        step = json.loads(meta.read_text(encoding="utf-8"))["step"]
-        rows = json.loads(preds.read_text(encoding="utf-8"))
-        tracker.log_table(run_id, _table_columns(rows), f"eval/predictions_step{step}.json")
+    if not (preds.is_file() and meta.is_file()):
+        return None
+    step = json.loads(meta.read_text(encoding="utf-8"))["step"]
+    rows = json.loads(preds.read_text(encoding="utf-8"))
+    return _table_columns(rows), f"eval/predictions_step{step}.json"
+
+
+def final_files(ckpt: Path) -> dict[str, Path]:
+    """The adapter, data manifest and trial record a trial's run keeps."""
+    names = ("adapter", "data_manifest.json", "trial.json")
+    return {name: ckpt / name for name in names if (ckpt / name).exists()}
+
+
+FINAL_TABLE = "eval/predictions.json"
+
+
+def log_step_table(tracker: Tracker, run_id: str, ckpt: Path) -> None:
+    if table := step_table(ckpt):
+        tracker.log_table(run_id, *table)
 
 
 def log_final_artifacts(tracker: Tracker, run_id: str, ckpt: Path) -> None:
-    """The adapter, data manifest, trial record and the latest per-example table."""
-    if (ckpt / "adapter").is_dir():
-        tracker.log_artifacts(run_id, ckpt / "adapter", "adapter")
-    for name in ("data_manifest.json", "trial.json"):
-        if (ckpt / name).is_file():
-            tracker.log_artifact(run_id, ckpt / name)
-    preds = ckpt / "predictions.json"
-    if preds.is_file():
-        rows = json.loads(preds.read_text(encoding="utf-8"))
-        tracker.log_table(run_id, _table_columns(rows), "eval/predictions.json")
+    """The final files and the latest per-example table, straight to the store."""
+    for name, path in final_files(ckpt).items():
+        if path.is_dir():
+            tracker.log_artifacts(run_id, path, name)
+        else:
+            tracker.log_artifact(run_id, path)
+    if table := step_table(ckpt):
+        tracker.log_table(run_id, table[0], FINAL_TABLE)
 
 
 def is_remote(uri: str) -> bool:
@@ -201,30 +213,21 @@ class MlflowTrialLogger(Callback):
 
 
 def put_step_table(outbox: Outbox, trial_id: str, ckpt: Path) -> None:
-    preds, meta = ckpt / "predictions.json", ckpt / "trial.json"
-    if preds.is_file() and meta.is_file():
-        step = json.loads(meta.read_text(encoding="utf-8"))["step"]
-        _put_table(outbox, trial_id, preds, f"eval/predictions_step{step}.json")
+    if table := step_table(ckpt):
+        _put_table(outbox, trial_id, *table)
 
 
 def put_final_artifacts(outbox: Outbox, trial_id: str, ckpt: Path) -> None:
-    files = {
-        name: ckpt / name
-        for name in ("adapter", "data_manifest.json", "trial.json")
-        if (ckpt / name).exists()
-    }
-    if files:
+    """The final files and the latest per-example table, through the outbox."""
+    if files := final_files(ckpt):
         outbox.put("artifacts", trial_id, files=files)
-    if (ckpt / "predictions.json").is_file():
-        _put_table(outbox, trial_id, ckpt / "predictions.json", "eval/predictions.json")
+    if table := step_table(ckpt):
+        _put_table(outbox, trial_id, table[0], FINAL_TABLE)
 
 
-def _put_table(outbox: Outbox, trial_id: str, preds: Path, artifact_file: str) -> None:
-    rows = json.loads(preds.read_text(encoding="utf-8"))
-    with tempfile.TemporaryDirectory() as tmp:
-        table = Path(tmp) / "table.json"
-        table.write_text(json.dumps(_table_columns(rows), ensure_ascii=False), encoding="utf-8")
-        outbox.put("table", trial_id, files={"table.json": table}, artifact_file=artifact_file)
+def _put_table(outbox: Outbox, trial_id: str, columns: dict, artifact_file: str) -> None:
+    text = json.dumps(columns, ensure_ascii=False)
+    outbox.put("table", trial_id, texts={"table.json": text}, artifact_file=artifact_file)
 
 
 def _last_line(error: str) -> str:

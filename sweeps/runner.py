@@ -14,7 +14,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from mlflow_server.outbox import Outbox
-from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, RUN_KILLED, TRIAL_TAG, Tracker
+from mlflow_server.tracking import RUN_ENDED, RUN_FINISHED, RUN_KILLED, TRIAL_TAG, Tracker
 from sweeps.config import Choice, Range, SweepConfig
 from sweeps.faults import maybe_fail
 from sweeps.mlflow_logging import (
@@ -27,7 +27,6 @@ from sweeps.trial import run_trial
 from training.prepare import PreparedData
 
 STATE = "sweeplab"
-ENDED = (RUN_FINISHED, RUN_FAILED)
 
 
 class SweepExists(ValueError):
@@ -222,7 +221,7 @@ def run_sweep(
     continuing = check_continuation(cfg, storage)
     state = state_dir(storage, cfg.name)
     if not continuing:  # first, so a sweep killed from here on can be resumed
-        _write_atomic(state / "config.json", cfg.model_dump_json(indent=1))
+        record_sweep(cfg, storage, tracker.uri)
     parent = tracker.start_sweep(
         cfg.name,
         {
@@ -315,7 +314,7 @@ def reconcile(logger: MlflowTrialLogger, tracker: Tracker, parent: str) -> None:
     status = {r.data.tags.get(TRIAL_TAG): r.info.status for r in runs}
     known = {t.trial_id for t in logger.trials}
     for run in runs:
-        if run.data.tags.get(TRIAL_TAG) not in known and run.info.status not in ENDED:
+        if run.data.tags.get(TRIAL_TAG) not in known and run.info.status not in RUN_ENDED:
             # Started after Ray's last snapshot, then the driver was killed: Ray forgot the
             # trial and its searcher proposed again. Moved to MLflow's trash (restorable).
             tracker.set_tags(run.info.run_id, {"sweeplab.orphaned": "true"})
@@ -324,7 +323,7 @@ def reconcile(logger: MlflowTrialLogger, tracker: Tracker, parent: str) -> None:
     for trial in logger.trials:
         if trial.trial_id in logger.finalized or trial.status not in ("TERMINATED", "ERROR"):
             continue
-        if status.get(trial.trial_id) in (RUN_FINISHED, RUN_FAILED):
+        if status.get(trial.trial_id) in RUN_ENDED:
             continue
         for result in _recorded_results(trial):
             logger.log_result(trial, result)

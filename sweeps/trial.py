@@ -6,7 +6,9 @@ evaluation, so the same function runs under Ray Tune (`tune_trainable`) or in a 
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -15,7 +17,7 @@ from pathlib import Path
 from evaluation.eval_sets import EvalItem, evaluate_all
 from evaluation.scoring import scoring_params
 from sweeps.baseline import base_scores, deltas
-from sweeps.config import METRICS, TrialConfig
+from sweeps.config import METRICS, Choice, SweepConfig, TrialConfig
 from training.base_model import load_base_model
 from training.examples import SOURCES, Example
 from training.mixing import Phase, assert_disjoint, manifest, plan_phases
@@ -32,14 +34,15 @@ class TrialOutOfMemory(RuntimeError):
     """The trial ran out of (GPU) memory; the message says which settings to lower."""
 
 
-def resume_point(checkpoint: Path | None, cfg: TrialConfig) -> Resume | None:
-    """Where a trial restored from `checkpoint` continues; None to start afresh."""
+def resume_point(checkpoint: Path | None, cfg: TrialConfig) -> tuple[Resume | None, dict]:
+    """Where a trial restored from `checkpoint` continues (None: afresh), and the metrics
+    it last reported."""
     if checkpoint is None:
-        return None
+        return None, {}
     meta = json.loads((checkpoint / "trial.json").read_text(encoding="utf-8"))
     if meta["config"] != cfg.model_dump(mode="json"):
         raise ValueError(f"{checkpoint}: checkpoint of a different trial configuration")
-    return Resume(int(meta["step"]), checkpoint / RESUME_DIR)
+    return Resume(int(meta["step"]), checkpoint / RESUME_DIR), meta["metrics"]
 
 
 def objective_value(metrics: dict[str, float], objective: str) -> float:
@@ -90,19 +93,15 @@ def trial_phases(cfg: TrialConfig, data: PreparedData) -> list[Phase]:
     )
 
 
-def check_mixtures(sweep, data: PreparedData) -> None:
+def check_mixtures(sweep: SweepConfig, data: PreparedData) -> None:
     """Every trial the sweep can run must find its training rows: checked up front (one
     line naming the setting) instead of failing trial after trial."""
-    import itertools
-
-    from sweeps.config import Choice
-
     dims = {
         k: (d.choice if isinstance(d, Choice) else (d.low, d.high))
         for k, d in sweep.search.space.items()
     }
     points = [dict(p) for p in sweep.search.points_to_evaluate] or [{}]
-    if dims and len(list(itertools.product(*dims.values()))) <= 512:
+    if dims and math.prod(len(v) for v in dims.values()) <= 512:
         points += [dict(zip(dims, vs, strict=True)) for vs in itertools.product(*dims.values())]
     for point in points:
         try:
@@ -143,10 +142,8 @@ def run_trial(
     items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
     base = base_scores(cfg.model, items, cfg.generation, base_cache) if base_cache else None
     model, tokenizer = load_base_model(cfg.model)
-    resume = resume_point(resume_from, cfg)
-    last: dict[str, float] = {}
-    if resume is not None:
-        last.update(json.loads((resume_from / "trial.json").read_text("utf-8"))["metrics"])
+    resume, last_metrics = resume_point(resume_from, cfg)
+    last: dict[str, float] = dict(last_metrics)
 
     def on_report(step: int, peft_model, trainer_ckpt: Path) -> None:
         metrics, results = evaluate_all(peft_model, tokenizer, items, cfg.generation)
@@ -157,7 +154,7 @@ def run_trial(
         ckpt = Path(tempfile.mkdtemp(prefix=f"ckpt-{step}-", dir=work_dir))
         save_adapter(peft_model, ckpt / "adapter")
         tokenizer.save_pretrained(str(ckpt / "adapter"))
-        shutil.copytree(trainer_ckpt, ckpt / RESUME_DIR)
+        shutil.move(trainer_ckpt, ckpt / RESUME_DIR)  # the trainer deletes it afterwards
         (ckpt / "data_manifest.json").write_text(json.dumps(mix_manifest), encoding="utf-8")
         (ckpt / "trial.json").write_text(
             json.dumps(
