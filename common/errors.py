@@ -1,0 +1,18 @@
+"""One-line error messages."""
+
+from __future__ import annotations
+
+
+def first_line(exc: BaseException | str, limit: int = 200) -> str:
+    """An exception's (or a text's) first non-empty line, for one-line messages."""
+    text = str(exc).strip()
+    lines = text.splitlines()
+    if not lines:
+        return type(exc).__name__ if isinstance(exc, BaseException) else ""
+    return lines[0][:limit]
+
+
+def last_line(text: str, default: str = "error") -> str:
+    """A traceback's last line: the exception it ended with."""
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else default
