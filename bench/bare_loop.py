@@ -1,5 +1,5 @@
 """The same trials as `sweeplab sweep`, without Ray, Optuna or MLflow: a process pool calling
-`sweeps.trial.run_trial` at the same concurrency and threads (the overhead baseline).
+`sweeps.run.trial.run_trial` at the same concurrency and threads (the overhead baseline).
 
     python -m bench.bare_loop CONFIG --out result.json [--workers 2] [--threads 1]
 
@@ -27,12 +27,12 @@ def _init(data) -> None:
     starts (a Ray trial's actor likewise imports before its trainable runs)."""
     global _DATA
     _DATA = data
-    import sweeps.trial  # noqa: F401
+    import sweeps.run.trial  # noqa: F401
     import training.sft  # noqa: F401
 
 
 def one_trial(cfg, objective: str, threads: int, base_cache: str) -> dict:
-    from sweeps.trial import run_trial
+    from sweeps.run.trial import run_trial
 
     reports: list[dict] = []
 

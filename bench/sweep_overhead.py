@@ -4,7 +4,7 @@ One set of trial configs (the first N of settings.POINTS, fixed, no sampling) ru
 times in one scratch project, after the base model's scores are cached there once:
 
 - `sweeplab sweep` with the FIFO scheduler (Ray Tune + Optuna + MLflow), full budget;
-- `python -m bench.bare_loop`: the same trials through `sweeps.trial.run_trial` in a
+- `python -m bench.bare_loop`: the same trials through `sweeps.run.trial.run_trial` in a
   2-process pool (spawned), same threads per trial, no Ray, Optuna or MLflow;
 - `sweeplab sweep` with ASHA.
 
@@ -57,10 +57,10 @@ def from_ray(storage: Path) -> list[dict]:
 
 
 def ray_startup_seconds(project: Path) -> float:
-    """`sweeps.runner.init_ray` alone in a fresh interpreter, minus the bare interpreter."""
-    code = "from sweeps.runner import init_ray; init_ray(None, 2); import ray; ray.shutdown()"
+    """`sweeps.run.tuner.init_ray` alone in a fresh interpreter, minus the bare interpreter."""
+    code = "from sweeps.run.tuner import init_ray; init_ray(None, 2); import ray; ray.shutdown()"
     with_ray = run_timed([python(), "-c", code], project)
-    bare = run_timed([python(), "-c", "import sweeps.runner"], project)
+    bare = run_timed([python(), "-c", "import sweeps.run.tuner"], project)
     return with_ray - bare
 
 

@@ -13,9 +13,9 @@ from evaluation.analysis import flag_example, summarize
 from evaluation.bootstrap import bleu_stats
 from evaluation.config import GenerationSettings
 from evaluation.generate import Generation, generate
+from evaluation.metric_names import METRICS
 from evaluation.scoring import score
 
-METRICS = ("meteor", "bleu", "rougeL")
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 

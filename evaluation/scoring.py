@@ -19,14 +19,15 @@ import numpy as np
 from evaluation.wordnet import ensure_wordnet, wordnet_fingerprint
 
 METRICS_DIR = Path(__file__).resolve().parent / "metrics"
-METRIC_NAMES = ("bleu", "rouge", "meteor")
+MODULES = ("bleu", "rouge", "meteor")
+"""The local evaluate modules (directory names under metrics/)."""
 
 
 @cache
 def load_metric(name: str) -> evaluate.EvaluationModule:
     """The local evaluate module `name` (bleu, rouge or meteor), loaded once per process."""
-    if name not in METRIC_NAMES:
-        raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(METRIC_NAMES)}")
+    if name not in MODULES:
+        raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(MODULES)}")
     if name == "meteor":
         ensure_wordnet()
     # keep_in_memory: no Arrow cache files, so concurrent trials never share a lock file.

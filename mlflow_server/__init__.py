@@ -1,4 +1,9 @@
-"""Everything that talks to MLflow."""
+"""Everything that talks to MLflow: the tracking client (`tracking`), the durable outbox
+(`outbox`), the model registry (`registry`) and the tracking server (`server`).
+
+The only package that imports MLflow. May import `common`; imports nothing of `training`,
+`evaluation` or `sweeps`.
+"""
 
 import os
 

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlflow_server.tracking import RUN_ENDED, Tracker, first_line, is_transient
+from common.errors import first_line
+from mlflow_server.tracking import RUN_ENDED, Tracker, is_transient
 
 ENTRY = "entry.json"
 

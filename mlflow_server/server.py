@@ -7,7 +7,6 @@ postgresql://...` for a shared database. Artifacts are served through the server
 
 from __future__ import annotations
 
-import argparse
 import os
 import secrets
 import shutil
@@ -57,44 +56,39 @@ def server_secret(runs_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sweeplab server", description=__doc__)
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
-    p.add_argument("--port", type=int, default=5000)
-    p.add_argument("--backend-store-uri", help="default: sqlite:///runs/server.db")
-    p.add_argument("--artifacts-destination", type=Path, default=Path("runs/server-artifacts"))
-    p.add_argument("--basic-auth", action="store_true", help="run MLflow's basic-auth app")
-    return p
+class ServerError(ValueError):
+    """The server cannot start as asked; one line."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    if not 0 < args.port < 65536:
-        print(f"sweeplab server: error: port {args.port} out of range", file=sys.stderr)
-        return 2
-    uri = args.backend_store_uri
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    backend_store_uri: str | None = None,
+    artifacts_destination: Path = Path("runs/server-artifacts"),
+    basic_auth: bool = False,
+) -> int:
+    """Run `mlflow server` in the foreground until it exits; its exit status."""
+    if not 0 < port < 65536:
+        raise ServerError(f"port {port} out of range")
+    uri = backend_store_uri
     if uri is None:
         db = Path("runs") / "server.db"
         db.parent.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{db.resolve()}"
-    args.artifacts_destination.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    if args.basic_auth:
+    if basic_auth:
         if not (env.get("MLFLOW_AUTH_ADMIN_PASSWORD") or env.get("MLFLOW_AUTH_CONFIG_PATH")):
-            print(
-                "sweeplab server: error: --basic-auth needs the admin user's password in "
-                "$MLFLOW_AUTH_ADMIN_PASSWORD (or an auth config in $MLFLOW_AUTH_CONFIG_PATH)",
-                file=sys.stderr,
+            raise ServerError(
+                "--basic-auth needs the admin user's password in $MLFLOW_AUTH_ADMIN_PASSWORD "
+                "(or an auth config in $MLFLOW_AUTH_CONFIG_PATH)"
             )
-            return 2
         # MLflow's auth app needs a stable secret for CSRF tokens: one per project.
         env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", server_secret(Path("runs")))
         print("basic auth on: every request needs a user (admin: 'admin')")
-    cmd = server_command(
-        uri, args.artifacts_destination.resolve(), args.host, args.port, args.basic_auth
-    )
-    print(f"MLflow tracking server: backend {uri}, artifacts {args.artifacts_destination}")
-    print(f"UI and tracking URI: http://{args.host}:{args.port}", flush=True)
+    artifacts_destination.mkdir(parents=True, exist_ok=True)
+    cmd = server_command(uri, artifacts_destination.resolve(), host, port, basic_auth)
+    print(f"MLflow tracking server: backend {uri}, artifacts {artifacts_destination}")
+    print(f"UI and tracking URI: http://{host}:{port}", flush=True)
     proc = subprocess.Popen(cmd, env=env)
     try:
         return proc.wait()

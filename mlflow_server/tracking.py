@@ -25,6 +25,10 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
+from common.dicts import flatten
+from common.errors import first_line
+from common.uris import is_http
+
 DEFAULT_STORE = Path("runs") / "mlflow.db"
 ARTIFACTS = Path("runs") / "mlartifacts"
 SWEEP_TAG = "sweeplab.sweep"
@@ -48,21 +52,9 @@ def is_local_sqlite(uri: str) -> bool:
 
 def ui_command(uri: str, project_dir: Path) -> str:
     """The exact command that opens the MLflow UI on these runs."""
-    if uri.startswith(("http://", "https://")):
+    if is_http(uri):
         return f"open {uri} in a browser (the tracking server serves the UI)"
     return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
-
-
-def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists and scalars are leaves."""
-    out: dict[str, Any] = {}
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
 
 
 # Signs that the store is unreachable for now rather than refusing the request.
@@ -86,12 +78,6 @@ def is_transient(exc: BaseException) -> bool:
     ):
         return any(marker in text for marker in _TRANSIENT)
     return isinstance(exc, ConnectionError | TimeoutError)
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception's first line, for one-line messages."""
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:200]
 
 
 def retry_transient(fn, patience: float, what: str = "tracking call"):
@@ -155,7 +141,7 @@ class Tracker:
         self.uri = uri
         self.project_dir = project_dir
         self.patience = patience
-        if uri.startswith(("http://", "https://")) and patience > 0:
+        if is_http(uri) and patience > 0:
             # Our own retries decide; MLflow's would replay POSTs that may have landed.
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
@@ -181,20 +167,8 @@ class Tracker:
         tags = {"mlflow.experimentKind": "custom_model_development"}
         return self._raw.create_experiment(name, artifact_location=location, tags=tags)
 
-    def find_experiment(self, name: str) -> str | None:
-        exp = self.client.get_experiment_by_name(name)
-        return exp.experiment_id if exp is not None else None
-
     def find_runs(self, experiment_id: str, filter_string: str) -> list:
         return list(self.client.search_runs([experiment_id], filter_string, max_results=5000))
-
-    def sweep_run(self, name: str) -> str | None:
-        """The parent run of the sweep called `name`, if it was started."""
-        exp = self.find_experiment(name)
-        if exp is None:
-            return None
-        runs = self.find_runs(exp, f"tags.`{KIND_TAG}` = 'sweep' and tags.`{SWEEP_TAG}` = '{name}'")
-        return runs[0].info.run_id if runs else None
 
     def start_sweep(self, name: str, params: dict[str, Any], tags: dict[str, str]) -> str:
         """The sweep's parent run; a sweep started before keeps its run (set RUNNING)."""
@@ -302,12 +276,6 @@ class Tracker:
 
     def log_artifact(self, run_id: str, local_file: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(local_file), artifact_path)
-
-    def log_dict(self, run_id: str, data: dict, artifact_file: str) -> None:
-        self.client.log_dict(run_id, data, artifact_file)
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        self.client.log_text(run_id, text, artifact_file)
 
     def log_table(self, run_id: str, columns: dict[str, list], artifact_file: str) -> None:
         self.client.log_table(run_id, data=columns, artifact_file=artifact_file)

@@ -13,7 +13,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from common.dicts import flatten
 from evaluation.config import GenerationSettings
+from evaluation.metric_names import METRICS, metric_keys
 from training.config import (
     DataConfig,
     LoraSettings,
@@ -24,7 +26,6 @@ from training.config import (
 )
 from training.examples import SOURCES
 
-METRICS = ("meteor", "bleu", "rougeL")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 
@@ -49,8 +50,6 @@ class TrialConfig(Strict):
 
     def flat_params(self) -> dict[str, Any]:
         """Every setting as a dotted name, plus the seed's short names (`lora_r`)."""
-        from mlflow_server.tracking import flatten  # a pure helper; no MLflow call
-
         params = flatten(self.model_dump(mode="json"))
         params["lora_r"] = self.lora.r
         return params
@@ -192,6 +191,23 @@ class SweepConfig(TrialConfig):
         for key, value in (overrides or {}).items():
             data = set_dotted(data, key, value)
         return TrialConfig.model_validate(data)
+
+
+def nine_metrics() -> list[str]:
+    """`dataset/metric` for the three eval sets and three metrics."""
+    return metric_keys(SOURCES)
+
+
+def _abs_if_local(location: str) -> str:
+    path = Path(location).expanduser()
+    return str(path.resolve()) if path.exists() else location
+
+
+def localize(cfg: SweepConfig) -> SweepConfig:
+    """Local paths made absolute: trials run in other working directories."""
+    data = cfg.data.model_copy(update={s: _abs_if_local(cfg.data.source(s)) for s in SOURCES})
+    model = cfg.model.model_copy(update={"path": _abs_if_local(cfg.model.path)})
+    return cfg.model_copy(update={"data": data, "model": model})
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.errors import first_line
 from training.config import ModelConfig
 from training.loading import is_local
 
@@ -26,8 +27,7 @@ def load_base_model(cfg: ModelConfig):
             cfg.path, dtype=getattr(torch, cfg.dtype), use_safetensors=True, **kwargs
         )
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"cannot load model {cfg.path!r}: {first}") from None
+        raise ModelError(f"cannot load model {cfg.path!r}: {first_line(exc)}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

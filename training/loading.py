@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import first_line
 from training.examples import Example
 
 
@@ -163,8 +164,7 @@ def _read_hub(hub_id: str, max_rows: int | None) -> Iterator[dict]:
         ds = datasets.load_dataset(hub_id, split="train", streaming=max_rows is not None)
         yield from ds
     except Exception as exc:  # offline, unknown id, gated: one line, no traceback
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot load hub dataset {hub_id!r}: {first}") from None
+        raise DataError(f"cannot load hub dataset {hub_id!r}: {first_line(exc)}") from None
 
 
 def read_records(location: str, max_rows: int | None = None) -> Iterator[dict]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import random
-from pathlib import Path
 
 from rouge_score import rouge_scorer
 
-PATH = Path(__file__).resolve().parents[1] / "evaluation" / "metrics" / "rouge" / "rouge.py"
+from tests.helpers import ROOT
+
+PATH = ROOT / "evaluation" / "metrics" / "rouge" / "rouge.py"
 spec = importlib.util.spec_from_file_location("sweeplab_rouge_module", PATH)
 rouge = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(rouge)

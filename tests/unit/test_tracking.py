@@ -9,8 +9,8 @@ from mlflow_server.tracking import (
     ui_command,
 )
 from sweeps.config import load_config
-from sweeps.leaderboard import best, render, rows_from_runs
-from tests.conftest import ROOT
+from sweeps.report.leaderboard import best, render, rows_from_runs
+from tests.helpers import ROOT
 
 
 def test_tracking_uri_resolution(tmp_path, monkeypatch):
@@ -72,9 +72,9 @@ def test_sweep_and_trial_runs(tmp_path: Path, mlflow_uri: str):
 def test_leaderboard_artifacts(tmp_path):
     import csv
 
-    from sweeps.leaderboard import Row
-    from sweeps.plots import write_leaderboard
-    from sweeps.trial import nine_metrics
+    from sweeps.config import nine_metrics
+    from sweeps.report.leaderboard import Row
+    from sweeps.report.plots import write_leaderboard
 
     cfg = load_config(ROOT / "configs" / "demo.yaml")
     rows = [

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from common.files import write_atomic
 from evaluation.bootstrap import paired_bootstrap
 from evaluation.config import GenerationSettings
 from evaluation.eval_sets import EvalItem, SetResult, evaluate_all
@@ -74,10 +73,7 @@ def base_scores(
     base_model.eval()
     metrics, results = evaluate_all(base_model, tokenizer, items, settings)
     data = _to_json(results, metrics)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)  # atomic: concurrent trials never read half a file
+    write_atomic(path, json.dumps(data))  # concurrent trials never read half a file
     return data
 
 

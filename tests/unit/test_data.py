@@ -3,7 +3,7 @@ import json
 import pytest
 
 from sweeps.cli import main
-from tests.conftest import (
+from tests.helpers import (
     alpaca_rows,
     config_yaml,
     dolly_rows,

@@ -8,37 +8,16 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.browser import chromium, render
-from tests.conftest import ROOT, small_sweep_config
+from tests.helpers import ROOT, free_port, small_sweep_config, start_server, wait_healthy
+from tests.integration.browser import chromium, render
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} not healthy after {timeout}s")
 
 
 @pytest.fixture
@@ -57,17 +36,9 @@ def server(tmp_path, request):
         conn.close()
         args = ["--backend-store-uri", f"postgresql://postgres@127.0.0.1:5432/{dbname}"]
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sweeps.cli", "server", "--port", str(port), *args],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_server(tmp_path, port, *args, env=dict(os.environ))
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, proc)
         yield url
     finally:
         os.killpg(proc.pid, 15)

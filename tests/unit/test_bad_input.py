@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from sweeps.cli import main
-from tests.conftest import (
+from tests.helpers import (
     alpaca_rows,
     dolly_rows,
     orca_rows,

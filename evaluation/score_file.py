@@ -1,22 +1,20 @@
-"""`sweeplab score FILE.jsonl [--per-example]`: score saved predictions, print one JSON object.
+"""Scores of saved predictions (`sweeplab score FILE.jsonl [--per-example]`).
 
-Each non-blank line of FILE is `{"prediction": "...", "reference": "..."}`. Output:
-`{"n": ..., "bleu": ..., "rougeL": ..., "meteor": ...}` plus, with --per-example,
-`"per_example": [{"rougeL": ..., "meteor": ...}, ...]` in file order. Bad input is reported
-as one line on stderr naming the file and line, with exit status 2.
+Each non-blank line of FILE is `{"prediction": "...", "reference": "..."}`. The result is
+`{"n": ..., "bleu": ..., "rougeL": ..., "meteor": ...}` plus, with `per_example`,
+`"per_example": [{"rougeL": ..., "meteor": ...}, ...]` in file order. Bad input raises
+InputError, one line naming the file and line.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 KEYS = ("prediction", "reference")
 
 
-class InputError(Exception):
+class InputError(ValueError):
     """Unusable input; the message names the file (and line)."""
 
 
@@ -54,36 +52,9 @@ def read_pairs(path: Path) -> tuple[list[str], list[str]]:
     return predictions, references
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sweeplab score", description="Score predictions with BLEU, ROUGE-L and METEOR."
-    )
-    parser.add_argument("file", type=Path, help="JSONL with prediction and reference per line")
-    parser.add_argument(
-        "--per-example", action="store_true", help="add per-example rougeL and meteor"
-    )
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    try:
-        predictions, references = read_pairs(args.file)
-    except InputError as exc:
-        print(f"sweeplab score: {exc}", file=sys.stderr)
-        return 2
-    # Imported here so that bad input is reported without paying for loading `evaluate`.
+def score_file(path: Path, per_example: bool = False) -> dict:
+    """The file's scores; InputError before `evaluate` is even imported on bad input."""
+    predictions, references = read_pairs(path)
     from evaluation.scoring import score
-    from evaluation.wordnet import WordNetMissingError
 
-    try:
-        result = score(predictions, references, per_example=args.per_example)
-    except WordNetMissingError as exc:
-        print(f"sweeplab score: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return score(predictions, references, per_example=per_example)

@@ -1,13 +1,14 @@
-"""Leaderboard artifacts for the parent run: a CSV and PNG plots."""
+"""Every plot of a sweep (PNG, matplotlib's Agg backend), and the leaderboard CSV."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from sweeps.config import SweepConfig
-from sweeps.leaderboard import Row, best
-from sweeps.trial import nine_metrics
+from evaluation.metric_names import LABELS
+from sweeps.config import SweepConfig, nine_metrics
+from sweeps.report.leaderboard import Row, best
+from training.examples import SOURCES
 
 
 def write_csv(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
@@ -50,12 +51,17 @@ def _as_number(value: str):
         return None
 
 
-def plot_objective_by_dimension(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_objective_by_dimension(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
+    plt = _pyplot()
     dims = list(cfg.search.space) or ["(none)"]
     fig, axes = plt.subplots(1, len(dims), figsize=(4 * len(dims), 3.4), squeeze=False)
     done = [r for r in rows if "objective" in r.metrics]
@@ -80,12 +86,9 @@ def plot_objective_by_dimension(rows: list[Row], cfg: SweepConfig, path: Path) -
 
 
 def plot_metrics_by_trial(rows: list[Row], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
+    plt = _pyplot()
     metrics = nine_metrics()
     done = [r for r in rows if all(m in r.metrics for m in metrics)]
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(done) + 3), 4))
@@ -96,6 +99,28 @@ def plot_metrics_by_trial(rows: list[Row], path: Path) -> Path:
     ax.set_ylabel("score")
     ax.set_title("METEOR / BLEU / ROUGE-L by trial")
     ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_deltas(rows: list[Row], path: Path, top: int = 4) -> Path:
+    """Change vs the base model (%) per dataset and metric, for the `top` trials."""
+    import numpy as np
+
+    plt = _pyplot()
+    ranked = sorted(rows, key=lambda r: -r.metrics.get("objective", 0))[:top]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=False)
+    for ax, m in zip(axes, LABELS, strict=True):
+        width = 0.8 / max(1, len(ranked))
+        for i, r in enumerate(ranked):
+            vals = [r.metrics.get(f"{ds}/{m}_delta_pct", 0.0) for ds in SOURCES]
+            ax.bar(np.arange(3) + i * width, vals, width, label=r.trial_id)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xticks(np.arange(3) + 0.4 - width / 2, SOURCES)
+        ax.set_title(f"{LABELS[m]} change vs base (%)")
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

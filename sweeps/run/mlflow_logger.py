@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ray.tune import Callback
 
+from common.errors import last_line
+from common.uris import is_http
 from evaluation.scoring import scoring_params
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
@@ -68,11 +71,6 @@ def log_final_artifacts(tracker: Tracker, run_id: str, ckpt: Path) -> None:
         tracker.log_table(run_id, table[0], FINAL_TABLE)
 
 
-def is_remote(uri: str) -> bool:
-    """A tracking server: trial workers send their artifacts to it themselves."""
-    return uri.startswith(("http://", "https://"))
-
-
 def _result_metrics(result: dict) -> dict[str, float]:
     """What goes to MLflow from a Tune result: `dataset/metric` names and the objective."""
     return {
@@ -86,13 +84,26 @@ def _step(result: dict) -> int:
     return int(result.get("train/step", result.get("training_iteration", 0)))
 
 
+_LIVE: list[MlflowTrialLogger] = []
+
+
+@contextmanager
+def attached(logger: MlflowTrialLogger):
+    """Within this block, a pickled copy of a logger restored by Ray becomes `logger`."""
+    _LIVE.append(logger)
+    try:
+        yield logger
+    finally:
+        _LIVE.remove(logger)
+
+
 class MlflowTrialLogger(Callback):
     """Tune events -> outbox writes (never a blocking call to the tracking store)."""
 
     def __init__(self, outbox: Outbox, sweep: SweepConfig, out=None):
         self.outbox = outbox
         self.sweep = sweep
-        self.remote = is_remote(outbox.tracker.uri)
+        self.remote = is_http(outbox.tracker.uri)
         self.known: set[str] = set()
         self.finalized: set[str] = set()
         self.trials: list = []
@@ -101,13 +112,18 @@ class MlflowTrialLogger(Callback):
         self.max_reports = sweep.train.num_reports
 
     def __getstate__(self) -> dict:
-        # Ray pickles the run config (this callback included) into its experiment state;
-        # a resumed sweep installs a fresh logger, so the copy only needs to unpickle.
+        # Ray pickles the run config (this callback included) into its experiment state.
         return {"sweep": self.sweep}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self.outbox = None
+        # A restored sweep unpickles the old driver's copy: while `attached(logger)` is in
+        # force, that copy shares the live logger's state (outbox, trials seen), so it *is*
+        # the live logger; otherwise it is inert.
+        if _LIVE:
+            self.__dict__ = _LIVE[-1].__dict__
+        else:
+            self.__dict__.update(state)
+            self.outbox = None
 
     def _say(self, trial, text: str) -> None:
         print(
@@ -170,10 +186,10 @@ class MlflowTrialLogger(Callback):
             trial.trial_id,
             tags={
                 "sweeplab.failures": str(getattr(trial, "num_failures", 1)),
-                "sweeplab.last_error": _last_line(error)[:5000],
+                "sweeplab.last_error": last_line(error)[:5000],
             },
         )
-        self._say(trial, f"failed, retrying from its last checkpoint: {_last_line(error)}")
+        self._say(trial, f"failed, retrying from its last checkpoint: {last_line(error)}")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.finalize(trial, failed=False)
@@ -184,7 +200,7 @@ class MlflowTrialLogger(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.finalize(trial, failed=True)
-        self._say(trial, f"FAILED: {_last_line(_error_text(trial))}")
+        self._say(trial, f"FAILED: {last_line(_error_text(trial))}")
 
     def on_experiment_end(self, trials, **info):
         self.trials = list(trials)
@@ -228,11 +244,6 @@ def put_final_artifacts(outbox: Outbox, trial_id: str, ckpt: Path) -> None:
 def _put_table(outbox: Outbox, trial_id: str, columns: dict, artifact_file: str) -> None:
     text = json.dumps(columns, ensure_ascii=False)
     outbox.put("table", trial_id, texts={"table.json": text}, artifact_file=artifact_file)
-
-
-def _last_line(error: str) -> str:
-    lines = error.strip().splitlines()
-    return lines[-1] if lines else "error"
 
 
 def _error_text(trial) -> str:

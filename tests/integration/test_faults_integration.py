@@ -8,9 +8,7 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,24 +17,26 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.conftest import small_sweep_config
+from tests.helpers import (
+    NINE,
+    clean_env,
+    free_port,
+    small_sweep_config,
+    start_server,
+    sweep_runs,
+    sweeplab_cmd,
+)
 
 pytestmark = pytest.mark.integration
-NINE = [f"{s}/{m}" for s in ("alpaca", "dolly", "openorca") for m in ("meteor", "bleu", "rougeL")]
-
-
-def _env(**extra) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return {**env, **extra}
 
 
 def _start(args: list[str], cwd: Path, log: Path, env: dict | None = None) -> subprocess.Popen:
     """`sweeplab ARGS` in its own process group (so the whole group can be killed)."""
     with log.open("a") as fh:
         return subprocess.Popen(
-            [sys.executable, "-m", "sweeps.cli", *args],
+            sweeplab_cmd(*args),
             cwd=cwd,
-            env=env or _env(),
+            env=env or clean_env(),
             stdout=fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -59,14 +59,6 @@ def _wait_for(log: Path, predicate, timeout: float) -> bool:
             return True
         time.sleep(0.3)
     return False
-
-
-def _sweep_runs(client: MlflowClient, name: str):
-    exp = client.get_experiment_by_name(name)
-    runs = client.search_runs([exp.experiment_id])
-    parents = [r for r in runs if r.data.tags.get("sweeplab.kind") == "sweep"]
-    trials = [r for r in runs if r.data.tags.get("sweeplab.kind") == "trial"]
-    return parents, trials
 
 
 def _steps(client: MlflowClient, run_id: str, key: str = "objective") -> list[int]:
@@ -97,7 +89,7 @@ def _config(tmp_path: Path, assets, **changes) -> Path:
 
 def _assert_complete(client: MlflowClient, name: str, num_samples: int, max_step: int = 24):
     """One parent and one run per trial, all ended, every reported step logged once."""
-    parents, trials = _sweep_runs(client, name)
+    parents, trials = sweep_runs(client, name)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     ids = [t.data.tags["sweeplab.trial_id"] for t in trials]
     assert len(ids) == num_samples == len(set(ids)), ids  # no ghost, no duplicate run
@@ -147,7 +139,7 @@ def test_kill_and_resume_loop(tmp_path, demo_assets):
         time.sleep(2)  # Ray's own processes share the driver's fate
         if client.get_experiment_by_name("kills") is None:
             continue
-        _, trials = _sweep_runs(client, "kills")
+        _, trials = sweep_runs(client, "kills")
         for t in trials:
             if t.info.status == "FINISHED" and t.info.run_id not in finished:
                 finished[t.info.run_id] = (t.info.end_time, _steps(client, t.info.run_id))
@@ -172,35 +164,13 @@ def test_kill_and_resume_loop(tmp_path, demo_assets):
     assert len(state["trial_data"]) == 4
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_server(tmp_path: Path, port: int) -> subprocess.Popen:
-    log = (tmp_path / "server.log").open("a")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sweeps.cli", "server", "--port", str(port)],
-        cwd=tmp_path,
-        env=_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError("tracking server did not start: " + (tmp_path / "server.log").read_text())
+    return start_server(tmp_path, port, log=(tmp_path / "server.log").open("a"))
 
 
 def test_tracking_server_outage_mid_sweep(tmp_path, demo_assets):
     """The server is stopped for 60 s while trials run: no crash, nothing lost, no ghosts."""
-    port = _free_port()
+    port = free_port()
     uri = f"http://127.0.0.1:{port}"
     server = _start_server(tmp_path, port)
     cfg = _config(tmp_path, demo_assets, **{"search.num_samples": 3})
@@ -256,12 +226,12 @@ def test_failing_trials_are_failed_retried_and_the_sweep_goes_on(tmp_path, demo_
         ],
     }
     log = tmp_path / "driver.log"
-    env = _env(SWEEPLAB_FAULTS=json.dumps(faults))
+    env = clean_env(SWEEPLAB_FAULTS=json.dumps(faults))
     assert _run(["sweep", str(cfg), "--name", "faults"], tmp_path, log, env) == 0, log.read_text()[
         -4000:
     ]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
-    parents, trials = _sweep_runs(client, "faults")
+    parents, trials = sweep_runs(client, "faults")
     assert parents[0].info.status == "FINISHED" and len(trials) == 3
     by_r = {t.data.params["lora.r"]: t for t in trials}
 
@@ -334,7 +304,7 @@ def test_eight_concurrent_trials_on_the_sqlite_default(tmp_path, demo_assets):
     assert rc == 0, text[-4000:]
     assert "database is locked" not in text and not [e for e in errors if "locked" in e]
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
-    _, trials = _sweep_runs(client, "eight")
+    _, trials = sweep_runs(client, "eight")
     assert len(trials) == 8
     for t in trials:
         assert t.info.status == "FINISHED" and _steps(client, t.info.run_id) == [4, 8]

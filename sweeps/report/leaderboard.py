@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sweeps.config import SweepConfig
-from sweeps.trial import nine_metrics
+from sweeps.config import SweepConfig, nine_metrics
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,27 @@
 """One trial, top to bottom: data mixture -> LoRA SFT -> generation -> metrics -> report.
 
 `run_trial` knows nothing of Ray: it calls `report(metrics, checkpoint_dir)` at every
-evaluation, so the same function runs under Ray Tune (`tune_trainable`) or in a plain loop.
+evaluation, so the same function runs under Ray Tune (`sweeps.run.trainable`) or in a plain
+loop (the bench's baseline).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from common.errors import first_line
 from evaluation.eval_sets import EvalItem, evaluate_all
 from evaluation.scoring import scoring_params
-from sweeps.baseline import base_scores, deltas
-from sweeps.config import METRICS, Choice, SweepConfig, TrialConfig
+from sweeps.config import TrialConfig
+from sweeps.run.baseline import base_scores, deltas
+from sweeps.run.plan import trial_phases
 from training.base_model import load_base_model
 from training.examples import SOURCES, Example
-from training.mixing import Phase, assert_disjoint, manifest, plan_phases
+from training.mixing import assert_disjoint, manifest
 from training.prepare import PreparedData
 from training.sft import Resume, save_adapter, train_lora
 from training.template import TEMPLATE_NAME, prompt_of
@@ -83,32 +84,6 @@ def prediction_rows(items: dict[str, list[EvalItem]], results, base: dict | None
                 }
             )
     return rows
-
-
-def trial_phases(cfg: TrialConfig, data: PreparedData) -> list[Phase]:
-    """The phases this trial's settings ask for, drawn from the prepared pools."""
-    t = cfg.train
-    return plan_phases(
-        data.pools, cfg.mix, cfg.curriculum, t.num_examples, t.max_steps, t.phase1_fraction, t.seed
-    )
-
-
-def check_mixtures(sweep: SweepConfig, data: PreparedData) -> None:
-    """Every trial the sweep can run must find its training rows: checked up front (one
-    line naming the setting) instead of failing trial after trial."""
-    dims = {
-        k: (d.choice if isinstance(d, Choice) else (d.low, d.high))
-        for k, d in sweep.search.space.items()
-    }
-    points = [dict(p) for p in sweep.search.points_to_evaluate] or [{}]
-    if dims and math.prod(len(v) for v in dims.values()) <= 512:
-        points += [dict(zip(dims, vs, strict=True)) for vs in itertools.product(*dims.values())]
-    for point in points:
-        try:
-            trial_phases(sweep.trial(point), data)
-        except ValueError as exc:
-            where = ", ".join(f"{k}={v}" for k, v in point.items()) or "the config's defaults"
-            raise ValueError(f"trial with {where}: {exc}") from None
 
 
 def set_threads(n: int | None) -> None:
@@ -187,7 +162,7 @@ def run_trial(
         raise TrialOutOfMemory(
             f"out of memory with train.batch_size={t.batch_size}, train.max_length="
             f"{t.max_length}, generation.batch_size={cfg.generation.batch_size}: lower them "
-            f"or give each trial more memory ({exc_first_line(exc)})"
+            f"or give each trial more memory ({first_line(exc)})"
         ) from exc
     return last
 
@@ -201,12 +176,3 @@ def torch_oom() -> tuple[type[BaseException], ...]:
     import torch
 
     return (torch.OutOfMemoryError, MemoryError)
-
-
-def exc_first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else type(exc).__name__
-
-
-def nine_metrics() -> list[str]:
-    return [f"{s}/{m}" for s in SOURCES for m in METRICS]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sweeps.effects import Effect, ExampleScores, paired_effect, regression_effect
+from sweeps.report.effects import Effect, ExampleScores, paired_effect, regression_effect
 
 
 def scores(meteor, preds=None, refs=None):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from mlflow_server.registry import download_run_dir, register_run_model
 from mlflow_server.tracking import Tracker
-from sweeps.config import SweepConfig
-from sweeps.leaderboard import Row, rows_from_runs
+from sweeps.report.leaderboard import Row, rows_from_runs
+from sweeps.report.runs import load_sweep
 
-GENERATOR = "sweeps.serving:load_generator"
+GENERATOR = "sweeps.promote.serving:load_generator"
 
 
 class PromotionRefused(ValueError):
@@ -41,20 +41,6 @@ def base_model_hash(path: str) -> str:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     return h.hexdigest()[:16]
-
-
-def load_sweep(tracker: Tracker, sweep: str):
-    exp = tracker.client.get_experiment_by_name(sweep)
-    if exp is None:
-        raise PromotionRefused(f"no sweep named {sweep!r} in {tracker.uri}")
-    parents = tracker.find_runs(exp.experiment_id, "tags.`sweeplab.kind` = 'sweep'")
-    if not parents:
-        raise PromotionRefused(f"sweep {sweep!r} has no parent run in {tracker.uri}")
-    parent = max(parents, key=lambda r: r.info.start_time)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = download_run_dir(tracker.client, parent.info.run_id, "sweep_config.json", Path(tmp))
-        cfg = SweepConfig.model_validate(json.loads(path.read_text()))
-    return parent, cfg
 
 
 def promote(

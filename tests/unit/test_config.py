@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from sweeps.config import ConfigError, load_config
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SHIPPED = sorted((ROOT / "configs").glob("*.yaml"))
 

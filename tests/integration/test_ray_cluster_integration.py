@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import small_sweep_config
-from tests.test_server_integration import free_port
+from tests.helpers import free_port, small_sweep_config
 
 pytestmark = pytest.mark.integration
 RAY = str(Path(sys.executable).parent / "ray")

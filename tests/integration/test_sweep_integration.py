@@ -11,10 +11,9 @@ import sys
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import small_sweep_config
+from tests.helpers import NINE, small_sweep_config
 
 pytestmark = pytest.mark.integration
-NINE = [f"{s}/{m}" for s in ("alpaca", "dolly", "openorca") for m in ("meteor", "bleu", "rougeL")]
 
 
 def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):

@@ -21,10 +21,11 @@ from nltk.translate.meteor_score import single_meteor_score
 from rouge_score import rouge_scorer
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-from evaluation import score_cli, scoring
+from evaluation import scoring
 from evaluation.wordnet import ensure_wordnet, wordnet_fingerprint
+from sweeps.cli import main as sweeplab
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 LONG_REF = " ".join(
     f"Step {i}: the model reads sentence number {i} and writes a short, careful answer."
     for i in range(60)
@@ -281,7 +282,7 @@ def write_jsonl(path: Path, lines: list[str]) -> Path:
 def test_cli_prints_scores(tmp_path, capsys):
     rows = [json.dumps({"prediction": p, "reference": r}) for p, r in zip(PREDS, REFS, strict=True)]
     path = write_jsonl(tmp_path / "preds.jsonl", rows[:5] + [""] + rows[5:])  # blank line skipped
-    assert score_cli.main([str(path)]) == 0
+    assert sweeplab(["score", str(path)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"n", "bleu", "rougeL", "meteor"}
     assert out == pytest.approx(scoring.score(PREDS, REFS))
@@ -292,7 +293,7 @@ def test_cli_per_example_in_file_order(tmp_path, capsys):
         json.dumps({"prediction": "alpha beta", "reference": "gamma delta"}),
         json.dumps({"prediction": "same words", "reference": "same words"}),
     ]
-    assert score_cli.main([str(write_jsonl(tmp_path / "p.jsonl", rows)), "--per-example"]) == 0
+    assert sweeplab(["score", str(write_jsonl(tmp_path / "p.jsonl", rows)), "--per-example"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 2
     assert [row["rougeL"] for row in out["per_example"]] == [0.0, 1.0]
@@ -313,14 +314,14 @@ def test_cli_per_example_in_file_order(tmp_path, capsys):
 )
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, lines, message):
     path = write_jsonl(tmp_path / "bad.jsonl", lines)
-    assert score_cli.main([str(path)]) == 2
+    assert sweeplab(["score", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err and message in err
 
 
 def test_cli_missing_file_exits_2(tmp_path, capsys):
     missing = tmp_path / "nope.jsonl"
-    assert score_cli.main([str(missing)]) == 2
+    assert sweeplab(["score", str(missing)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(missing) in err
 

@@ -1,0 +1,73 @@
+"""`sweeplab report SWEEP`: a verdict on each mitigation the sweep searched, with intervals.
+
+Everything comes from MLflow (the trial runs, their metrics and per-example tables), so the
+numbers in the report are the numbers in the runs. Bootstrap seeds are fixed: the same sweep
+gives the same report.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from mlflow_server.tracking import Tracker
+from sweeps.config import nine_metrics
+from sweeps.report import sections
+from sweeps.report.html import to_html
+from sweeps.report.leaderboard import best, rows_from_runs
+from sweeps.report.plots import plot_deltas, plot_objective_by_dimension
+from sweeps.report.runs import TableCache, Trial, evaluated_steps, load_sweep
+from sweeps.report.verdicts import seed_like
+
+
+def finished_trials(tracker: Tracker, parent, cfg) -> list[Trial]:
+    """The sweep's finished trials that logged all nine metrics."""
+    runs = tracker.trial_runs(parent.info.run_id)
+    rows = [
+        r
+        for r in rows_from_runs(runs, cfg)
+        if r.status == "FINISHED" and all(m in r.metrics for m in nine_metrics())
+    ]
+    by_id = {r.info.run_id: r for r in runs}
+    return [
+        Trial(r, dict(by_id[r.run_id].data.params), evaluated_steps(tracker, r.run_id))
+        for r in rows
+    ]
+
+
+def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Path]:
+    """Write `report.md` and `report.html` (+ plots) to `out_dir`, log them to the sweep's
+    parent run under `report/`; returns the two paths."""
+    parent, cfg = load_sweep(tracker, sweep)
+    trials = finished_trials(tracker, parent, cfg)
+    if not trials:
+        raise ValueError(f"sweep {sweep!r} has no finished trial to report on")
+    top = best([t.row for t in trials], cfg.search.mode)
+    best_t = next(t for t in trials if t.row.run_id == top.run_id)
+    seed_t = seed_like(trials)
+    compare = [t for t in (seed_t, best_t) if t is not None]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tables = TableCache(tracker, Path(tmp))
+        md = (
+            sections.header(sweep, cfg, trials, parent.info.run_id)
+            + sections.overview(cfg, best_t, seed_t)
+            + sections.verdicts(cfg, trials, tables)
+            + sections.lengths(compare)
+            + sections.errors(compare, seed_t, tables)
+            + sections.decisions(cfg, compare, best_t)
+        )
+    plots = [
+        plot_objective_by_dimension(
+            [t.row for t in trials], cfg, out_dir / "objective_by_dimension.png"
+        ),
+        plot_deltas([t.row for t in trials], out_dir / "deltas_top_trials.png"),
+    ]
+    md += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
+    md_path = out_dir / "report.md"
+    md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
+    html_path = out_dir / "report.html"
+    html_path.write_text(to_html(md, plots), encoding="utf-8")
+    for p in (md_path, html_path, *plots):
+        tracker.log_artifact(parent.info.run_id, p, "report")
+    return md_path, html_path

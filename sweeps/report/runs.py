@@ -1,0 +1,96 @@
+"""A sweep read back from MLflow: its parent run, its config, its trials and their
+per-example tables. The record, not Ray's memory: the numbers in a report are the numbers
+in the runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mlflow_server.registry import download_run_dir
+from mlflow_server.tracking import Tracker
+from sweeps.config import SweepConfig
+from sweeps.report.effects import ExampleScores
+from sweeps.report.leaderboard import Row
+from training.examples import SOURCES
+
+
+class SweepNotFound(ValueError):
+    """No sweep of that name (or no parent run) in the tracking store."""
+
+
+@dataclass
+class Trial:
+    row: Row
+    params: dict[str, str]
+    steps: list[int]
+
+
+def load_sweep(tracker: Tracker, sweep: str):
+    """(parent run, the config the sweep ran with), from the store."""
+    exp = tracker.client.get_experiment_by_name(sweep)
+    if exp is None:
+        raise SweepNotFound(f"no sweep named {sweep!r} in {tracker.uri}")
+    parents = tracker.find_runs(exp.experiment_id, "tags.`sweeplab.kind` = 'sweep'")
+    if not parents:
+        raise SweepNotFound(f"sweep {sweep!r} has no parent run in {tracker.uri}")
+    parent = max(parents, key=lambda r: r.info.start_time)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = download_run_dir(tracker.client, parent.info.run_id, "sweep_config.json", Path(tmp))
+        cfg = SweepConfig.model_validate(json.loads(path.read_text()))
+    return parent, cfg
+
+
+def evaluated_steps(tracker: Tracker, run_id: str) -> list[int]:
+    """The steps at which a trial logged its per-example table."""
+    arts = tracker.client.list_artifacts(run_id, "eval")
+    steps = [int(m.group(1)) for a in arts if (m := re.search(r"predictions_step(\d+)", a.path))]
+    return sorted(steps)
+
+
+def read_rows(tracker: Tracker, run_id: str, step: int, tmp: Path) -> list[dict]:
+    """A trial's per-example table at one step, as rows."""
+    path = download_run_dir(
+        tracker.client, run_id, f"eval/predictions_step{step}.json", tmp / run_id / str(step)
+    )
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [dict(zip(data["columns"], r, strict=True)) for r in data["data"]]
+
+
+Tables = dict[tuple[str, int], dict[str, ExampleScores]]
+
+
+class TableCache:
+    """Per-example scores by (run, step), each downloaded once per report."""
+
+    def __init__(self, tracker: Tracker, tmp: Path):
+        self.tracker, self.tmp = tracker, tmp
+        self._rows: dict[tuple[str, int], list[dict]] = {}
+        self._scores: Tables = {}
+
+    def rows(self, run_id: str, step: int) -> list[dict]:
+        if (run_id, step) not in self._rows:
+            self._rows[run_id, step] = read_rows(self.tracker, run_id, step, self.tmp)
+        return self._rows[run_id, step]
+
+    def scores(self, run_id: str, step: int) -> dict[str, ExampleScores]:
+        if (run_id, step) not in self._scores:
+            rows = self.rows(run_id, step)
+            self._scores[run_id, step] = {
+                ds: _scores([r for r in rows if r["dataset"] == ds]) for ds in SOURCES
+            }
+        return self._scores[run_id, step]
+
+
+def _scores(rows: list[dict]) -> ExampleScores:
+    return ExampleScores(
+        np.array([r["meteor"] for r in rows], float),
+        np.array([r["rougeL"] for r in rows], float),
+        [r["prediction"] for r in rows],
+        [r["reference"] for r in rows],
+    )

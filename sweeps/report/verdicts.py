@@ -1,0 +1,116 @@
+"""One search dimension's effect on every metric: which trials are compared, and how.
+
+Treatment is any value other than the dimension's control (its smallest numeric choice,
+else its first). Trials that differ only in the dimension are compared pairwise at their
+largest common step; without such pairs, a regression over all finished trials stands in.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import combinations
+
+import numpy as np
+
+from evaluation.metric_names import LABELS
+from sweeps.config import Choice, SweepConfig
+from sweeps.report.effects import Effect, paired_effect, regression_effect
+from sweeps.report.runs import TableCache, Trial
+from training.examples import SOURCES
+
+
+def control(cfg: SweepConfig, dim: str) -> str:
+    """The dimension's control value, as JSON."""
+    spec = cfg.search.space[dim]
+    if isinstance(spec, Choice):
+        values = list(spec.choice)
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        return json.dumps(min(values) if numeric else values[0]) if values else ""
+    return json.dumps(spec.low)
+
+
+def is_control(value: str, control: str) -> bool:
+    try:
+        return float(value) == float(json.loads(control))
+    except (TypeError, ValueError):
+        return (
+            value == json.loads(control)
+            or value == control
+            or (value in ("None", "null", "") and control == "null")
+        )
+
+
+def _pairs(cfg: SweepConfig, trials: list[Trial], dim: str) -> list[tuple[Trial, Trial, int]]:
+    """(control, treated, common step) for trials that differ only in `dim`."""
+    ctrl = control(cfg, dim)
+    others = [d for d in cfg.search.space if d != dim]
+    pairs = []
+    for a, b in combinations(trials, 2):
+        if all(a.params[o] == b.params[o] for o in others) and (
+            is_control(a.params[dim], ctrl) != is_control(b.params[dim], ctrl)
+        ):
+            c, t = (a, b) if is_control(a.params[dim], ctrl) else (b, a)
+            common = sorted(set(c.steps) & set(t.steps))
+            if common:
+                pairs.append((c, t, common[-1]))
+    return pairs
+
+
+def dimension_effects(
+    cfg: SweepConfig, trials: list[Trial], dim: str, tables: TableCache
+) -> list[Effect]:
+    """The dimension's effect on each `dataset/metric`: paired if possible, else regressed."""
+    pairs = _pairs(cfg, trials, dim)
+    if pairs:
+        scores = [
+            (tables.scores(c.row.run_id, s), tables.scores(t.row.run_id, s)) for c, t, s in pairs
+        ]
+        steps = ", ".join(str(s) for *_, s in pairs)
+        method = f"paired: {len(pairs)} pair(s) differing only in {dim}, step {steps}"
+        effects = []
+        for ds in SOURCES:
+            for m in LABELS:
+                pt, lo, hi = paired_effect([(c[ds], t[ds]) for c, t in scores], m)
+                effects.append(
+                    Effect(f"{ds}/{m}", pt, lo, hi, method, len(scores[0][0][ds].meteor))
+                )
+        return effects
+    return _regressed(cfg, trials, dim)
+
+
+def _regressed(cfg: SweepConfig, trials: list[Trial], dim: str) -> list[Effect]:
+    dims = list(cfg.search.space)
+    ind = np.array(
+        [[0.0 if is_control(t.params[d], control(cfg, d)) else 1.0 for d in dims] for t in trials]
+    )
+    method = f"regression over {len(trials)} trials (final metrics; one indicator per dimension)"
+    effects = []
+    for ds in SOURCES:
+        for m in LABELS:
+            vals = np.array([t.row.metrics[f"{ds}/{m}"] for t in trials])
+            pt, lo, hi = regression_effect(ind, vals, dims.index(dim))
+            effects.append(Effect(f"{ds}/{m}", pt, lo, hi, method, len(trials)))
+    return effects
+
+
+def seed_like(trials: list[Trial]) -> Trial | None:
+    """The Alpaca-only trial closest to the seed's setup (r=16, no curriculum)."""
+    alpaca_only = [
+        t
+        for t in trials
+        if all(
+            is_control(t.params.get(d, "0.0"), "0.0")
+            for d in ("mix.openorca", "mix.dolly")
+            if d in t.params
+        )
+    ]
+
+    def distance(t: Trial) -> tuple:
+        return (
+            t.params.get("lora_r") != "16",
+            t.params.get("curriculum") != "none",
+            -max(t.steps or [0]),
+            t.row.trial_id,
+        )
+
+    return min(alpaca_only, key=distance) if alpaca_only else None

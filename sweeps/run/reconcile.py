@@ -1,0 +1,49 @@
+"""After a resumed sweep: MLflow made to agree with Ray's own record of the trials."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlflow_server.tracking import RUN_ENDED, RUN_KILLED, TRIAL_TAG, Tracker
+from sweeps.run.mlflow_logger import MlflowTrialLogger
+
+
+def reconcile(logger: MlflowTrialLogger, tracker: Tracker, parent: str) -> None:
+    """Trials an earlier (killed) driver saw end in Ray but not in MLflow: log them now.
+
+    Their results come from Ray's own record (`result.json`); steps MLflow already has are
+    skipped, so nothing is logged twice. Runs that ended in MLflow are left untouched.
+    """
+    runs = tracker.trial_runs(parent)
+    status = {r.data.tags.get(TRIAL_TAG): r.info.status for r in runs}
+    known = {t.trial_id for t in logger.trials}
+    for run in runs:
+        if run.data.tags.get(TRIAL_TAG) not in known and run.info.status not in RUN_ENDED:
+            # Started after Ray's last snapshot, then the driver was killed: Ray forgot the
+            # trial and its searcher proposed again. Moved to MLflow's trash (restorable).
+            tracker.set_tags(run.info.run_id, {"sweeplab.orphaned": "true"})
+            tracker.end_run(run.info.run_id, RUN_KILLED)
+            tracker.client.delete_run(run.info.run_id)
+    for trial in logger.trials:
+        if trial.trial_id in logger.finalized or trial.status not in ("TERMINATED", "ERROR"):
+            continue
+        if status.get(trial.trial_id) in RUN_ENDED:
+            continue
+        for result in recorded_results(trial):
+            logger.log_result(trial, result)
+        logger.finalize(trial, failed=trial.status == "ERROR")
+
+
+def recorded_results(trial) -> list[dict]:
+    """The results Ray wrote for `trial` (`result.json`), lines cut by a kill skipped."""
+    path = Path(trial.local_path or "") / "result.json"
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by the kill
+            continue
+    return rows

@@ -1,0 +1,63 @@
+"""What every Ray worker runs for a trial: `run_trial`, reporting to Tune with a checkpoint."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from ray import tune
+
+from common.uris import is_http
+from mlflow_server.tracking import Tracker
+from sweeps.config import SweepConfig
+from sweeps.run.faults import maybe_fail
+from sweeps.run.mlflow_logger import log_final_artifacts, log_step_table
+from sweeps.run.trial import run_trial
+from training.prepare import PreparedData
+
+
+def trainable(
+    config: dict, sweep: SweepConfig, data: PreparedData, base_cache: str, tracking_uri: str
+) -> None:
+    """One trial of `sweep` with the searched values in `config`.
+
+    A trial restored by Tune (a retry, or a resumed sweep) continues from its checkpoint.
+    With a tracking server, the worker also sends its artifacts straight to its MLflow run
+    (retrying through outages), so workers on other nodes need no disk shared with the driver.
+    """
+    trial_id = tune.get_context().get_trial_id()
+    cfg = sweep.trial(config)
+    tracker = None
+    if is_http(tracking_uri):
+        tracker = Tracker(tracking_uri, Path.cwd(), patience=sweep.tracking_patience)
+    run_id: list[str] = []
+
+    def report(metrics: dict, ckpt_dir: Path) -> None:
+        maybe_fail(trial_id, config, int(metrics["train/step"]))
+        if tracker is not None:
+            if not run_id:
+                run_id.append(tracker.wait_for_trial_run(sweep.name, trial_id))
+            log_step_table(tracker, run_id[0], ckpt_dir)
+            log_final_artifacts(tracker, run_id[0], ckpt_dir)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(ckpt_dir)))
+
+    threads = max(1, int(sweep.search.resources.cpu))
+    # Scratch space outside the trial folder: Ray syncs that folder while the trial runs.
+    with tempfile.TemporaryDirectory(prefix=f"sweeplab-{trial_id}-") as work:
+        resume_from = None
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is not None:
+            resume_from = Path(work) / "restored"
+            with checkpoint.as_directory() as path:
+                shutil.copytree(path, resume_from)
+        run_trial(
+            cfg,
+            data,
+            Path(work),
+            report,
+            sweep.search.objective,
+            threads,
+            Path(base_cache),
+            resume_from=resume_from,
+        )

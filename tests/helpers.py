@@ -1,0 +1,191 @@
+"""Test helpers, one home each: paths, tiny datasets in the published layouts, sweep
+configs, free ports, `sweeplab` subprocesses and servers, reading a sweep's runs back."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_alpaca(path: Path, rows: list[dict]) -> Path:
+    path.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    return path
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def write_parquet(path: Path, rows: list[dict]) -> Path:
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def alpaca_rows(n: int, dup_every: int = 0) -> list[dict]:
+    rows = [
+        {
+            "instruction": f"Add {i} and {i + 1}.",
+            "input": "" if i % 2 else f"n={i}",
+            "output": f"Sure! {i} plus {i + 1} is {2 * i + 1}.",
+        }
+        for i in range(n)
+    ]
+    if dup_every:
+        rows += [dict(rows[i]) for i in range(0, n, dup_every)]
+    return rows
+
+
+def dolly_rows(n: int) -> list[dict]:
+    return [
+        {
+            "instruction": f"What is item {i}?",
+            "context": f"Item {i} is a red box.",
+            "response": f"Item {i} is a red box.",
+            "category": "closed_qa",
+        }
+        for i in range(n)
+    ]
+
+
+def orca_rows(n: int) -> list[dict]:
+    return [
+        {
+            "id": f"niv.{1000 + i}",
+            "system_prompt": "Answer with a single label only.",
+            "question": f"Is {i} even? Options: yes, no",
+            "response": "yes" if i % 2 == 0 else "no",
+        }
+        for i in range(n)
+    ]
+
+
+def config_yaml(tmp_path: Path, data: dict[str, Path], **extra) -> Path:
+    import yaml
+
+    doc = {
+        "name": "t",
+        "model": {"path": str(tmp_path / "model")},
+        "data": {k: str(v) for k, v in data.items()}
+        | {"eval_size": {"alpaca": 8, "dolly": 6, "openorca": 6}},
+        "train": {"num_examples": 20, "max_steps": 4, "batch_size": 2, "report_every": 2},
+    }
+    for key, value in extra.items():
+        doc[key] = value
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+DEMO_DATA = ROOT / "data" / "demo"
+DEMO_MODEL = ROOT / "models" / "demo-llama"
+
+
+def small_sweep_config(tmp_path: Path, assets: dict[str, Path], **search) -> Path:
+    """A 2-trial sweep at tiny sizes on the demo assets."""
+    import yaml
+
+    doc = {
+        "name": "itest",
+        "model": {"path": str(assets["model"])},
+        "data": {s: str(assets[s]) for s in ("alpaca", "dolly", "openorca")}
+        | {"eval_size": {"alpaca": 12, "dolly": 12, "openorca": 12}},
+        "train": {
+            "num_examples": 160,
+            "max_steps": 16,
+            "batch_size": 8,
+            "report_every": 8,
+            "max_length": 160,
+        },
+        "generation": {"max_new_tokens": 24, "batch_size": 12},
+        "search": {
+            "num_samples": 2,
+            "max_concurrent": 2,
+            "space": {"lora.r": {"choice": [16, 32]}, "mix.openorca": {"choice": [0.0, 0.3]}},
+            "points_to_evaluate": [
+                {"lora.r": 16, "mix.openorca": 0.0},
+                {"lora.r": 32, "mix.openorca": 0.3},
+            ],
+            "scheduler": {"kind": "asha", "grace_period": 1},
+        }
+        | search,
+        "promotion": {"gates": [{"metric": "alpaca/meteor", "op": ">=", "value": 2.0}]},
+    }
+    path = tmp_path / "itest.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+NINE = [f"{s}/{m}" for s in ("alpaca", "dolly", "openorca") for m in ("meteor", "bleu", "rougeL")]
+"""The nine `dataset/metric` names every finished trial logs (spelled out, not imported)."""
+
+
+def clean_env(**extra) -> dict[str, str]:
+    """This process's environment without a tracking URI (tests pick their own store)."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return {**env, **extra}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sweeplab_cmd(*args: str) -> list[str]:
+    """The `sweeplab` command line, run by this interpreter."""
+    return [sys.executable, "-m", "sweeps.cli", *args]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    """Until the MLflow server at `url` answers /health (fails if it exits first)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} not healthy after {timeout}s")
+
+
+def start_server(cwd: Path, port: int, *args: str, log=subprocess.PIPE, env=None):
+    """`sweeplab server --port PORT ARGS` in its own process group, once healthy."""
+    proc = subprocess.Popen(
+        sweeplab_cmd("server", "--port", str(port), *args),
+        cwd=cwd,
+        env=env or clean_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=120)
+    except BaseException:
+        os.killpg(proc.pid, 9)
+        raise
+    return proc
+
+
+def sweep_runs(client, name: str) -> tuple[list, list]:
+    """(parent runs, trial runs) of sweep `name`."""
+    exp = client.get_experiment_by_name(name)
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("sweeplab.kind") == "sweep"]
+    trials = [r for r in runs if r.data.tags.get("sweeplab.kind") == "trial"]
+    return parents, trials
