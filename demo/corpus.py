@@ -1262,7 +1262,7 @@ def pretraining_text(seed: int = 0, n_docs: int = 5000) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m training.demo_corpus",
+        prog="python -m demo.corpus",
         description="Write the synthetic Alpaca/Dolly/OpenOrca demo corpus.",
     )
     parser.add_argument("--out", type=Path, default=Path("data/demo"), help="output directory")
