@@ -3,7 +3,7 @@
 The real project fine-tunes TinyLlama from the Hugging Face Hub; the demo has no Hub, so this
 builds a stand-in locally: a byte-level BPE tokenizer (1024 tokens) and a ~1M-parameter
 Llama-architecture causal LM pretrained for a few hundred steps on ``pretraining_text`` from
-``demo.corpus``. It knows the world's words and facts but has never seen the prompt
+``demo.pretraining``. It knows the world's words and facts but has never seen the prompt
 template, so its instruction-following scores start low, like a base model's.
 
 The result is saved with ``save_pretrained`` and loads with ``AutoModelForCausalLM`` and
@@ -31,6 +31,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from demo import corpus
+from demo.pretraining import pretraining_text
 
 MODEL_VERSION = 1
 MARKER_NAME = "demo_model.json"
@@ -197,7 +198,7 @@ def build_demo_model(
     busy 2-core machine 1 thread is much faster than 2 fighting another process for cores.
     """
     out_dir = Path(out_dir)
-    docs = corpus.pretraining_text(seed, n_docs)
+    docs = pretraining_text(seed, n_docs)
     text_sha = hashlib.sha256("\x00".join(docs).encode()).hexdigest()
     settings = _settings(seed, steps, batch_size, seq_len, lr, n_docs, text_sha)
     settings_hash = _settings_hash(settings)

@@ -11,6 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from demo import corpus as dc
+from demo import openorca, tasks
+from demo.alpaca import OPENERS
+from demo.dolly import CATEGORIES as DOLLY_CATEGORIES
+from demo.pretraining import pretraining_text
+from demo.world import world
 
 SMALL = {"alpaca": 300, "dolly": 120, "openorca": 200}
 
@@ -55,7 +60,7 @@ def test_output_is_byte_identical_to_the_reference(tmp_path):
         "alpaca": _sha256(paths["alpaca"].read_bytes()),
         "dolly": _sha256(paths["dolly"].read_bytes()),
         "openorca_rows": _sha256(json.dumps(orca).encode()),
-        "pretraining_text": _sha256("\x00".join(dc.pretraining_text(0, 400)).encode()),
+        "pretraining_text": _sha256("\x00".join(pretraining_text(0, 400)).encode()),
     } == REFERENCE_SHA256
 
 
@@ -82,7 +87,7 @@ def test_files_have_the_published_names_and_layouts(tmp_path):
     for row in dolly:
         assert list(row) == ["instruction", "context", "response", "category"]
         assert all(isinstance(v, str) for v in row.values())
-        assert row["category"] in dc.DOLLY_CATEGORIES
+        assert row["category"] in DOLLY_CATEGORIES
 
     # OpenOrca: parquet with four string columns; ids like "niv.123456".
     table = pq.read_table(paths["openorca"])
@@ -127,15 +132,15 @@ def test_system_prompts_only_in_openorca(rows):
     assert all(r["system_prompt"].strip() for r in rows["openorca"])
     assert "system_prompt" not in rows["alpaca"][0] and "system_prompt" not in rows["dolly"][0]
     prompts = Counter(r["system_prompt"] for r in rows["openorca"])
-    assert dc.FIVE_YEAR_OLD_PROMPT in prompts
-    assert any(p in prompts for p in dc.STEP_BY_STEP_PROMPTS)
-    assert any(p in prompts for p in dc.LABEL_ONLY_PROMPTS)
-    assert dc.EXTRACT_DATE_PROMPT in prompts and dc.EXTRACT_NAME_PROMPT in prompts
+    assert openorca.FIVE_YEAR_OLD_PROMPT in prompts
+    assert any(p in prompts for p in openorca.STEP_BY_STEP_PROMPTS)
+    assert any(p in prompts for p in openorca.LABEL_ONLY_PROMPTS)
+    assert openorca.EXTRACT_DATE_PROMPT in prompts and openorca.EXTRACT_NAME_PROMPT in prompts
 
 
 def test_label_only_references_are_single_labels(rows):
-    labels = {*dc.SENTIMENT_LABELS, *dc.HOPE_LABELS, *dc.NLI_LABELS}
-    label_rows = [r for r in rows["openorca"] if r["system_prompt"] in dc.LABEL_ONLY_PROMPTS]
+    labels = {*tasks.SENTIMENT_LABELS, *tasks.HOPE_LABELS, *tasks.NLI_LABELS}
+    label_rows = [r for r in rows["openorca"] if r["system_prompt"] in openorca.LABEL_ONLY_PROMPTS]
     assert len(label_rows) > 300
     for r in label_rows:
         options = re.findall(r"^- (.+)$", r["question"], flags=re.M)
@@ -148,17 +153,17 @@ def test_label_only_references_are_single_labels(rows):
 def test_openorca_answer_formats_follow_the_system_prompt(rows):
     for r in rows["openorca"]:
         system, response = r["system_prompt"], r["response"]
-        if system == dc.FIVE_YEAR_OLD_PROMPT:
+        if system == openorca.FIVE_YEAR_OLD_PROMPT:
             assert "little buddy" in response
-        elif system in dc.STEP_BY_STEP_PROMPTS:
+        elif system in openorca.STEP_BY_STEP_PROMPTS:
             lines = response.split("\n")
             assert lines[0].startswith("Step 1: ") and lines[-1].startswith("Final answer: ")
-        elif system == dc.EXTRACT_DATE_PROMPT:
+        elif system == openorca.EXTRACT_DATE_PROMPT:
             assert re.fullmatch(r"[A-Z][a-z]+ \d{1,2}, \d{4}", response)
             assert response in r["question"]
-        elif system == dc.EXTRACT_NAME_PROMPT:
+        elif system == openorca.EXTRACT_NAME_PROMPT:
             assert re.fullmatch(r"\S+ \S+", response) and response in r["question"]
-        elif system == dc.REWRITE_PROMPT:
+        elif system == openorca.REWRITE_PROMPT:
             assert response.endswith(".") and not response.lower().startswith(("please", "could"))
 
 
@@ -179,7 +184,7 @@ def test_step_by_step_final_answers_are_correct(rows):
 
 
 def test_facts_agree_with_the_world_in_every_dataset(rows):
-    w = dc.world()
+    w = world()
     capitals = {c.name: c.capital for c in w.countries}
     pattern = re.compile(r"The capital of (\w+) is (\w+)\.")
     texts = [r["output"] for r in rows["alpaca"]] + [r["response"] for r in rows["dolly"]]
@@ -191,7 +196,7 @@ def test_facts_agree_with_the_world_in_every_dataset(rows):
 def test_alpaca_answers_are_chatty_and_contain_the_answer(rows):
     counts = [len(r["output"].split()) for r in rows["alpaca"]]
     assert min(counts) >= 25 and max(counts) <= 60
-    assert all(r["output"].startswith(dc._OPENERS) for r in rows["alpaca"])
+    assert all(r["output"].startswith(OPENERS) for r in rows["alpaca"])
     # No OpenOrca-only formats leak into Alpaca.
     for r in rows["alpaca"]:
         text = " ".join(r.values())
@@ -208,7 +213,7 @@ def test_dolly_answers_are_one_or_two_plain_sentences(rows):
     for r in rows["dolly"]:
         sentences = re.findall(r"[.!?](?:\s|$)", r["response"])
         assert 1 <= len(sentences) <= 2, r
-        assert not r["response"].startswith(dc._OPENERS)
+        assert not r["response"].startswith(OPENERS)
     with_context = [r for r in rows["dolly"] if r["context"]]
     assert {r["category"] for r in with_context} == {
         "closed_qa",
@@ -237,9 +242,9 @@ def test_second_write_is_skipped_and_a_damaged_file_is_rewritten(tmp_path):
 
 
 def test_pretraining_text_is_plain_and_deterministic():
-    docs = dc.pretraining_text(seed=0, n_docs=400)
-    assert docs == dc.pretraining_text(seed=0, n_docs=400)
-    assert docs != dc.pretraining_text(seed=1, n_docs=400)
+    docs = pretraining_text(seed=0, n_docs=400)
+    assert docs == pretraining_text(seed=0, n_docs=400)
+    assert docs != pretraining_text(seed=1, n_docs=400)
     assert len(docs) == 400 and all(d.strip() for d in docs)
     joined = "\n".join(docs)
     for marker in ("###", "System:", "Instruction:", "Response:", "Input:"):
