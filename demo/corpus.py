@@ -26,15 +26,14 @@ import argparse
 import hashlib
 import io
 import json
-import os
 import random
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common.files import write_atomic
 from demo import alpaca, dolly, openorca
 
 GENERATOR_VERSION = 1
@@ -113,18 +112,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; data files are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _settings(seed: int, sizes: Mapping[str, int]) -> dict:
     return {
         "generator_version": GENERATOR_VERSION,
@@ -159,10 +146,10 @@ def _write(out_dir: Path, seed: int, sizes: Mapping[str, int] | None) -> tuple[d
         data = _serialize(name, rows)
         path = out_dir / FILE_NAMES[name]
         if not (path.is_file() and _sha256(path.read_bytes()) == _sha256(data)):
-            _atomic_write(path, data)
+            write_atomic(path, data, mode=0o644)  # data files are for everyone to read
         files[name] = {"file": FILE_NAMES[name], "rows": len(rows), "sha256": _sha256(data)}
     manifest = {"settings": settings, "files": files}
-    _atomic_write(out_dir / MANIFEST_NAME, (json.dumps(manifest, indent=2) + "\n").encode())
+    write_atomic(out_dir / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n", mode=0o644)
     return manifest, True
 
 
