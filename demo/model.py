@@ -32,6 +32,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from demo import corpus
 from demo.pretraining import pretraining_text
+from training.template import render_prompt
 
 MODEL_VERSION = 1
 MARKER_NAME = "demo_model.json"
@@ -49,24 +50,17 @@ ARCH = {
 
 
 def _template_texts(seed: int) -> list[str]:
-    """A few hundred prompt-formatted rows, so the template markers get their own merges.
+    """A few hundred rows in the training prompt template, so its markers get their own merges.
 
     Used for the tokenizer only; the language model never sees the template.
     """
     rows = corpus.generate_rows(seed + 1, {"alpaca": 600, "dolly": 300, "openorca": 600})
-    texts = []
-    for r in rows["alpaca"]:
-        inp = f"### Input:\n{r['input']}\n\n" if r["input"] else ""
-        texts.append(f"### Instruction:\n{r['instruction']}\n\n{inp}### Response:\n{r['output']}")
-    for r in rows["dolly"]:
-        ctx = f"### Input:\n{r['context']}\n\n" if r["context"] else ""
-        texts.append(f"### Instruction:\n{r['instruction']}\n\n{ctx}### Response:\n{r['response']}")
-    for r in rows["openorca"]:
-        texts.append(
-            f"### System:\n{r['system_prompt']}\n\n### Instruction:\n{r['question']}\n\n"
-            f"### Response:\n{r['response']}"
-        )
-    return texts
+    alpaca, dolly, orca = rows["alpaca"], rows["dolly"], rows["openorca"]
+    return [
+        *(render_prompt(r["instruction"], input=r["input"]) + r["output"] for r in alpaca),
+        *(render_prompt(r["instruction"], input=r["context"]) + r["response"] for r in dolly),
+        *(render_prompt(r["question"], r["system_prompt"]) + r["response"] for r in orca),
+    ]
 
 
 def train_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
