@@ -50,12 +50,12 @@ postgres:
 
 setup: $(STAMP) $(WORDNET)
 
-$(DEMO_DATA): $(STAMP) training/demo_corpus.py
-	$(PY) -m training.demo_corpus --out data/demo
+$(DEMO_DATA): $(STAMP) $(wildcard demo/*.py)
+	$(PY) -m demo.corpus --out data/demo
 	touch $@
 
-$(DEMO_MODEL): $(STAMP) $(DEMO_DATA) training/demo_model.py
-	$(PY) -m training.demo_model --out models/demo-llama
+$(DEMO_MODEL): $(STAMP) $(DEMO_DATA) $(wildcard demo/*.py)
+	$(PY) -m demo.model --out models/demo-llama
 
 demo-data: $(DEMO_DATA)
 demo-model: $(DEMO_MODEL)

@@ -33,8 +33,8 @@ def tiny_data(tmp_path: Path) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def demo_assets(tmp_path_factory) -> dict[str, Path]:
     """The demo corpus and base model (`make demo-data demo-model`); built here if missing."""
-    from training.demo_corpus import write_demo_corpus
-    from training.demo_model import build_demo_model
+    from demo.corpus import write_demo_corpus
+    from demo.model import build_demo_model
 
     data_dir, model_dir = DEMO_DATA, DEMO_MODEL
     if not (data_dir / ".complete").exists():

@@ -8,7 +8,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from training import demo_corpus, demo_model
+from demo import corpus
+from demo import model as dm
 
 # Small enough to build in a few seconds; the real default is 300 steps, batch 32, seq 128.
 TINY = {"steps": 20, "batch_size": 8, "seq_len": 64, "n_docs": 300, "threads": 1}
@@ -19,7 +20,7 @@ def built(tmp_path_factory) -> tuple:
     out = tmp_path_factory.mktemp("models") / "demo-llama"
     messages: list[str] = []
     threads = torch.get_num_threads()
-    path = demo_model.build_demo_model(out, seed=0, **TINY, progress=messages.append)
+    path = dm.build_demo_model(out, seed=0, **TINY, progress=messages.append)
     assert torch.get_num_threads() == threads  # the build's thread setting does not leak
     return path, messages
 
@@ -30,7 +31,7 @@ def tokenizer(built):
 
 
 def test_tokenizer_round_trips_corpus_text_and_unicode(tokenizer):
-    rows = demo_corpus.generate_rows(seed=5, sizes={"alpaca": 60, "dolly": 60, "openorca": 60})
+    rows = corpus.generate_rows(seed=5, sizes={"alpaca": 60, "dolly": 60, "openorca": 60})
     texts = [v for table in rows.values() for r in table for v in r.values()]
     texts += [
         "Zoë walked to Tréval.",
@@ -45,7 +46,7 @@ def test_tokenizer_round_trips_corpus_text_and_unicode(tokenizer):
 
 
 def test_special_tokens_and_bos(tokenizer):
-    assert len(tokenizer) == demo_model.VOCAB_SIZE
+    assert len(tokenizer) == dm.VOCAB_SIZE
     assert (tokenizer.unk_token, tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token) == (
         "<unk>",
         "<s>",
@@ -59,7 +60,7 @@ def test_special_tokens_and_bos(tokenizer):
 
 
 def test_template_markers_tokenize_compactly(tokenizer):
-    for marker in demo_model.TEMPLATE_MARKERS:
+    for marker in dm.TEMPLATE_MARKERS:
         assert len(tokenizer(marker, add_special_tokens=False)["input_ids"]) <= 3, marker
 
 
@@ -91,7 +92,7 @@ def test_build_saves_safetensors_that_load_like_a_hub_model(built, tokenizer):
 
 
 def test_pretraining_lowered_the_loss(built):
-    record = demo_model.read_marker(built[0])
+    record = dm.read_marker(built[0])
     assert record["settings"]["steps"] == TINY["steps"]
     assert record["initial_loss"] > 6.0  # about ln(1024) = 6.93 at random init
     assert record["final_loss"] < record["initial_loss"] - 1.0
@@ -116,33 +117,33 @@ def test_second_build_is_a_cache_hit_and_new_settings_rebuild(built):
     weights = path / "model.safetensors"
     stamp = weights.stat().st_mtime_ns
     messages: list[str] = []
-    assert demo_model.build_demo_model(path, seed=0, **TINY, progress=messages.append) == path
+    assert dm.build_demo_model(path, seed=0, **TINY, progress=messages.append) == path
     assert weights.stat().st_mtime_ns == stamp
     assert messages and messages[0].startswith("cached")
 
     other = {**TINY, "steps": 3}
-    demo_model.build_demo_model(path, seed=0, **other)
-    assert demo_model.read_marker(path)["settings"]["steps"] == 3
+    dm.build_demo_model(path, seed=0, **other)
+    assert dm.read_marker(path)["settings"]["steps"] == 3
 
 
 def test_build_is_deterministic(tmp_path):
     small = {**TINY, "steps": 3}
-    a = demo_model.build_demo_model(tmp_path / "a", seed=1, **small)
-    b = demo_model.build_demo_model(tmp_path / "b", seed=1, **small)
+    a = dm.build_demo_model(tmp_path / "a", seed=1, **small)
+    b = dm.build_demo_model(tmp_path / "b", seed=1, **small)
     assert (a / "tokenizer.json").read_bytes() == (b / "tokenizer.json").read_bytes()
     ma = AutoModelForCausalLM.from_pretrained(a).state_dict()
     mb = AutoModelForCausalLM.from_pretrained(b).state_dict()
     assert all(torch.equal(ma[k], mb[k]) for k in ma)
-    ra, rb = demo_model.read_marker(a), demo_model.read_marker(b)
+    ra, rb = dm.read_marker(a), dm.read_marker(b)
     assert ra["settings_hash"] == rb["settings_hash"] and ra["final_loss"] == rb["final_loss"]
 
 
 def test_main_prints_the_summary(tmp_path, capsys):
     out = tmp_path / "m"
     argv = ["--out", str(out), "--steps", "2", "--seed", "0", "--threads", "1"]
-    assert demo_model.main(argv) == 0
+    assert dm.main(argv) == 0
     text = capsys.readouterr().out
     assert "2 steps" in text and "parameters" in text and "loss" in text
-    assert demo_model.main(argv) == 0
+    assert dm.main(argv) == 0
     assert "cached" in capsys.readouterr().out
-    assert json.loads((out / demo_model.MARKER_NAME).read_text())["settings"]["steps"] == 2
+    assert json.loads((out / dm.MARKER_NAME).read_text())["settings"]["steps"] == 2

@@ -3,14 +3,14 @@
 The real project fine-tunes TinyLlama from the Hugging Face Hub; the demo has no Hub, so this
 builds a stand-in locally: a byte-level BPE tokenizer (1024 tokens) and a ~1M-parameter
 Llama-architecture causal LM pretrained for a few hundred steps on ``pretraining_text`` from
-``training.demo_corpus``. It knows the world's words and facts but has never seen the prompt
+``demo.pretraining``. It knows the world's words and facts but has never seen the prompt
 template, so its instruction-following scores start low, like a base model's.
 
 The result is saved with ``save_pretrained`` and loads with ``AutoModelForCausalLM`` and
 ``AutoTokenizer`` like a Hub model. Builds are atomic (temp dir, then rename) and cached: a
 marker file records a hash of every setting and of the training text.
 
-    python -m training.demo_model --out models/demo-llama [--steps 300] [--seed 0]
+    python -m demo.model --out models/demo-llama [--steps 300] [--seed 0]
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from training import demo_corpus
+from demo import corpus
+from demo.pretraining import pretraining_text
+from training.template import render_prompt
 
 MODEL_VERSION = 1
 MARKER_NAME = "demo_model.json"
@@ -48,24 +50,17 @@ ARCH = {
 
 
 def _template_texts(seed: int) -> list[str]:
-    """A few hundred prompt-formatted rows, so the template markers get their own merges.
+    """A few hundred rows in the training prompt template, so its markers get their own merges.
 
     Used for the tokenizer only; the language model never sees the template.
     """
-    rows = demo_corpus.generate_rows(seed + 1, {"alpaca": 600, "dolly": 300, "openorca": 600})
-    texts = []
-    for r in rows["alpaca"]:
-        inp = f"### Input:\n{r['input']}\n\n" if r["input"] else ""
-        texts.append(f"### Instruction:\n{r['instruction']}\n\n{inp}### Response:\n{r['output']}")
-    for r in rows["dolly"]:
-        ctx = f"### Input:\n{r['context']}\n\n" if r["context"] else ""
-        texts.append(f"### Instruction:\n{r['instruction']}\n\n{ctx}### Response:\n{r['response']}")
-    for r in rows["openorca"]:
-        texts.append(
-            f"### System:\n{r['system_prompt']}\n\n### Instruction:\n{r['question']}\n\n"
-            f"### Response:\n{r['response']}"
-        )
-    return texts
+    rows = corpus.generate_rows(seed + 1, {"alpaca": 600, "dolly": 300, "openorca": 600})
+    alpaca, dolly, orca = rows["alpaca"], rows["dolly"], rows["openorca"]
+    return [
+        *(render_prompt(r["instruction"], input=r["input"]) + r["output"] for r in alpaca),
+        *(render_prompt(r["instruction"], input=r["context"]) + r["response"] for r in dolly),
+        *(render_prompt(r["question"], r["system_prompt"]) + r["response"] for r in orca),
+    ]
 
 
 def train_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
@@ -110,7 +105,7 @@ def _settings(
 ) -> dict:
     return {
         "model_version": MODEL_VERSION,
-        "corpus_version": demo_corpus.GENERATOR_VERSION,
+        "corpus_version": corpus.GENERATOR_VERSION,
         "seed": seed,
         "steps": steps,
         "batch_size": batch_size,
@@ -197,7 +192,7 @@ def build_demo_model(
     busy 2-core machine 1 thread is much faster than 2 fighting another process for cores.
     """
     out_dir = Path(out_dir)
-    docs = demo_corpus.pretraining_text(seed, n_docs)
+    docs = pretraining_text(seed, n_docs)
     text_sha = hashlib.sha256("\x00".join(docs).encode()).hexdigest()
     settings = _settings(seed, steps, batch_size, seq_len, lr, n_docs, text_sha)
     settings_hash = _settings_hash(settings)
@@ -287,7 +282,7 @@ def _save_atomically(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m training.demo_model",
+        prog="python -m demo.model",
         description="Build the offline demo base model (tokenizer + tiny Llama).",
     )
     parser.add_argument("--out", type=Path, default=Path("models/demo-llama"))
