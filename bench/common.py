@@ -17,8 +17,7 @@ from bench.settings import DEMO_CONFIG, POINTS, ROOT, Budget
 
 def sweep_doc(budget: Budget, n_trials: int, scheduler: dict, concurrency: int) -> dict:
     """configs/demo.yaml at `budget`, running the first `n_trials` POINTS (no sampling)."""
-    from sweeps.config import localize
-    from sweeps.config import load_config
+    from sweeps.config import load_config, localize
 
     cfg = localize(load_config(DEMO_CONFIG, budget.overrides()))
     doc = cfg.model_dump(mode="json")
@@ -58,8 +57,8 @@ def python() -> str:
 def warm_base_cache(doc: dict, project: Path) -> float:
     """Evaluate the base model once into `project/runs/base_eval` (what `sweeplab sweep`
     does first); both sides of a comparison then read it from the cache. Returns seconds."""
-    from sweeps.run.baseline import base_scores
     from sweeps.config import SweepConfig
+    from sweeps.run.baseline import base_scores
     from sweeps.run.trial import eval_items
     from training.prepare import prepare_data
 

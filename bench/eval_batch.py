@@ -17,8 +17,7 @@ def measure(s: Settings, log) -> dict:
     import torch
 
     from evaluation.generate import generate
-    from sweeps.config import localize
-    from sweeps.config import load_config
+    from sweeps.config import load_config, localize
     from sweeps.run.trial import eval_items
     from training.base_model import load_base_model
     from training.prepare import prepare_data

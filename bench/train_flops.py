@@ -146,8 +146,7 @@ def run_variant(model, tok, dataset, cfg, steps: int, packed: bool, work) -> dic
 def measure(s: Settings, work, log) -> dict:
     import torch
 
-    from sweeps.config import localize
-    from sweeps.config import load_config
+    from sweeps.config import load_config, localize
     from sweeps.run.plan import trial_phases
     from training.base_model import load_base_model
     from training.prepare import prepare_data

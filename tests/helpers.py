@@ -189,3 +189,16 @@ def sweep_runs(client, name: str) -> tuple[list, list]:
     parents = [r for r in runs if r.data.tags.get("sweeplab.kind") == "sweep"]
     trials = [r for r in runs if r.data.tags.get("sweeplab.kind") == "trial"]
     return parents, trials
+
+
+def run_sweeplab(*args: str, cwd: Path, env=None, timeout: float = 900):
+    """`sweeplab ARGS` to completion; the CompletedProcess (text output captured)."""
+    return run_python(None, *args, cwd=cwd, env=env, timeout=timeout)
+
+
+def run_python(code: str | None, *args: str, cwd: Path, env=None, timeout: float = 300):
+    """`python -c CODE ARGS` (or `sweeplab ARGS` when `code` is None) to completion."""
+    cmd = sweeplab_cmd(*args) if code is None else [sys.executable, "-c", code, *args]
+    return subprocess.run(
+        cmd, cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=timeout
+    )

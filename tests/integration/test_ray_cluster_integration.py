@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.helpers import free_port, small_sweep_config
+from tests.helpers import free_port, run_sweeplab, small_sweep_config
 
 pytestmark = pytest.mark.integration
 RAY = str(Path(sys.executable).parent / "ray")
@@ -41,22 +41,15 @@ def test_sweep_on_a_ray_head_node(tmp_path, demo_assets):
     assert start.returncode == 0, start.stderr[-2000:]
     try:
         cfg = small_sweep_config(tmp_path, demo_assets, num_samples=1)
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sweeps.cli",
-                "sweep",
-                str(cfg),
-                "--name",
-                "onray",
-                "--ray-address",
-                f"127.0.0.1:{port}",
-            ],
+        run = run_sweeplab(
+            "sweep",
+            str(cfg),
+            "--name",
+            "onray",
+            "--ray-address",
+            f"127.0.0.1:{port}",
             cwd=tmp_path,
             env=env,
-            capture_output=True,
-            text=True,
             timeout=900,
         )
         assert run.returncode == 0, run.stderr[-3000:] + run.stdout[-2000:]

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, free_port, small_sweep_config, start_server, wait_healthy
+from tests.helpers import (
+    ROOT,
+    free_port,
+    run_python,
+    run_sweeplab,
+    small_sweep_config,
+    start_server,
+    wait_healthy,
+)
 from tests.integration.browser import chromium, render
 
 pytestmark = pytest.mark.integration
@@ -60,14 +68,7 @@ def test_sweep_promote_load_through_server(tmp_path: Path, demo_assets, server: 
     work.mkdir()
 
     def cli(*args, timeout=900):
-        return subprocess.run(
-            [sys.executable, "-m", "sweeps.cli", *args],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        return run_sweeplab(*args, cwd=work, env=env, timeout=timeout)
 
     run = cli("sweep", str(cfg), "--name", "srv")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -117,14 +118,7 @@ def test_sweep_promote_load_through_server(tmp_path: Path, demo_assets, server: 
         "m = mlflow.pyfunc.load_model('models:/srv@champion'); "
         "print(json.dumps(m.predict(['What is 4 plus 5?'])))"
     )
-    load = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    load = run_python(code, cwd=tmp_path, env=env, timeout=300)
     assert load.returncode == 0, load.stderr[-3000:]
     out = json.loads(load.stdout.strip().splitlines()[-1])
     assert len(out) == 1 and isinstance(out[0], str)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from mlflow import MlflowClient
 
-from tests.helpers import NINE, small_sweep_config
+from tests.helpers import NINE, run_python, run_sweeplab, small_sweep_config
 
 pytestmark = pytest.mark.integration
 
@@ -19,14 +17,7 @@ pytestmark = pytest.mark.integration
 def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
     cfg = small_sweep_config(tmp_path, demo_assets)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "sweeps.cli", "sweep", str(cfg), "--name", "itest"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    proc = run_sweeplab("sweep", str(cfg), "--name", "itest", cwd=tmp_path, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     out = proc.stdout
     assert "best trial" in out and "mlflow ui --backend-store-uri sqlite:///" in out
@@ -71,14 +62,7 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
     assert int(parent.data.params["data_stats.alpaca.rows"]) > 0
 
     # Re-running the finished sweep continues it: nothing reruns, no run changes.
-    again = subprocess.run(
-        [sys.executable, "-m", "sweeps.cli", "sweep", str(cfg), "--name", "itest"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    again = run_sweeplab("sweep", str(cfg), "--name", "itest", cwd=tmp_path, env=env, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "continuing" in again.stdout and "started" not in again.stdout
     rerun = {r.info.run_id: r for r in client.search_runs([exp.experiment_id])}
@@ -86,13 +70,15 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
     for child in children:
         assert rerun[child.info.run_id].info.end_time == child.info.end_time
     # ... but the same name with another config is refused, in one line.
-    changed = subprocess.run(
-        [sys.executable, "-m", "sweeps.cli", "sweep", str(cfg), "--name", "itest"]
-        + ["--set", "train.max_steps=24"],
+    changed = run_sweeplab(
+        "sweep",
+        str(cfg),
+        "--name",
+        "itest",
+        "--set",
+        "train.max_steps=24",
         cwd=tmp_path,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert changed.returncode == 2
@@ -103,14 +89,7 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
 
     # Promotion: the best finished trial, picked from MLflow, registered once, alias set.
     def promote(*extra):
-        return subprocess.run(
-            [sys.executable, "-m", "sweeps.cli", "promote", "itest", *extra],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return run_sweeplab("promote", "itest", *extra, cwd=tmp_path, env=env, timeout=300)
 
     # The test config's gate (alpaca/meteor >= 2) cannot pass: refused, then forced.
     gated = promote()
@@ -142,14 +121,7 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
         "out = m.predict(['What is 2 plus 3?', 'Name the capital of Velmora.']); "
         "print(json.dumps(out))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_python(code, cwd=tmp_path, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     answers = json.loads(proc.stdout.strip().splitlines()[-1])
     assert isinstance(answers, list) and len(answers) == 2
@@ -157,13 +129,8 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
 
     # The report: written, logged to the parent run, numbers matching the runs, deterministic.
     def report(out):
-        return subprocess.run(
-            [sys.executable, "-m", "sweeps.cli", "report", "itest", "--out", str(out)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
+        return run_sweeplab(
+            "report", "itest", "--out", str(out), cwd=tmp_path, env=env, timeout=600
         )
 
     one, two = report(tmp_path / "r1"), report(tmp_path / "r2")
