@@ -8,6 +8,8 @@ STAMP := $(VENV)/.sweeplab-installed
 WORDNET := $(VENV)/nltk_data/corpora/wordnet/lexnames
 DEMO_DATA := data/demo/.complete
 DEMO_MODEL := models/demo-llama/demo_model.json
+# Exact wheels of what a promoted model requires: its offline install test installs from here.
+WHEELHOUSE := .wheelhouse/.complete
 NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
@@ -17,7 +19,7 @@ GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
 PORT ?= 5000
 
 .PHONY: setup sweep test test-fast lint format demo-data demo-model server postgres clean help \
-	bench gpu-check
+	bench gpu-check wheelhouse
 
 help:
 	@echo "make sweep      install what is missing, build demo data + model, run the demo sweep"
@@ -57,13 +59,18 @@ $(DEMO_DATA): $(STAMP) $(wildcard demo/*.py)
 $(DEMO_MODEL): $(STAMP) $(DEMO_DATA) $(wildcard demo/*.py)
 	$(PY) -m demo.model --out models/demo-llama
 
+$(WHEELHOUSE): $(STAMP) sweeps/promote/shipping.py
+	$(PY) -m sweeps.promote.shipping .wheelhouse
+	touch $@
+
+wheelhouse: $(WHEELHOUSE)
 demo-data: $(DEMO_DATA)
 demo-model: $(DEMO_MODEL)
 
 sweep: setup demo-data demo-model
 	$(BIN)/sweeplab sweep configs/demo.yaml --name $(NAME)
 
-test: setup demo-data demo-model $(CHROMIUM) postgres
+test: setup demo-data demo-model $(WHEELHOUSE) $(CHROMIUM) postgres
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: setup

@@ -1,7 +1,7 @@
 """`sweeplab`: one parser, one function per command; exceptions become exit codes.
 
 Each command imports what it needs when it runs, so `sweeplab --help`, `validate`, `data`,
-`report` and `promote` never load torch, transformers, TRL, PEFT or Ray.
+`report` and `promote` (without `--merge`) never load torch, transformers, TRL, PEFT or Ray.
 """
 
 from __future__ import annotations
@@ -82,20 +82,38 @@ def _launch(cfg: SweepConfig, args, label: str | None) -> int:
 
 
 def cmd_promote(args) -> int:
-    from sweeps.promote.promotion import promote
+    from sweeps.promote.promotion import CHALLENGER, promote
 
-    p = promote(_tracker(args), args.sweep, args.objective, args.alias, args.force)
+    p = promote(
+        _tracker(args), args.sweep, args.objective, args.alias, args.force, args.mode, args.merge
+    )
     what = "registered" if p.created else "already registered"
     forced = f" (FORCED past: {'; '.join(p.failed_gates)})" if p.failed_gates else ""
     print(
         f"{what}: models:/{p.name}/{p.version} <- trial {p.row.trial_id} "
         f"(run {p.row.run_id}){forced}"
     )
-    print(f"alias: models:/{p.name}@{p.alias}")
+    if p.comparison is not None:
+        print(f"vs champion: {p.comparison.text()}")
+    if p.champion == p.version:
+        print(f"alias: models:/{p.name}@{p.alias}")
+    else:
+        print(
+            f"alias: models:/{p.name}@{CHALLENGER} (models:/{p.name}@{p.alias} stays at "
+            f"version {p.champion}: not better beyond the noise; --force moves it)"
+        )
+    if p.merged:
+        print(f"merged model (safetensors + tokenizer): {p.merged}")
     print(
         f'load: mlflow.pyfunc.load_model("models:/{p.name}@{p.alias}").predict(["<instruction>"])'
     )
     return 0
+
+
+def cmd_serve(args) -> int:
+    from sweeps.promote.serving import serve
+
+    return serve(_tracker(args), args.target, args.port)
 
 
 def cmd_report(args) -> int:
@@ -168,7 +186,19 @@ def _read_back_parsers(sub) -> None:
     _with_store(p)
     p.add_argument("--objective", help="metric to rank by (default: the sweep's objective)")
     p.add_argument("--alias", help="alias to set (default: the config's, `champion`)")
-    p.add_argument("--force", action="store_true", help="promote even if gates fail")
+    p.add_argument(
+        "--force", action="store_true", help="promote even if gates fail or within the noise"
+    )
+    p.add_argument(
+        "--mode", choices=("max", "min"), help="best is the max or min (default: the sweep's)"
+    )
+    p.add_argument(
+        "--merge", action="store_true", help="also log base + adapter merged (safetensors)"
+    )
+    p = sub.add_parser("serve", help="serve a promoted model over HTTP on 127.0.0.1")
+    p.add_argument("target", help="SWEEP or SWEEP@alias (default alias: champion)")
+    p.add_argument("--port", type=int, default=5001)
+    p.add_argument("--tracking-uri", help="MLflow tracking URI")
     p = sub.add_parser("report", help="write report.md/report.html: a verdict per dimension")
     _with_store(p)
     p.add_argument("--out", type=Path, help="output directory (default: runs/reports/SWEEP)")
@@ -207,6 +237,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "data": cmd_data,
     "promote": cmd_promote,
+    "serve": cmd_serve,
     "report": cmd_report,
     "score": cmd_score,
     "server": cmd_server,

@@ -6,7 +6,10 @@ came from a model that never saw system prompts during fine-tuning.
 
 from __future__ import annotations
 
-from training.examples import Example
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only a type here: promoted models ship this file alone
+    from training.examples import Example
 
 TEMPLATE_NAME = "sweeplab-v1"
 

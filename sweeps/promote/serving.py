@@ -1,45 +1,46 @@
-"""What a promoted model runs: base model + LoRA adapter + the training prompt template."""
+"""`sweeplab serve SWEEP[@alias]`: the promoted model over HTTP on 127.0.0.1.
+
+A thin wrapper of `mlflow models serve -m models:/NAME@alias --env-manager local`, run in this
+environment against the sweep's tracking store: `POST /invocations` with
+`{"inputs": ["instruction", ...]}` answers `{"predictions": ["answer", ...]}`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+import os
+import subprocess
+import sys
 
-from evaluation.generate import generate
-from training.base_model import load_base_model
-from training.config import ModelConfig
-from training.sft import load_adapter
-from training.template import render_prompt
+from mlflow_server.registry import alias_version
+from mlflow_server.tracking import Tracker
+from sweeps.report.runs import load_sweep
 
 
-def load_generator(artifacts: dict[str, str], config: dict) -> Callable[[list[str]], list[str]]:
-    """A function from instructions to generated answers.
+def split_target(target: str, default_alias: str = "champion") -> tuple[str, str]:
+    """`SWEEP@alias` -> (sweep, alias); the alias defaults to the champion."""
+    sweep, _, alias = target.partition("@")
+    return sweep, alias or default_alias
 
-    `config` holds the base model reference (`model`) and generation settings; `artifacts`
-    the adapter directory (which also holds the tokenizer).
-    """
-    model_cfg = ModelConfig.model_validate(config["model"])
-    model, _ = load_base_model(model_cfg)
-    from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(artifacts["adapter"])
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = load_adapter(model, Path(artifacts["adapter"]))
-    model.eval()
-    max_new = int(config.get("max_new_tokens", 64))
+def serve_argv(name: str, alias: str, port: int, host: str = "127.0.0.1") -> list[str]:
+    return [
+        sys.executable, "-m", "mlflow", "models", "serve",
+        "-m", f"models:/{name}@{alias}",
+        "--env-manager", "local",
+        "--host", host,
+        "--port", str(port),
+    ]  # fmt: skip
 
-    def predict(inputs: list) -> list[str]:
-        prompts = []
-        for item in inputs:
-            if isinstance(item, dict):  # {"instruction", "system"?, "input"?}
-                prompts.append(
-                    render_prompt(
-                        item["instruction"], item.get("system", ""), item.get("input", "")
-                    )
-                )
-            else:
-                prompts.append(render_prompt(str(item)))
-        return [g.text for g in generate(model, tokenizer, prompts, max_new, batch_size=16)]
 
-    return predict
+def serve(tracker: Tracker, target: str, port: int, host: str = "127.0.0.1") -> int:
+    """Serve the sweep's registered model at `alias` until interrupted; the exit status."""
+    sweep, alias = split_target(target)
+    _, cfg = load_sweep(tracker, sweep)
+    name = cfg.promotion.model_name or sweep
+    if "@" not in target:
+        alias = cfg.promotion.alias
+    if alias_version(tracker.client, name, alias) is None:
+        raise ValueError(f"no models:/{name}@{alias}: `sweeplab promote {sweep}` registers one")
+    print(f"serving models:/{name}@{alias} on http://{host}:{port}/invocations", flush=True)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracker.uri}
+    return subprocess.call(serve_argv(name, alias, port, host), env=env)

@@ -65,6 +65,8 @@ def paired_effect(
     seed: int = 0,
 ) -> tuple[float, float, float]:
     """(effect, low, high) in points: treatment minus control, pooled over pairs."""
+    if len({len(c.meteor) for c, _ in pairs}) > 1:
+        return stratified_effect(pairs, metric, samples, seed)
     n = len(pairs[0][0].meteor)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(samples, n))
@@ -93,6 +95,34 @@ def paired_effect(
         )
     lo, hi = np.percentile(boot, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
     return 100 * point, 100 * float(lo), 100 * float(hi)
+
+
+def _per_pair(c: ExampleScores, t: ExampleScores, metric: str):
+    """A function from resampled rows to treatment minus control on them."""
+    if metric in ("meteor", "rougeL"):
+        diff = getattr(t, metric) - getattr(c, metric)
+        return lambda rows: float(diff[rows].mean())
+    tb, cb = bleu_stats(t.predictions, t.references), bleu_stats(c.predictions, c.references)
+    return lambda rows: bleu_from_stats(tb[rows].sum(0)) - bleu_from_stats(cb[rows].sum(0))
+
+
+def stratified_effect(
+    pairs: list[tuple[ExampleScores, ExampleScores]],
+    metric: str,
+    samples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """As `paired_effect` for pairs of different sizes (e.g. datasets): each pair resampled
+    within itself, the per-pair differences averaged."""
+    rng = np.random.default_rng(seed)
+    diffs = [_per_pair(c, t, metric) for c, t in pairs]
+    idx = [rng.integers(0, len(c.meteor), size=(samples, len(c.meteor))) for c, _ in pairs]
+    point = np.mean([d(slice(None)) for d in diffs])
+    boot = np.array(
+        [np.mean([d(rows[s]) for d, rows in zip(diffs, idx, strict=True)]) for s in range(samples)]
+    )
+    lo, hi = np.percentile(boot, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
+    return 100 * float(point), 100 * float(lo), 100 * float(hi)
 
 
 def regression_effect(

@@ -1,0 +1,91 @@
+"""Does a challenger beat the champion? A paired bootstrap over the eval examples both runs
+were scored on (matched by dataset and example id in their final per-example tables), on the
+objective's metric, in the objective's direction. Inside the noise, the champion stays."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlflow_server.registry import download_run_dir
+from mlflow_server.tracking import Tracker
+from sweeps.report.effects import ExampleScores, paired_effect
+from sweeps.report.runs import _scores
+from training.examples import SOURCES
+
+FINAL_TABLE = "eval/predictions.json"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    objective: str
+    points: float | None
+    """Challenger minus champion, in points (x100), over the shared examples."""
+    low: float | None
+    high: float | None
+    n: int
+    """Shared eval examples."""
+    mode: str
+
+    @property
+    def beats(self) -> bool:
+        if self.low is None or self.high is None:
+            return False
+        return self.low > 0 if self.mode == "max" else self.high < 0
+
+    def text(self) -> str:
+        if self.points is None:
+            return f"{self.objective}: no eval examples shared with the champion"
+        return (
+            f"{self.objective} {self.points:+.2f} pts [{self.low:+.2f}, {self.high:+.2f}] "
+            f"over {self.n} shared examples ({self.mode})"
+        )
+
+
+def final_rows(tracker: Tracker, run_id: str, tmp: Path) -> dict[tuple[str, str], dict]:
+    """A run's final per-example table, by (dataset, example id)."""
+    path = download_run_dir(tracker.client, run_id, FINAL_TABLE, tmp / run_id)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows = [dict(zip(data["columns"], r, strict=True)) for r in data["data"]]
+    return {(r["dataset"], str(r["id"])): r for r in rows}
+
+
+def objective_parts(objective: str) -> tuple[tuple[str, ...], str]:
+    """(datasets, metric): `mean_meteor` averages the three sets; `dolly/bleu` is one."""
+    if objective.startswith("mean_"):
+        return SOURCES, objective.removeprefix("mean_")
+    dataset, _, metric = objective.partition("/")
+    return (dataset,), metric
+
+
+def compare(
+    champion: dict[tuple[str, str], dict],
+    challenger: dict[tuple[str, str], dict],
+    objective: str,
+    mode: str,
+) -> Comparison:
+    """The paired bootstrap of challenger minus champion on their shared examples."""
+    datasets, metric = objective_parts(objective)
+    pairs: list[tuple[ExampleScores, ExampleScores]] = []
+    for ds in datasets:
+        keys = sorted(k for k in champion.keys() & challenger.keys() if k[0] == ds)
+        if keys:
+            pairs.append(
+                (_scores([champion[k] for k in keys]), _scores([challenger[k] for k in keys]))
+            )
+    n = sum(len(c.meteor) for c, _ in pairs)
+    if not pairs:
+        return Comparison(objective, None, None, None, 0, mode)
+    points, low, high = paired_effect(pairs, metric)
+    return Comparison(objective, points, low, high, n, mode)
+
+
+def compare_runs(
+    tracker: Tracker, champion_run: str, challenger_run: str, objective: str, mode: str
+) -> Comparison:
+    with tempfile.TemporaryDirectory() as tmp:
+        a = final_rows(tracker, champion_run, Path(tmp))
+        b = final_rows(tracker, challenger_run, Path(tmp))
+    return compare(a, b, objective, mode)
