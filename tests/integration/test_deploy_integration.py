@@ -109,7 +109,7 @@ def test_promoted_model_is_code_with_pinned_requirements_and_no_pickle(deployed)
     assert f"torch=={metadata.version('torch')}" in reqs
     assert f"peft=={metadata.version('peft')}" in reqs
     assert not any("cloudpickle" in r for r in reqs)
-    base = pyfunc["model_config"]["base_model"]
+    base = pyfunc["config"]["base_model"]
     assert base["kind"] == "local" and len(base["sha256"]) == 64
 
 
@@ -214,7 +214,7 @@ def test_merged_model_generates_what_base_plus_adapter_generates(deployed, tmp_p
     plain = AutoModelForCausalLM.from_pretrained(str(merged)).eval()
     plain_tok = AutoTokenizer.from_pretrained(str(merged))
     base = yaml.safe_load((_model_dir(deployed) / "MLmodel").read_text())
-    ref = base["flavors"]["python_function"]["model_config"]["base_model"]
+    ref = base["flavors"]["python_function"]["config"]["base_model"]
     adapter = Path(client.download_artifacts(run_id, "adapter", str(tmp_path / "a")))
     peft_model, tok = load_with_adapter(ref, adapter)
     want = [g.text for g in generate(peft_model, tok, prompts, 24, 12)]
