@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from mlflow_server.registry import alias_version
 from mlflow_server.tracking import Tracker
@@ -42,5 +43,7 @@ def serve(tracker: Tracker, target: str, port: int, host: str = "127.0.0.1") -> 
     if alias_version(tracker.client, name, alias) is None:
         raise ValueError(f"no models:/{name}@{alias}: `sweeplab promote {sweep}` registers one")
     print(f"serving models:/{name}@{alias} on http://{host}:{port}/invocations", flush=True)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracker.uri}
+    # `mlflow models serve` starts `uvicorn` by name: this environment's scripts come first.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracker.uri, "PATH": path}
     return subprocess.call(serve_argv(name, alias, port, host), env=env)

@@ -88,7 +88,7 @@ def test_promoted_model_is_code_with_pinned_requirements_and_no_pickle(deployed)
     version = deployed["client"].get_model_version_by_alias(MODEL, "champion")
     _, trials = sweep_runs(deployed["client"], "dep1")
     assert version.run_id == max(trials, key=lambda t: t.data.metrics["objective"]).info.run_id
-    assert deployed["client"].get_model_version_by_alias(MODEL, "challenger").version == "1"
+    assert str(deployed["client"].get_model_version_by_alias(MODEL, "challenger").version) == "1"
     assert len(version.tags["sweeplab.base_model_hash"]) == 64
     assert version.tags["sweeplab.report"].startswith("runs:/")
     model = _model_dir(deployed)
@@ -189,8 +189,9 @@ def test_serve_answers_http_with_what_predict_gives(deployed):
         with urllib.request.urlopen(req, timeout=300) as r:
             answer = json.loads(r.read())
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=60)
+        if proc.poll() is None:
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=60)
     assert answer["predictions"] == deployed["local"]["out"]
 
 
