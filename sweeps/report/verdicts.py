@@ -126,11 +126,7 @@ def seed_like(trials: list[Trial]) -> Trial | None:
     alpaca_only = [
         t
         for t in trials
-        if all(
-            is_control(t.params.get(d, "0.0"), "0.0")
-            for d in ("mix.openorca", "mix.dolly")
-            if d in t.params
-        )
+        if all(is_control(v, "0.0") for d, v in t.params.items() if d.startswith("mix."))
     ]
 
     def distance(t: Trial) -> tuple:

@@ -157,3 +157,18 @@ def test_the_demo_model_settings_are_unchanged_and_mini_is_smaller():
     base, mini = dm.SIZES["base"], dm.SIZES["mini"]
     assert mini["num_hidden_layers"] < base["num_hidden_layers"]
     assert mini["hidden_size"] < base["hidden_size"]
+
+
+def test_the_seed_like_trial_has_no_declared_source_rows_either():
+    from sweeps.report.leaderboard import Row
+    from sweeps.report.runs import Trial
+    from sweeps.report.verdicts import seed_like
+
+    def trial(tid: str, **params: str) -> Trial:
+        base = {"lora_r": "16", "curriculum": "none", "mix.openorca": "0.0", "mix.dolly": "0.0"}
+        return Trial(Row(tid, tid, "FINISHED", {}, {}, False), base | params, [8])
+
+    mixed = trial("a", **{"mix.structured": "0.3"})
+    plain = trial("b", **{"mix.structured": "0.0", "lora_r": "32"})
+    assert seed_like([mixed, plain]) is plain
+    assert seed_like([mixed]) is None
