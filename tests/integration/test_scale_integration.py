@@ -15,6 +15,7 @@ from demo import corpus as dc
 from demo import model as dm
 from tests.helpers import (
     DEMO_DATA,
+    clean_env,
     DEMO_MODEL,
     NINE,
     run_sweeplab,
@@ -46,7 +47,7 @@ def scale_assets(tmp_path, request) -> dict:
     mini = dm.build_demo_model(
         tmp_path / "models" / "demo-llama-mini",
         size="mini",
-        steps=20,
+        steps=60,
         batch_size=8,
         seq_len=64,
         n_docs=300,
@@ -81,7 +82,11 @@ def _config(tmp_path, assets) -> str:
 
 
 def test_two_models_and_a_declared_source(tmp_path, scale_assets):
-    proc = run_sweeplab("sweep", _config(tmp_path, scale_assets), cwd=tmp_path, timeout=1500)
+    # A Ray of its own, even where other tests left a cluster running on this machine.
+    env = clean_env(RAY_ADDRESS="local")
+    proc = run_sweeplab(
+        "sweep", _config(tmp_path, scale_assets), cwd=tmp_path, env=env, timeout=1500
+    )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     # One base evaluation per model: two log lines, two cache files.
     assert "base model demo-llama: evaluating" in proc.stdout
@@ -103,15 +108,25 @@ def test_two_models_and_a_declared_source(tmp_path, scale_assets):
         m = t.data.metrics
         assert all(name in m for name in NINE)
         assert 0.0 <= m["structured/format_compliance"] <= 1.0
-        # The trial's delta is against its own model's base, which the parent run records.
+        # Every delta is against the trial's own model's base, which the parent run records:
+        # logged exactly where that base scored above 0, and equal to the change against it.
         label = t.data.params["model.path"].rsplit("/", 1)[-1]
-        base = parent.data.metrics[f"base/{label}/structured/meteor"]
-        own = 100 * (m["structured/meteor"] - base) / base
-        assert m["structured/meteor_delta_pct"] == pytest.approx(own, rel=1e-6, abs=1e-6)
+        base = {
+            k.removeprefix(f"base/{label}/"): v
+            for k, v in parent.data.metrics.items()
+            if k.startswith(f"base/{label}/") and k.endswith(("/meteor", "/rougeL"))
+        }
+        assert len(base) == 8  # four sets, two metrics
+        deltas = {k for k in m if k.endswith(("/meteor_delta_pct", "/rougeL_delta_pct"))}
+        assert deltas == {f"{k}_delta_pct" for k, v in base.items() if v > 0}
+        for key in deltas:
+            metric = key.removesuffix("_delta_pct")
+            own = 100 * (m[metric] - base[metric]) / base[metric]
+            assert m[key] == pytest.approx(own, rel=1e-6, abs=1e-6)
         by_model.setdefault(label, []).append(t)
     assert sorted(len(v) for v in by_model.values()) == [1, 2]
     # Two bases, not one: the models score differently.
-    base_scores = [parent.data.metrics[f"base/{k}/structured/meteor"] for k in by_model]
+    base_scores = [parent.data.metrics[f"base/{k}/alpaca/rougeL"] for k in by_model]
     assert base_scores[0] != base_scores[1]
 
     # The report: the structured source's effect on format compliance, with an interval.
