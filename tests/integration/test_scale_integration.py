@@ -15,9 +15,9 @@ from demo import corpus as dc
 from demo import model as dm
 from tests.helpers import (
     DEMO_DATA,
-    clean_env,
     DEMO_MODEL,
     NINE,
+    clean_env,
     run_sweeplab,
     small_sweep_config,
     sweep_runs,
