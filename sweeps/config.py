@@ -67,6 +67,8 @@ class TrialConfig(Strict):
     @model_validator(mode="after")
     def _mix_names_sources(self) -> TrialConfig:
         for name in self.mix.__pydantic_extra__ or {}:
+            if name == "alpaca":
+                raise ValueError("mix.alpaca cannot be set: Alpaca is the rest of the mixture")
             if name not in self.data.sources:
                 raise ValueError(
                     f"mix.{name}: no data source named {name!r} (declare it under "

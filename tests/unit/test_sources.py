@@ -76,6 +76,7 @@ def test_a_declared_source_is_mixed_searched_and_an_objective(tmp_path, declared
     ("change", "fragment"),
     [
         ({"mix": {"tables": 0.1}}, "mix.tables: no data source named 'tables'"),
+        ({"mix": {"alpaca": 0.5}}, "mix.alpaca cannot be set: Alpaca is the rest"),
         ({"mix": {"structured": 1.5}}, "mix.structured must be a share between 0 and 1"),
         ({"mix": {"structured": "lots"}}, "mix.structured must be a share between 0 and 1"),
         (
