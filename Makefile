@@ -10,6 +10,7 @@ DEMO_DATA := data/demo/.complete
 DEMO_MODEL := models/demo-llama/demo_model.json
 # Exact wheels of what a promoted model requires: its offline install test installs from here.
 WHEELHOUSE := .wheelhouse/.complete
+DEMO_MINI := models/demo-llama-mini/demo_model.json
 NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
@@ -64,8 +65,12 @@ $(WHEELHOUSE): $(STAMP) sweeps/promote/shipping.py
 	touch $@
 
 wheelhouse: $(WHEELHOUSE)
+# A smaller second base model: model scale as a search dimension (configs/demo-scale.yaml).
+$(DEMO_MINI): $(STAMP) $(DEMO_DATA) $(wildcard demo/*.py)
+	$(PY) -m demo.model --out models/demo-llama-mini --size mini
+
 demo-data: $(DEMO_DATA)
-demo-model: $(DEMO_MODEL)
+demo-model: $(DEMO_MODEL) $(DEMO_MINI)
 
 sweep: setup demo-data demo-model
 	$(BIN)/sweeplab sweep configs/demo.yaml --name $(NAME)
@@ -94,4 +99,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf runs data/demo models/demo-llama
+	rm -rf runs data/demo models/demo-llama models/demo-llama-mini

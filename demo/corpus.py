@@ -6,12 +6,17 @@ The demo cannot reach the Hugging Face Hub, so this writes three files about the
 - ``alpaca_data.json``            one JSON array of {instruction, input, output}
 - ``databricks-dolly-15k.jsonl``  one {instruction, context, response, category} per line
 - ``1M-GPT4-Augmented.parquet``   string columns id, system_prompt, question, response
+- ``structured.jsonl``            one {task, system, prompt, text, target} per line: short
+                                  answers in fixed formats (`demo.structured`), a declared
+                                  fourth source (`configs/demo-scale.yaml`)
 
 The three files carry the seed's distribution shift in miniature. Alpaca-style rows
 (`demo.alpaca`) have no system prompt and chatty 25-60 word answers with the correct answer
 somewhere inside. Dolly-style rows (`demo.dolly`) answer from a context paragraph in one or two
 plain sentences. OpenOrca-style rows (`demo.openorca`) carry system prompts that change what a
-correct answer is, and task formats the Alpaca-style rows never show.
+correct answer is, and task formats the Alpaca-style rows never show. The structured rows
+are drawn from their own random stream, after the others: the three files are the same bytes
+with or without them.
 
 Everything is a pure function of ``seed`` (``random.Random(seed)``, no global state): the same
 seed and sizes give byte-identical files, and a manifest records their hashes so a second
@@ -34,14 +39,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common.files import write_atomic
-from demo import alpaca, dolly, openorca
+from demo import alpaca, dolly, openorca, structured
 
 GENERATOR_VERSION = 1
-DEFAULT_SIZES: dict[str, int] = {"alpaca": 3000, "dolly": 800, "openorca": 1200}
+DEFAULT_SIZES: dict[str, int] = {
+    "alpaca": 3000,
+    "dolly": 800,
+    "openorca": 1200,
+    "structured": 400,
+}
 FILE_NAMES: dict[str, str] = {
     "alpaca": "alpaca_data.json",
     "dolly": "databricks-dolly-15k.jsonl",
     "openorca": "1M-GPT4-Augmented.parquet",
+    "structured": "structured.jsonl",
 }
 MANIFEST_NAME = "demo_corpus.json"
 DUPLICATE_FRACTION = 0.015  # like the real sets, a few exact duplicate rows for dedup to drop
@@ -83,7 +94,7 @@ def _n_distinct(n: int) -> int:
 def generate_rows(
     seed: int = 0, sizes: Mapping[str, int] | None = None
 ) -> dict[str, list[dict[str, str]]]:
-    """The three datasets as lists of row dicts, in their published column order."""
+    """The datasets as lists of row dicts, in their published column order."""
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
     rng = random.Random(seed)
     out: dict[str, list[dict[str, str]]] = {}
@@ -92,13 +103,16 @@ def generate_rows(
         if name == "openorca":
             rows = openorca.with_ids(rng, rows)
         out[name] = _with_duplicates(rng, rows, sizes[name])
+    own = random.Random(f"{seed}:structured")  # its own stream: the others' draws stay put
+    rows = _distinct_rows(own, _n_distinct(sizes["structured"]), structured.row)
+    out["structured"] = _with_duplicates(own, rows, sizes["structured"])
     return out
 
 
 def _serialize(name: str, rows: list[dict[str, str]]) -> bytes:
     if name == "alpaca":
         return (json.dumps(rows, indent=4, ensure_ascii=False) + "\n").encode()
-    if name == "dolly":
+    if name in ("dolly", "structured"):
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
     table = pa.table(
         {c: pa.array([r[c] for r in rows], type=pa.string()) for c in openorca.COLUMNS}
@@ -156,9 +170,10 @@ def _write(out_dir: Path, seed: int, sizes: Mapping[str, int] | None) -> tuple[d
 def write_demo_corpus(
     out_dir: Path, seed: int = 0, sizes: Mapping[str, int] | None = None
 ) -> dict[str, Path]:
-    """Write the three files (skipped when already there with the same content).
+    """Write the files (each skipped when already there with the same content).
 
-    ``sizes`` overrides row counts per dataset name ("alpaca", "dolly", "openorca").
+    ``sizes`` overrides row counts per dataset name ("alpaca", "dolly", "openorca",
+    "structured").
     Returns the file paths by dataset name.
     """
     out_dir = Path(out_dir)
@@ -169,7 +184,7 @@ def write_demo_corpus(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m demo.corpus",
-        description="Write the synthetic Alpaca/Dolly/OpenOrca demo corpus.",
+        description="Write the synthetic Alpaca/Dolly/OpenOrca (+ structured) demo corpus.",
     )
     parser.add_argument("--out", type=Path, default=Path("data/demo"), help="output directory")
     parser.add_argument("--seed", type=int, default=0, help="generator seed")

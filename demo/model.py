@@ -10,7 +10,12 @@ The result is saved with ``save_pretrained`` and loads with ``AutoModelForCausal
 ``AutoTokenizer`` like a Hub model. Builds are atomic (temp dir, then rename) and cached: a
 marker file records a hash of every setting and of the training text.
 
+A second, smaller base model (``--size mini``: 2 layers, hidden size 64, same tokenizer
+recipe and pretraining text) makes model scale a searchable dimension of the demo (the seed
+analysis' recommendation 2, in miniature: `configs/demo-scale.yaml`).
+
     python -m demo.model --out models/demo-llama [--steps 300] [--seed 0]
+    python -m demo.model --out models/demo-llama-mini --size mini
 """
 
 from __future__ import annotations
@@ -47,6 +52,18 @@ ARCH = {
     "num_key_value_heads": 4,
     "max_position_embeddings": 512,
 }
+SIZES = {
+    "base": ARCH,
+    "mini": {
+        "hidden_size": 64,
+        "intermediate_size": 192,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 512,
+    },
+}
+"""Architectures by size name; `base` is the demo model every config uses."""
 
 
 def _template_texts(seed: int) -> list[str]:
@@ -101,7 +118,14 @@ def _token_stream(tokenizer: PreTrainedTokenizerFast, docs: list[str]) -> torch.
 
 
 def _settings(
-    seed: int, steps: int, batch_size: int, seq_len: int, lr: float, n_docs: int, text_sha: str
+    seed: int,
+    steps: int,
+    batch_size: int,
+    seq_len: int,
+    lr: float,
+    n_docs: int,
+    text_sha: str,
+    arch: dict | None = None,
 ) -> dict:
     return {
         "model_version": MODEL_VERSION,
@@ -113,7 +137,7 @@ def _settings(
         "lr": lr,
         "n_docs": n_docs,
         "vocab_size": VOCAB_SIZE,
-        "arch": ARCH,
+        "arch": arch or ARCH,
         "text_sha256": text_sha,
     }
 
@@ -181,6 +205,7 @@ def build_demo_model(
     seq_len: int = 128,
     lr: float = 3e-3,
     n_docs: int = 5000,
+    size: str = "base",
     threads: int | None = None,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
@@ -188,13 +213,14 @@ def build_demo_model(
     """Build (or reuse) the demo tokenizer + model in out_dir; returns out_dir.
 
     Reuses out_dir as is when its marker records the same settings hash, unless force.
+    ``size`` picks the architecture (`SIZES`: "base", or the smaller "mini").
     ``threads`` sets torch's intra-op threads for the build (None: torch's default). On a
     busy 2-core machine 1 thread is much faster than 2 fighting another process for cores.
     """
     out_dir = Path(out_dir)
     docs = pretraining_text(seed, n_docs)
     text_sha = hashlib.sha256("\x00".join(docs).encode()).hexdigest()
-    settings = _settings(seed, steps, batch_size, seq_len, lr, n_docs, text_sha)
+    settings = _settings(seed, steps, batch_size, seq_len, lr, n_docs, text_sha, SIZES[size])
     settings_hash = _settings_hash(settings)
     marker = read_marker(out_dir)
     if not force and marker and marker.get("settings_hash") == settings_hash:
@@ -227,7 +253,7 @@ def _build(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        **ARCH,
+        **settings["arch"],
     )
     model = LlamaForCausalLM(config)
     n_params = sum(p.numel() for p in model.parameters())
@@ -290,9 +316,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads for the build")
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+    parser.add_argument("--size", choices=sorted(SIZES), default="base", help="architecture")
     args = parser.parse_args(argv)
     out = build_demo_model(
-        args.out, args.seed, args.steps, threads=args.threads, force=args.force, progress=print
+        args.out,
+        args.seed,
+        args.steps,
+        size=args.size,
+        threads=args.threads,
+        force=args.force,
+        progress=print,
     )
     record = read_marker(out)
     assert record is not None

@@ -48,6 +48,34 @@ class TrialConfig(Strict):
         default_factory=GenerationSettings, description="Answer generation on the eval sets."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _mix_every_source(cls, data: Any) -> Any:
+        # Each declared source gets a share (0 unless set), so `mix.<name>` can be searched
+        # and overridden like `mix.openorca`.
+        if not isinstance(data, dict):
+            return data
+        d = data.get("data")
+        names = d.sources if isinstance(d, DataConfig) else (d or {}).get("sources") or {}
+        mix = data.get("mix", {})
+        if isinstance(mix, MixConfig):
+            mix = mix.model_dump()
+        if not names or not isinstance(mix, dict) or not isinstance(names, dict):
+            return data
+        return {**data, "mix": {**{n: 0.0 for n in names}, **mix}}
+
+    @model_validator(mode="after")
+    def _mix_names_sources(self) -> TrialConfig:
+        for name in self.mix.__pydantic_extra__ or {}:
+            if name == "alpaca":
+                raise ValueError("mix.alpaca cannot be set: Alpaca is the rest of the mixture")
+            if name not in self.data.sources:
+                raise ValueError(
+                    f"mix.{name}: no data source named {name!r} (declare it under "
+                    f"data.sources, or use one of {', '.join(self.data.names())})"
+                )
+        return self
+
     def flat_params(self) -> dict[str, Any]:
         """Every setting as a dotted name, plus the seed's short names (`lora_r`)."""
         params = flatten(self.model_dump(mode="json"))
@@ -103,12 +131,13 @@ class SearchConfig(Strict):
         (), description="Configurations tried first (e.g. the seed's baseline), by dotted key."
     )
 
-    @model_validator(mode="after")
-    def _objective_known(self) -> SearchConfig:
-        valid = {f"mean_{m}" for m in METRICS} | {f"{s}/{m}" for s in SOURCES for m in METRICS}
+    def check_objective(self, datasets: tuple[str, ...]) -> None:
+        """The objective names a metric of the sweep's eval sets (or a mean over the three)."""
+        valid = {f"mean_{m}" for m in METRICS} | {f"{s}/{m}" for s in datasets for m in METRICS}
         if self.objective not in valid:
-            raise ValueError(f"unknown objective {self.objective!r} (one of {sorted(valid)})")
-        return self
+            raise ValueError(
+                f"search: unknown objective {self.objective!r} (one of {sorted(valid)})"
+            )
 
 
 class Gate(Strict):
@@ -160,6 +189,7 @@ class SweepConfig(TrialConfig):
     @model_validator(mode="after")
     def _space_applies(self) -> SweepConfig:
         # Every searched key must be a trial setting, and every value must be valid there.
+        self.search.check_objective(self.data.names())
         base = self.trial_dict()
         for key, dim in self.search.space.items():
             values = dim.choice if isinstance(dim, Choice) else (dim.low, dim.high)
@@ -205,9 +235,27 @@ def _abs_if_local(location: str) -> str:
 
 def localize(cfg: SweepConfig) -> SweepConfig:
     """Local paths made absolute: trials run in other working directories."""
-    data = cfg.data.model_copy(update={s: _abs_if_local(cfg.data.source(s)) for s in SOURCES})
+    declared = {
+        name: src.model_copy(update={"path": _abs_if_local(src.path)})
+        for name, src in cfg.data.sources.items()
+    }
+    data = cfg.data.model_copy(
+        update={s: _abs_if_local(cfg.data.source(s)) for s in SOURCES} | {"sources": declared}
+    )
     model = cfg.model.model_copy(update={"path": _abs_if_local(cfg.model.path)})
-    return cfg.model_copy(update={"data": data, "model": model})
+    search = cfg.search
+    if "model.path" in search.space and isinstance(search.space["model.path"], Choice):
+        paths = tuple(_abs_if_local(p) for p in search.space["model.path"].choice)
+        points = tuple(
+            {**p, "model.path": _abs_if_local(p["model.path"])} for p in search.points_to_evaluate
+        )
+        search = search.model_copy(
+            update={
+                "space": {**search.space, "model.path": Choice(choice=paths)},
+                "points_to_evaluate": points,
+            }
+        )
+    return cfg.model_copy(update={"data": data, "model": model, "search": search})
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
@@ -286,7 +334,11 @@ def _with_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     skeleton = SweepConfig(name="x", model=ModelConfig(path="x")).model_dump(mode="json")
     skeleton["name"] = _MISSING
     skeleton["model"]["path"] = _MISSING
-    return _merge(skeleton, raw)
+    merged = _merge(skeleton, raw)
+    declared = merged["data"].get("sources") if isinstance(merged.get("data"), dict) else None
+    if isinstance(declared, dict) and isinstance(merged.get("mix"), dict):
+        merged["mix"] = {**{n: 0.0 for n in declared}, **merged["mix"]}
+    return merged
 
 
 def _prune_missing(data: Any) -> Any:

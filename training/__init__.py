@@ -1,4 +1,5 @@
-"""Training: the datasets (readers for hub ids and local files in the published layouts,
+"""Training: the datasets (readers for hub ids and local files in the published layouts or
+through a declared column mapping,
 duplicates, held-out splits, per-source mixing, the curriculum, the prompt template), the
 base model's loading, and LoRA SFT with TRL + PEFT.
 

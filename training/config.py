@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from training.examples import SOURCES
+
+SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 class Strict(BaseModel):
@@ -30,6 +40,28 @@ class EvalSizes(Strict):
     openorca: int = Field(111, ge=1, description="Held-out OpenOrca examples.")
 
 
+class Columns(Strict):
+    """Which column of a declared source holds each field of an example."""
+
+    instruction: str = Field(description="Column holding the instruction (the question).")
+    response: str = Field(description="Column holding the reference answer.")
+    input: str | None = Field(None, description="Column with extra input or a context, if any.")
+    system: str | None = Field(None, description="Column with a system prompt, if any.")
+    category: str | None = Field(None, description="Column with a task category, if any.")
+    id: str | None = Field(None, description="Column with a row id (default `<source>-<row>`).")
+
+    def required(self) -> tuple[str, str]:
+        return (self.instruction, self.response)
+
+
+class DeclaredSource(Strict):
+    """A data source beyond the three datasets: a file (or hub id) and its column mapping."""
+
+    path: str = Field(description="Local .json/.jsonl/.parquet file or directory, or a hub id.")
+    columns: Columns = Field(description="Which column holds each field of an example.")
+    eval_size: int = Field(40, ge=1, description="Held-out examples of this source.")
+
+
 class DataConfig(Strict):
     alpaca: str = Field("tatsu-lab/alpaca", description="Alpaca: hub id or local file.")
     dolly: str = Field("databricks/databricks-dolly-15k", description="Dolly: hub id or file.")
@@ -45,11 +77,57 @@ class DataConfig(Strict):
         "unparseable JSON lines) and count them; off, the first one is an error.",
     )
 
+    sources: dict[str, DeclaredSource] = Field(
+        default_factory=dict,
+        description="More data sources by name (mixed in as `mix.<name>`, scored as their own "
+        "eval set).",
+    )
+
+    @field_validator("sources")
+    @classmethod
+    def _names_free(cls, sources: dict[str, DeclaredSource]) -> dict[str, DeclaredSource]:
+        for name in sources:
+            if name in SOURCES or not SOURCE_NAME.match(name):
+                raise ValueError(
+                    f"data.sources.{name}: a source name is lowercase letters, digits and _ "
+                    f"(at most 32) and not one of {', '.join(SOURCES)}"
+                )
+        return sources
+
+    @model_serializer(mode="wrap")
+    def _no_empty_sources(self, handler) -> dict[str, Any]:
+        # Without declared sources a config dumps as it did before they existed: same
+        # params, same sweep records, same checkpoints.
+        data = handler(self)
+        if not self.sources:
+            data.pop("sources", None)
+        return data
+
+    def names(self) -> tuple[str, ...]:
+        """Every eval set and training pool: the three datasets, then the declared ones."""
+        return SOURCES + tuple(self.sources)
+
     def source(self, name: str) -> str:
-        return getattr(self, name)
+        """Where a source's rows are: a hub id or a local path."""
+        return self.sources[name].path if name in self.sources else getattr(self, name)
+
+    def columns(self, name: str) -> Columns | None:
+        """A declared source's column mapping (None for the three datasets' own layouts)."""
+        return self.sources[name].columns if name in self.sources else None
+
+    def eval_count(self, name: str) -> int:
+        """Held-out examples of a source."""
+        return (
+            self.sources[name].eval_size if name in self.sources else getattr(self.eval_size, name)
+        )
 
 
 class MixConfig(Strict):
+    """Shares of training rows per source; Alpaca is the rest. A declared source `name`
+    takes `mix.<name>` (extra keys; `TrialConfig` checks each names a declared source)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     openorca: float = Field(
         0.0, ge=0.0, le=1.0, description="Share of training rows from OpenOrca."
     )
@@ -57,16 +135,30 @@ class MixConfig(Strict):
 
     @model_validator(mode="after")
     def _leaves_alpaca(self) -> MixConfig:
-        if self.openorca + self.dolly >= 1.0:
+        extra = self.__pydantic_extra__ or {}
+        for name, value in extra.items():
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not 0.0 <= value <= 1.0:
+                raise ValueError(f"mix.{name} must be a share between 0 and 1, got {value!r}")
+            extra[name] = float(value)
+        shares = self.shares()
+        if sum(shares.values()) >= 1.0:
             raise ValueError(
-                f"mix.openorca + mix.dolly must be < 1 (Alpaca is the rest), got "
-                f"{self.openorca} + {self.dolly}"
+                f"{' + '.join(f'mix.{k}' for k in shares)} must be < 1 (Alpaca is the rest), "
+                f"got {' + '.join(str(v) for v in shares.values())}"
             )
         return self
 
+    def shares(self) -> dict[str, float]:
+        """Every source's share but Alpaca's: OpenOrca, Dolly, then the declared sources."""
+        return {"openorca": self.openorca, "dolly": self.dolly, **(self.__pydantic_extra__ or {})}
+
     @property
     def alpaca(self) -> float:
-        return 1.0 - self.openorca - self.dolly
+        rest = 1.0 - self.openorca - self.dolly
+        for share in (self.__pydantic_extra__ or {}).values():
+            rest -= share
+        return rest
 
 
 class LoraSettings(Strict):
@@ -114,6 +206,8 @@ class TrainConfig(Strict):
 
 __all__ = [
     "SOURCES",
+    "Columns",
+    "DeclaredSource",
     "DataConfig",
     "EvalSizes",
     "LoraSettings",

@@ -16,7 +16,7 @@ class Example:
     id: str
     """Stable id within its source (the dataset's own id, or `<source>-<row>`)."""
     source: str
-    """Which dataset: `alpaca`, `dolly` or `openorca`."""
+    """Which dataset: `alpaca`, `dolly`, `openorca`, or a declared source's name."""
     instruction: str
     response: str
     system: str = ""

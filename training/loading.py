@@ -1,4 +1,5 @@
-"""Read Alpaca, Dolly-15k and OpenOrca from the hub or from local files as published.
+"""Read Alpaca, Dolly-15k and OpenOrca from the hub or from local files as published, and
+any declared source through its column mapping (`data.sources.<name>.columns`).
 
 Local layouts: the original Alpaca JSON array (`alpaca_data.json`), JSON lines (Dolly's
 `databricks-dolly-15k.jsonl`), parquet (the hub exports, OpenOrca's `*.parquet`), or a
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import first_line
+from training.config import Columns
 from training.examples import Example
 
 
@@ -54,8 +56,30 @@ def _text(record: dict, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def to_example(source: str, record: dict, row: int) -> Example | None:
+def mapped_example(source: str, columns: Columns, record: dict, row: int) -> Example | None:
+    """One record of a declared source, read through its column mapping; None if malformed."""
+    if not isinstance(record, dict):
+        return None
+    names = (columns.instruction, columns.response, columns.system, columns.input)
+    values = [_text(record, c) if c else "" for c in (*names, columns.category)]
+    if any(v is None for v in values) or not values[0].strip() or not values[1].strip():
+        return None
+    instruction, response, system, inp, category = values
+    rid = record.get(columns.id) if columns.id else None
+    rid = str(rid) if rid not in (None, "") else f"{source}-{row}"
+    return Example(rid, source, instruction, response, system, inp, category)
+
+
+def required_columns(source: str, columns: Columns | None = None) -> tuple[str, ...]:
+    return columns.required() if columns is not None else REQUIRED[source]
+
+
+def to_example(
+    source: str, record: dict, row: int, columns: Columns | None = None
+) -> Example | None:
     """Normalize one record; None when it is malformed."""
+    if columns is not None:
+        return mapped_example(source, columns, record, row)
     if not isinstance(record, dict):
         return None
     fields = {k: _text(record, k) for k in REQUIRED[source]}
@@ -183,21 +207,29 @@ def read_records(location: str, max_rows: int | None = None) -> Iterator[dict]:
 
 
 def load_source(
-    source: str, location: str, max_rows: int | None = None, skip_malformed: bool = False
+    source: str,
+    location: str,
+    max_rows: int | None = None,
+    skip_malformed: bool = False,
+    columns: Columns | None = None,
 ) -> tuple[list[Example], LoadReport]:
-    """All usable examples of one dataset, with how many rows were read and skipped."""
+    """All usable examples of one dataset, with how many rows were read and skipped.
+
+    `columns` reads a declared source through its mapping instead of a known layout.
+    """
+    required = required_columns(source, columns)
     examples: list[Example] = []
     seen_columns: set[str] = set()
     rows = skipped = 0
     for row, record in enumerate(read_records(location, max_rows)):
         rows += 1
-        ex = None if isinstance(record, BadLine) else to_example(source, record, row)
+        ex = None if isinstance(record, BadLine) else to_example(source, record, row, columns)
         if ex is None and not skip_malformed and isinstance(record, dict):
-            absent = [c for c in REQUIRED[source] if c not in record and c not in seen_columns]
+            absent = [c for c in required if c not in record and c not in seen_columns]
             if absent:  # not a bad row: the file lacks the column
                 raise DataError(
                     f"{location}: missing required column(s) {', '.join(absent)} for {source} "
-                    f"(expected {', '.join(REQUIRED[source])})"
+                    f"(expected {', '.join(required)})"
                 )
         if isinstance(record, dict):
             seen_columns.update(record)
@@ -207,7 +239,7 @@ def load_source(
                     f"line {record.lineno} is not valid JSON ({record.why})"
                     if isinstance(record, BadLine)
                     else f"row {row} is malformed for {source} (needs non-empty text "
-                    f"{', '.join(REQUIRED[source])})"
+                    f"{', '.join(required)})"
                 )
                 raise DataError(
                     f"{location}: {what}; set data.skip_malformed=true to skip such rows"
@@ -215,11 +247,11 @@ def load_source(
             skipped += 1
             continue
         examples.append(ex)
-    missing = [c for c in REQUIRED[source] if c not in seen_columns]
+    missing = [c for c in required if c not in seen_columns]
     if rows and missing:
         raise DataError(
             f"{location}: missing required column(s) {', '.join(missing)} for {source} "
-            f"(expected {', '.join(REQUIRED[source])})"
+            f"(expected {', '.join(required)})"
         )
     if not examples:
         raise DataError(f"{location}: no usable {source} rows ({rows} read, {skipped} malformed)")

@@ -23,10 +23,14 @@ class Phase:
 
 
 def source_counts(n: int, mix: MixConfig) -> dict[str, int]:
-    """Rows per source in a mixture of `n` rows; Alpaca takes what rounding leaves."""
-    orca = round(n * mix.openorca)
-    dolly = round(n * mix.dolly)
-    return {"alpaca": n - orca - dolly, "dolly": dolly, "openorca": orca}
+    """Rows per source in a mixture of `n` rows; Alpaca takes what rounding leaves.
+
+    Order: Alpaca, Dolly, OpenOrca, then declared sources (the order rows are drawn in).
+    """
+    shares = {k: round(n * v) for k, v in mix.shares().items()}
+    orca, dolly = shares.pop("openorca"), shares.pop("dolly")
+    alpaca = n - orca - dolly - sum(shares.values())
+    return {"alpaca": alpaca, "dolly": dolly, "openorca": orca, **shares}
 
 
 def _sample(pool: list[Example], k: int, rng: random.Random, source: str) -> list[Example]:

@@ -1,11 +1,12 @@
-"""Load the three datasets once: deduplicated training pools and held-out eval sets."""
+"""Load every source once (the three datasets, then any declared ones): deduplicated training
+pools and held-out eval sets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from training.config import DataConfig
-from training.examples import SOURCES, Example
+from training.examples import Example
 from training.loading import load_source
 from training.splits import drop_duplicates, held_out_split
 
@@ -32,10 +33,12 @@ class PreparedData:
 
 def prepare_data(cfg: DataConfig) -> PreparedData:
     pools, eval_sets, stats = {}, {}, {}
-    for source in SOURCES:
-        examples, report = load_source(source, cfg.source(source), cfg.max_rows, cfg.skip_malformed)
+    for source in cfg.names():
+        examples, report = load_source(
+            source, cfg.source(source), cfg.max_rows, cfg.skip_malformed, cfg.columns(source)
+        )
         unique, dups = drop_duplicates(examples)
-        size = getattr(cfg.eval_size, source)
+        size = cfg.eval_count(source)
         train, held = held_out_split(unique, size, cfg.split_seed, source)
         pools[source], eval_sets[source] = train, held
         stats[source] = SourceStats(report.rows, dups, report.skipped, len(train), len(held))

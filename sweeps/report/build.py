@@ -53,8 +53,8 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
             sections.header(sweep, cfg, trials, parent.info.run_id)
             + sections.overview(cfg, best_t, seed_t)
             + sections.verdicts(cfg, trials, tables)
-            + sections.lengths(compare)
-            + sections.errors(compare, seed_t, tables)
+            + sections.lengths(compare, cfg.data.names())
+            + sections.errors(compare, seed_t, tables, cfg.data.names())
             + sections.decisions(cfg, compare, best_t)
         )
     plots = [

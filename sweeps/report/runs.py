@@ -17,7 +17,6 @@ from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
 from sweeps.report.effects import ExampleScores
 from sweeps.report.leaderboard import Row
-from training.examples import SOURCES
 
 
 class SweepNotFound(ValueError):
@@ -82,7 +81,8 @@ class TableCache:
         if (run_id, step) not in self._scores:
             rows = self.rows(run_id, step)
             self._scores[run_id, step] = {
-                ds: _scores([r for r in rows if r["dataset"] == ds]) for ds in SOURCES
+                ds: _scores([r for r in rows if r["dataset"] == ds])
+                for ds in dict.fromkeys(r["dataset"] for r in rows)
             }
         return self._scores[run_id, step]
 

@@ -7,10 +7,11 @@ import json
 from evaluation.analysis import FLAGS
 from sweeps.config import SweepConfig
 from sweeps.report.runs import TableCache, Trial
-from sweeps.report.verdicts import control, dimension_effects
+from sweeps.report.verdicts import COMPLIANCE, control, dimension_effects
 from training.examples import SOURCES
 
-# Where each dimension is expected to act first (the others are reported too).
+# Where each dimension is expected to act first (the others are reported too); a declared
+# source `mix.<name>` acts first on its own set, on METEOR and format compliance.
 HEADLINE = {"mix.openorca": "openorca", "mix.dolly": "dolly"}
 RATE_KEY = {
     "overgeneration": "overgeneration_rate",
@@ -45,7 +46,6 @@ def header(sweep: str, cfg: SweepConfig, trials: list[Trial], parent_id: str) ->
 
 def overview(cfg: SweepConfig, best: Trial, seed: Trial | None) -> list[str]:
     md = ["", "## Performance overview (change vs the base model, 95% paired-bootstrap CI)", ""]
-    sizes = cfg.data.eval_size
     for label, t in (("Best trial", best), ("Alpaca-only trial closest to the seed", seed)):
         if t is None:
             continue
@@ -56,11 +56,11 @@ def overview(cfg: SweepConfig, best: Trial, seed: Trial | None) -> list[str]:
             "| Dataset | Samples | METEOR Δ | ROUGE-L Δ | BLEU Δ |",
             "|---|---|---|---|---|",
         ]
-        for ds in SOURCES:
+        for ds in cfg.data.names():
             cells = [
                 pct(t.row.metrics, f"{ds}/{m}_delta_pct") for m in ("meteor", "rougeL", "bleu")
             ]
-            md.append(f"| {ds} | {getattr(sizes, ds)} | " + " | ".join(cells) + " |")
+            md.append(f"| {ds} | {cfg.data.eval_count(ds)} | " + " | ".join(cells) + " |")
         md.append("")
     return md
 
@@ -69,11 +69,16 @@ def verdicts(cfg: SweepConfig, trials: list[Trial], tables: TableCache) -> list[
     md = ["## Verdicts, one per search dimension", ""]
     for dim in cfg.search.space:
         effects = dimension_effects(cfg, trials, dim, tables)
-        head_ds = HEADLINE.get(dim)
+        declared = (
+            dim.removeprefix("mix.") if dim.removeprefix("mix.") in cfg.data.sources else None
+        )
+        head_ds = HEADLINE.get(dim, declared)
+        head_metrics = ("/meteor", f"/{COMPLIANCE}") if declared else ("/meteor",)
         heads = [
             e
             for e in effects
-            if e.metric.endswith("/meteor") and (head_ds is None or e.metric.startswith(head_ds))
+            if e.metric.endswith(head_metrics)
+            and (head_ds is None or e.metric.startswith(f"{head_ds}/"))
         ]
         md += [
             f"### {dim} (treatment: any value other than {json.loads(control(cfg, dim))!r})",
@@ -91,14 +96,14 @@ def verdicts(cfg: SweepConfig, trials: list[Trial], tables: TableCache) -> list[
     return md
 
 
-def lengths(compare: list[Trial]) -> list[str]:
+def lengths(compare: list[Trial], datasets: tuple[str, ...] = SOURCES) -> list[str]:
     md = [
         "## Length analysis",
         "",
         "| Dataset | trial | ref words | pred words | overgeneration | truncated |",
         "|---|---|---|---|---|---|",
     ]
-    for ds in SOURCES:
+    for ds in datasets:
         for t in compare:
             m = t.row.metrics
             md.append(
@@ -110,7 +115,12 @@ def lengths(compare: list[Trial]) -> list[str]:
     return md
 
 
-def errors(compare: list[Trial], seed: Trial | None, tables: TableCache) -> list[str]:
+def errors(
+    compare: list[Trial],
+    seed: Trial | None,
+    tables: TableCache,
+    datasets: tuple[str, ...] = SOURCES,
+) -> list[str]:
     md = [
         "",
         "## Error categories",
@@ -118,7 +128,7 @@ def errors(compare: list[Trial], seed: Trial | None, tables: TableCache) -> list
         "| Dataset | trial | " + " | ".join(FLAGS) + " | format compliance |",
         "|---|---|" + "---|" * (len(FLAGS) + 1),
     ]
-    for ds in SOURCES:
+    for ds in datasets:
         for t in compare:
             m = t.row.metrics
             md.append(
@@ -156,7 +166,7 @@ def decisions(cfg: SweepConfig, compare: list[Trial], best: Trial) -> list[str]:
         )
     md += ["", "| Dataset | best trial METEOR Δ vs base | status |", "|---|---|---|"]
     m = best.row.metrics
-    for ds in SOURCES:
+    for ds in cfg.data.names():
         lo = m.get(f"{ds}/meteor_delta_pct_ci_low")
         d = m.get(f"{ds}/meteor_delta_pct")
         if lo is not None and lo > 0:

@@ -14,9 +14,12 @@ import numpy as np
 
 from evaluation.metric_names import LABELS
 from sweeps.config import Choice, SweepConfig
+from sweeps.report.compliance import compliance, paired_compliance
 from sweeps.report.effects import Effect, paired_effect, regression_effect
 from sweeps.report.runs import TableCache, Trial
-from training.examples import SOURCES
+
+COMPLIANCE = "format_compliance"
+"""Also reported for data-source dimensions (`mix.*`), on sets with short-form examples."""
 
 
 def control(cfg: SweepConfig, dim: str) -> str:
@@ -68,28 +71,53 @@ def dimension_effects(
         steps = ", ".join(str(s) for *_, s in pairs)
         method = f"paired: {len(pairs)} pair(s) differing only in {dim}, step {steps}"
         effects = []
-        for ds in SOURCES:
+        for ds in cfg.data.names():
             for m in LABELS:
                 pt, lo, hi = paired_effect([(c[ds], t[ds]) for c, t in scores], m)
                 effects.append(
                     Effect(f"{ds}/{m}", pt, lo, hi, method, len(scores[0][0][ds].meteor))
                 )
-        return effects
-    return _regressed(cfg, trials, dim)
+        return effects + _paired_compliance(cfg, pairs, dim, method, tables)
+    return _regressed(cfg, trials, dim, tables)
 
 
-def _regressed(cfg: SweepConfig, trials: list[Trial], dim: str) -> list[Effect]:
+def _compliance_sets(cfg: SweepConfig, trial: Trial, dim: str, tables: TableCache) -> list[str]:
+    """The eval sets a data-source dimension's compliance effect is reported on: those
+    with short-form examples (compliance is 1 by definition elsewhere)."""
+    if not dim.startswith("mix.") or not trial.steps:
+        return []
+    rows = tables.rows(trial.row.run_id, trial.steps[-1])
+    return [ds for ds in cfg.data.names() if len(compliance(rows, ds))]
+
+
+def _paired_compliance(cfg, pairs, dim: str, method: str, tables: TableCache) -> list[Effect]:
+    effects = []
+    for ds in _compliance_sets(cfg, pairs[0][0], dim, tables):
+        arrays = [
+            (
+                compliance(tables.rows(c.row.run_id, s), ds),
+                compliance(tables.rows(t.row.run_id, s), ds),
+            )
+            for c, t, s in pairs
+        ]
+        pt, lo, hi = paired_compliance(arrays)
+        effects.append(Effect(f"{ds}/{COMPLIANCE}", pt, lo, hi, method, len(arrays[0][0])))
+    return effects
+
+
+def _regressed(cfg: SweepConfig, trials: list[Trial], dim: str, tables: TableCache) -> list[Effect]:
     dims = list(cfg.search.space)
     ind = np.array(
         [[0.0 if is_control(t.params[d], control(cfg, d)) else 1.0 for d in dims] for t in trials]
     )
     method = f"regression over {len(trials)} trials (final metrics; one indicator per dimension)"
+    keys = [f"{ds}/{m}" for ds in cfg.data.names() for m in LABELS]
+    keys += [f"{ds}/{COMPLIANCE}" for ds in _compliance_sets(cfg, trials[0], dim, tables)]
     effects = []
-    for ds in SOURCES:
-        for m in LABELS:
-            vals = np.array([t.row.metrics[f"{ds}/{m}"] for t in trials])
-            pt, lo, hi = regression_effect(ind, vals, dims.index(dim))
-            effects.append(Effect(f"{ds}/{m}", pt, lo, hi, method, len(trials)))
+    for key in keys:
+        vals = np.array([t.row.metrics[key] for t in trials])
+        pt, lo, hi = regression_effect(ind, vals, dims.index(dim))
+        effects.append(Effect(key, pt, lo, hi, method, len(trials)))
     return effects
 
 
@@ -98,11 +126,7 @@ def seed_like(trials: list[Trial]) -> Trial | None:
     alpaca_only = [
         t
         for t in trials
-        if all(
-            is_control(t.params.get(d, "0.0"), "0.0")
-            for d in ("mix.openorca", "mix.dolly")
-            if d in t.params
-        )
+        if all(is_control(v, "0.0") for d, v in t.params.items() if d.startswith("mix."))
     ]
 
     def distance(t: Trial) -> tuple:

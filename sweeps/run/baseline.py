@@ -58,6 +58,16 @@ def _to_json(results: dict[str, SetResult], metrics: dict[str, float]) -> dict:
     }
 
 
+def cache_path(
+    model: ModelConfig,
+    items: dict[str, list[EvalItem]],
+    settings: GenerationSettings,
+    cache_dir: Path,
+) -> Path:
+    """Where the base model's scores are cached: one file per model, eval split, settings."""
+    return cache_dir / f"base-{cache_key(model, items, settings)}.json"
+
+
 def base_scores(
     model: ModelConfig,
     items: dict[str, list[EvalItem]],
@@ -66,7 +76,7 @@ def base_scores(
 ) -> dict:
     """{"metrics": {...}, "sets": {name: arrays}} for the base model, from cache if present."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / f"base-{cache_key(model, items, settings)}.json"
+    path = cache_path(model, items, settings, cache_dir)
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     base_model, tokenizer = load_base_model(model)

@@ -17,7 +17,7 @@ from mlflow_server.tracking import Tracker, resolve_tracking_uri, ui_command
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
-from sweeps.run.baseline import base_scores
+from sweeps.run.base_models import score_bases, searched_models
 from sweeps.run.plan import check_mixtures
 from sweeps.run.state import (
     SweepExists,
@@ -70,11 +70,10 @@ def launch(
     uri, continuing, undo = _record(cfg, place, tracking_uri)
     verb = "continuing" if continuing else "starting"
     print(f"sweep {cfg.name!r}: {verb}; preparing data ...", flush=True)
-    data, base = _prepare(cfg, place, undo, label or cfg.name)
-    print(
-        "  base "
-        + "  ".join(f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith("/meteor"))
-    )
+    data, bases = _prepare(cfg, place, undo, label or cfg.name)
+    for model, base in bases.items():
+        meteor = [f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith("/meteor")]
+        print(f"  base {model + ' ' if len(bases) > 1 else ''}" + "  ".join(meteor))
     tracker = Tracker(uri, place.project, patience=cfg.tracking_patience)
     print(
         f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "
@@ -82,7 +81,9 @@ def launch(
         flush=True,
     )
     parent, _ = run_sweep(cfg, data, tracker, place.storage, place.base_cache, ray_address)
-    tracker.log_metrics(parent, {f"base/{k}": v for k, v in base["metrics"].items()}, 0)
+    for model, base in bases.items():  # one model: `base/<dataset>/<metric>` as always
+        prefix = f"base/{model}/" if len(bases) > 1 else "base/"
+        tracker.log_metrics(parent, {f"{prefix}{k}": v for k, v in base["metrics"].items()}, 0)
     _summarize(cfg, tracker, parent, place)
 
 
@@ -91,7 +92,8 @@ def _record(
 ) -> tuple[str, bool, Callable[[], None]]:
     """(tracking URI, continuing?, undo): the sweep recorded, or found recorded before."""
     try:
-        check_model_path(cfg.model)
+        for model in searched_models(cfg):  # each base model a trial can start from
+            check_model_path(model)
         continuing = check_continuation(cfg, place.storage)
     except (SweepExists, ModelError) as exc:
         raise ConfigError(str(exc)) from None
@@ -112,8 +114,9 @@ def _record(
 
 def _prepare(
     cfg: SweepConfig, place: Place, undo: Callable[[], None], label: str
-) -> tuple[PreparedData, dict]:
-    """The prepared data and the base model's scores; bad input undoes the record."""
+) -> tuple[PreparedData, dict[str, dict]]:
+    """The prepared data and each searched base model's scores (by model label); bad input
+    undoes the record."""
     try:
         data = prepare_data(cfg.data)
         for source, st in data.stats.items():
@@ -124,7 +127,7 @@ def _prepare(
         check_mixtures(cfg, data)
         print("evaluating the base model (cached per model, eval split, settings) ...", flush=True)
         items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
-        base = base_scores(cfg.model, items, cfg.generation, place.base_cache)
+        bases = score_bases(cfg, items, place.base_cache)
     except ModelError as exc:
         undo()
         raise ConfigError(str(exc)) from None
@@ -134,7 +137,7 @@ def _prepare(
     except ValueError as exc:  # a setting that does not fit the data: name the config
         undo()
         raise ConfigError(f"{label}: {exc}") from None
-    return data, base
+    return data, bases
 
 
 def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) -> None:

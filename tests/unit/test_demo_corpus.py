@@ -70,6 +70,7 @@ def test_files_have_the_published_names_and_layouts(tmp_path):
         "alpaca": "alpaca_data.json",
         "dolly": "databricks-dolly-15k.jsonl",
         "openorca": "1M-GPT4-Augmented.parquet",
+        "structured": "structured.jsonl",  # the declared fourth source (demo.structured)
     }
 
     # Alpaca: one JSON array of {instruction, input, output} strings.
