@@ -65,6 +65,7 @@ $(WHEELHOUSE): $(STAMP) sweeps/promote/shipping.py
 	touch $@
 
 wheelhouse: $(WHEELHOUSE)
+
 # A smaller second base model: model scale as a search dimension (configs/demo-scale.yaml).
 $(DEMO_MINI): $(STAMP) $(DEMO_DATA) $(wildcard demo/*.py)
 	$(PY) -m demo.model --out models/demo-llama-mini --size mini
