@@ -164,7 +164,7 @@ def prepare(work: Path, dry_run: bool, device: str) -> dict:
 
 def trial_figures(spec: dict, work: Path, peak: float, threads: int) -> dict:
     """One `run_trial` of the spec's config, timed; the figures of its training, evaluation
-    and memory."""
+    and memory. The base model's scores are cached beside `work` (computed once)."""
     import torch
 
     from bench.flops import lora_step_flops_per_token
@@ -180,7 +180,8 @@ def trial_figures(spec: dict, work: Path, peak: float, threads: int) -> dict:
     data = prepare_data(cfg.data)
     items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
     started = time.perf_counter()
-    base_scores(cfg.model, items, cfg.generation, work / "base_eval")  # cached for the trial
+    base_cache = work.parent / "base_eval"
+    base_scores(cfg.model, items, cfg.generation, base_cache)  # cached for the trial
     base_s = time.perf_counter() - started
     release_memory()
     if torch.cuda.is_available():
@@ -193,9 +194,7 @@ def trial_figures(spec: dict, work: Path, peak: float, threads: int) -> dict:
         reports.append({**metrics, "gen_tokens": sum(r["pred_tokens"] for r in rows)})
 
     started = time.perf_counter()
-    run_trial(
-        cfg, data, work / "trial", report, sweep.search.objective, threads, work / "base_eval"
-    )
+    run_trial(cfg, data, work / "trial", report, sweep.search.objective, threads, base_cache)
     trial_s = time.perf_counter() - started
     after = {"rss": _rss(), **cuda_memory()}
     eval_s = sum(r["eval/seconds"] for r in reports)
@@ -315,6 +314,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    wordnet = args.wheelhouse.parent / "nltk_data"  # METEOR's WordNet, zipped, if brought
+    if wordnet.is_dir():
+        os.environ.setdefault("NLTK_DATA", str(wordnet))
     if args.worker:
         return worker(*args.worker)
     found = packages(args.wheelhouse)
