@@ -14,13 +14,18 @@ DEMO_MINI := models/demo-llama-mini/demo_model.json
 NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
-# gpu-check runs on a GPU machine without `make setup`: its own python, torch + transformers + peft.
+# gpu-check runs on a GPU machine without `make setup`: its own python; what that python lacks
+# comes from the wheelhouse `make gpu-wheelhouse` builds here (pure-Python wheels, WordNet).
 GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
+GPU_WHEELS := trl peft accelerate datasets evaluate nltk pydantic annotated-types \
+	typing-inspection huggingface-hub fsspec dill multiprocess
+WHEELHOUSE := bench/gpu/wheelhouse
+DRY ?=
 
 PORT ?= 5000
 
 .PHONY: setup sweep test test-fast lint format demo-data demo-model server postgres clean help \
-	bench gpu-check wheelhouse
+	bench gpu-check gpu-wheelhouse wheelhouse
 
 help:
 	@echo "make sweep      install what is missing, build demo data + model, run the demo sweep"
@@ -29,7 +34,9 @@ help:
 	@echo "make lint       ruff check + format check"
 	@echo "make bench      measure the platform's speed: bench/results.json + bench/RESULTS.md"
 	@echo "                (about 15 min on 2 cores; BENCH_QUICK=1 for a smoke run of minutes)"
-	@echo "make gpu-check  on a GPU machine: bf16 LoRA SFT of a ~100M Llama, 2 trials on 1 GPU"
+	@echo "make gpu-check  on a GPU machine: sweeplab's run_trial on a TinyLlama-shaped model,"
+	@echo "                1 trial then 2 sharing the GPU (DRY=1: toy sizes on the CPU)"
+	@echo "make gpu-wheelhouse  what gpu-check brings to a GPU machine without network (< 64 MiB)"
 
 # The CPU torch wheel is pinned here: an unpinned torch would download GBs of CUDA.
 $(STAMP): pyproject.toml
@@ -86,7 +93,18 @@ bench: setup demo-data demo-model
 	$(PY) -m bench $(BENCH_ARGS)
 
 gpu-check:
-	$(GPU_PYTHON) scripts/gpu_check.py
+	$(GPU_PYTHON) scripts/gpu_check.py $(if $(DRY),--dry-run)
+
+# Pure-Python wheels at the versions installed here (no binaries: they would not match the
+# GPU machine's Python), and WordNet zipped for METEOR; the whole folder stays under 64 MiB.
+gpu-wheelhouse: $(STAMP) $(WORDNET)
+	rm -rf $(WHEELHOUSE) bench/gpu/nltk_data
+	$(BIN)/pip download -q --no-deps --only-binary=:all: -d $(WHEELHOUSE) $$($(PY) -c \
+		"import importlib.metadata as m; print(*[p + '==' + m.version(p) for p in '$(GPU_WHEELS)'.split()])")
+	@! ls $(WHEELHOUSE) | grep -v -- '-none-any.whl$$' || { echo "not pure-Python (above)"; exit 1; }
+	mkdir -p bench/gpu/nltk_data/corpora
+	cd $(VENV)/nltk_data/corpora && zip -qr $(CURDIR)/bench/gpu/nltk_data/corpora/wordnet.zip wordnet
+	@du -sm bench/gpu/wheelhouse bench/gpu/nltk_data | awk '{t += $$1} END {print t " MiB"; exit t >= 64}'
 
 server: setup
 	$(BIN)/sweeplab server --port $(PORT)

@@ -15,7 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-from bench import eval_batch, metric_speed, parallel, report, sweep_overhead, train_flops
+from bench import (
+    eval_batch,
+    metric_speed,
+    parallel,
+    report,
+    sweep_overhead,
+    train_flops,
+    trial_settings,
+)
 from bench.common import machine
 from bench.explain import why
 from bench.settings import FULL, QUICK, ROOT
@@ -25,6 +33,7 @@ FIGURES = {
     "eval_batch": lambda s, w, log: eval_batch.measure(s, log),
     "metric_speed": lambda s, w, log: metric_speed.measure(s, log),
     "train_flops": train_flops.measure,
+    "trial_settings": trial_settings.measure,
     "parallel": parallel.measure,
     "sweeps": sweep_overhead.measure,
 }

@@ -17,7 +17,15 @@ TARGETS: dict[str, tuple[object, str, str]] = {
     "metric_time_fraction": (0.05, "<=", "scoring share of evaluation time"),
     "metric_values_unchanged": (True, "==", "scores identical on repeat"),
 }
-CONTEXT = ("train_tokens_per_s", "metric_pairs_per_s")
+CONTEXT = (
+    "train_tokens_per_s",
+    "metric_pairs_per_s",
+    "settings_grouped_vs_padded",
+    "settings_packed_vs_padded",
+    "settings_gen_stop_time_ratio",
+    "settings_gen_stop_tokens_ratio",
+    "settings_gen_stop_changed_answers",
+)
 
 
 def meets(value: object, target: object, op: str) -> bool | None:

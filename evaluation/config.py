@@ -19,3 +19,15 @@ class GenerationSettings(BaseModel):
     stop_at_sentence: bool = Field(
         False, description="Cut a capped answer back to its last full sentence."
     )
+    memory_fraction: float = Field(
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="On a GPU, batches grow to fill this share of free memory (all prompts at "
+        "once when they fit); 0 keeps batch_size. The CPU always uses batch_size.",
+    )
+    merge_adapter: bool = Field(
+        False,
+        description="Evaluate a copy of the model with the adapter merged into its weights "
+        "(faster generation, a second copy of the weights in memory).",
+    )

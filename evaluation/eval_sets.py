@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,7 +59,11 @@ def cut_to_sentence(text: str) -> str:
 
 
 def generate_items(
-    model, tokenizer, items: list[EvalItem], settings: GenerationSettings
+    model,
+    tokenizer,
+    items: list[EvalItem],
+    settings: GenerationSettings,
+    stop_strings: tuple[str, ...] = (),
 ) -> list[Generation]:
     return generate(
         model,
@@ -68,13 +72,20 @@ def generate_items(
         settings.max_new_tokens,
         settings.batch_size,
         reference_budgets(tokenizer, items, settings),
+        stop_strings=stop_strings,
+        memory_fraction=settings.memory_fraction,
     )
 
 
 def evaluate_set(
-    model, tokenizer, items: list[EvalItem], settings: GenerationSettings
+    model,
+    tokenizer,
+    items: list[EvalItem],
+    settings: GenerationSettings,
+    stop_strings: tuple[str, ...] = (),
 ) -> SetResult:
-    return score_set(items, generate_items(model, tokenizer, items, settings), settings)
+    gens = generate_items(model, tokenizer, items, settings, stop_strings)
+    return score_set(items, gens, settings)
 
 
 def score_set(
@@ -82,10 +93,7 @@ def score_set(
 ) -> SetResult:
     """Metrics, flags and per-example arrays of one set's generations."""
     if settings.stop_at_sentence:
-        gens = [
-            Generation(cut_to_sentence(g.text), g.tokens, g.truncated) if g.truncated else g
-            for g in gens
-        ]
+        gens = [replace(g, text=cut_to_sentence(g.text)) if g.truncated else g for g in gens]
     preds, refs = [g.text for g in gens], [it.reference for it in items]
     scores = score(preds, refs, per_example=True)
     flags = [
@@ -93,6 +101,9 @@ def score_set(
         for g, it in zip(gens, items, strict=True)
     ]
     metrics = {m: float(scores[m]) for m in METRICS} | summarize(flags)
+    metrics["prompt_truncated_pct"] = (
+        100.0 * sum(g.prompt_truncated for g in gens) / max(1, len(gens))
+    )
     per_example = [
         {**{k: float(v) for k, v in s.items()}, **f.as_dict()}
         for s, f in zip(scores["per_example"], flags, strict=True)
@@ -106,18 +117,23 @@ def score_set(
 
 
 def evaluate_all(
-    model, tokenizer, eval_sets: dict[str, list[EvalItem]], settings: GenerationSettings
+    model,
+    tokenizer,
+    eval_sets: dict[str, list[EvalItem]],
+    settings: GenerationSettings,
+    stop_strings: tuple[str, ...] = (),
 ) -> tuple[dict[str, float], dict[str, SetResult]]:
     """Metrics named `dataset/metric` for every set, plus each set's full result.
 
     All sets' prompts are generated in one call, so batches fill across sets (a prompt's
-    answer does not depend on its batch: see evaluation/generate.py).
+    answer does not depend on its batch: see evaluation/generate.py). `stop_strings` (the
+    prompt template's turn markers) end an answer as end-of-sequence does.
     """
     flat: dict[str, float] = {}
     results: dict[str, SetResult] = {}
     started = time.perf_counter()
     every = [it for items in eval_sets.values() for it in items]
-    gens = generate_items(model, tokenizer, every, settings)
+    gens = generate_items(model, tokenizer, every, settings, stop_strings)
     offset = 0
     for name, items in eval_sets.items():
         res = score_set(items, gens[offset : offset + len(items)], settings)

@@ -1,332 +1,355 @@
-"""GPU smoke benchmark: bf16 LoRA SFT of a ~100M-parameter Llama, two trials on one GPU.
+"""`make gpu-check`: sweeplab's own trial (`sweeps.run.trial.run_trial`: TRL SFT with a PEFT
+LoRA adapter, generation on the three eval sets, scoring) on a TinyLlama-shaped model, one
+trial alone and then two sharing one GPU, with the figures that say whether a trial uses the
+GPU well: training tokens/s and MFU against the measured bf16 matmul peak, generation
+tokens/s, evaluation's share of trial time (measured, and at configs/tinyllama.yaml's sizes),
+peak and post-trial memory.
 
-Needs only torch, transformers and peft (no Ray, TRL, MLflow or network): the model is a
-randomly initialized Llama built from a config, the data random tokens. Two trials share the
-GPU through Ray's fractional GPUs (num_gpus=0.5 each) when Ray imports, else as two
-processes each limited to half the GPU's memory. Prints tokens/s per trial and together, and
-MFU against the GPU's bf16 dense peak (from its datasheet, and as measured here).
+    python scripts/gpu_check.py              # on a GPU machine (a few minutes)
+    python scripts/gpu_check.py --dry-run    # the same path on the CPU, toy sizes
 
-    python scripts/gpu_check.py              # on a GPU machine, < 5 minutes
-    python scripts/gpu_check.py --dry-run    # tiny model, a few steps on the CPU
+The model has TinyLlama-1.1B's dimensions and random weights (bench/tinyllama.py), its
+tokenizer is trained here, the data is the demo corpus built here: no network. Packages the
+machine lacks come from the wheelhouse `make gpu-wheelhouse` builds (bench/gpu/wheelhouse);
+parts that still cannot run are skipped and named. Output: JSON lines, flushed one by one,
+under bench/gpu/ (a timeout still leaves every figure measured so far).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.flops import lora_step_flops_per_token  # noqa: E402  (standard library only)
-
-# Dense bf16 tensor-core peaks from NVIDIA datasheets (no sparsity), FLOP/s.
-BF16_PEAKS = (
-    ("H200", 989e12),
-    ("H100 SXM", 989e12),
-    ("H100 NVL", 835e12),
-    ("H100 PCIe", 756e12),
-    ("H100", 989e12),
-    ("GH200", 989e12),
-    ("B200", 2250e12),
-    ("A100", 312e12),
-    ("L40S", 362e12),
-    ("L4", 121e12),
-    ("A10G", 70e12),
-    ("A10", 125e12),
-    ("RTX 4090", 165e12),
-)
-
-
-@dataclass(frozen=True)
-class Shape:
-    hidden: int
-    intermediate: int
-    layers: int
-    heads: int
-    vocab: int
-    seq: int
-    batch: int
-    warmup: int
-    """Untimed steps first (kernel selection, allocator)."""
-    seconds: float
-    """Timed steps run for this long."""
-    lead: float
-    """Seconds given to both trials to start before their common timed window opens."""
-    lora_r: int
+WHEELHOUSE = ROOT / "bench" / "gpu" / "wheelhouse"
+TRIAL_PACKAGES = ("torch", "transformers", "peft", "trl", "datasets", "pydantic", "yaml", "nltk")
+OPTIONAL_PACKAGES = ("ray", "mlflow")
+# Toy sizes for the dry run; on a GPU the tinyllama config's own sizes, fewer steps.
+DRY_OVERRIDES = [
+    "train.max_steps=4",
+    "train.report_every=2",
+    "train.batch_size=2",
+    "train.grad_accum=1",
+    "train.num_examples=32",
+    "train.max_length=96",
+    "data.max_rows=400",
+    "data.eval_size.alpaca=4",
+    "data.eval_size.dolly=4",
+    "data.eval_size.openorca=4",
+    "generation.max_new_tokens=8",
+    "generation.batch_size=4",
+]
+GPU_OVERRIDES = ["train.max_steps=40", "train.report_every=20", "data.max_rows=20000"]
 
 
-FULL = Shape(768, 2048, 12, 12, 16000, 512, 16, 10, 20.0, 60.0, 16)
-DRY = Shape(64, 128, 2, 4, 256, 32, 2, 1, 0.5, 5.0, 4)
+class JsonLines:
+    """Figures as they are measured: one JSON object a line, flushed and fsynced."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.file = path, path.open("a", encoding="utf-8")
+
+    def __call__(self, event: str, **fields) -> dict:
+        row = {"event": event, "t": round(time.time(), 3), **fields}
+        self.file.write(json.dumps(row, default=str) + "\n")
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        print(f"{event}: {json.dumps(fields, default=str)[:400]}", flush=True)
+        return row
 
 
-def datasheet_peak(name: str) -> float | None:
-    for key, peak in BF16_PEAKS:
-        if key.lower() in name.lower():
-            return peak
-    return None
+def packages(wheelhouse: Path) -> dict:
+    """Which packages import; the missing ones installed from `wheelhouse` (no network) into
+    a folder put on sys.path. Returns what is present, installed and still missing."""
+    wanted = TRIAL_PACKAGES + OPTIONAL_PACKAGES
+    missing = [p for p in wanted if importlib.util.find_spec(p) is None]
+    installed = []
+    if missing and wheelhouse.is_dir() and any(wheelhouse.glob("*.whl")):
+        target = wheelhouse.parent / "site"
+        cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps"]
+        cmd += ["--target", str(target), *map(str, sorted(wheelhouse.glob("*.whl")))]
+        if subprocess.run(cmd, capture_output=True, text=True).returncode == 0:
+            sys.path.insert(0, str(target))
+            importlib.invalidate_caches()
+            installed = [p for p in missing if importlib.util.find_spec(p) is not None]
+    still = [p for p in wanted if importlib.util.find_spec(p) is None]
+    return {"installed_from_wheelhouse": installed, "missing": still}
 
 
-def build_model(shape: Shape, device, dtype):
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        hidden_size=shape.hidden,
-        intermediate_size=shape.intermediate,
-        num_hidden_layers=shape.layers,
-        num_attention_heads=shape.heads,
-        num_key_value_heads=shape.heads,
-        vocab_size=shape.vocab,
-        max_position_embeddings=max(512, shape.seq),
-        tie_word_embeddings=False,
-    )
-    config._attn_implementation = "sdpa"
-    base = LlamaForCausalLM(config).to(device=device, dtype=dtype)
-    n_params = sum(p.numel() for p in base.parameters())
-    n_matmul = n_params - base.get_input_embeddings().weight.numel()
-    n_matmul -= sum(p.numel() for n, p in base.named_parameters() if "norm" in n)
-    lora = LoraConfig(
-        r=shape.lora_r,
-        lora_alpha=2 * shape.lora_r,
-        lora_dropout=0.0,
-        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"]
-        + ["down_proj"],
-        task_type="CAUSAL_LM",
-    )
-    model = get_peft_model(base, lora)
-    n_lora = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return model, n_params, n_matmul, n_lora
-
-
-def run_trial(shape: Shape, trial: int, device_name: str, start_at: float | None = None) -> dict:
-    """One LoRA SFT trial on random tokens, timed for `shape.seconds` after warmup steps.
-
-    With `start_at` (a wall-clock time), timing starts then, so two trials share one window.
-    """
+def machine(device: str) -> dict:
     import torch
 
-    device = torch.device(device_name)
-    dtype = torch.bfloat16
-    model, n_params, n_matmul, n_lora = build_model(shape, device, dtype)
-    model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    gen = torch.Generator().manual_seed(trial)
-    tokens = torch.randint(0, shape.vocab, (shape.batch, shape.seq), generator=gen).to(device)
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    def step() -> float:
-        loss = model(input_ids=tokens, labels=tokens).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        return loss.detach()
-
-    for _ in range(shape.warmup):
-        step()
-    sync()
-    if start_at is not None and start_at > time.time():
-        time.sleep(start_at - time.time())
-    started = time.time()
-    steps = 0
-    while True:
-        loss = step()
-        steps += 1
-        if steps % 5 == 0 or device.type == "cpu":
-            sync()
-            if time.time() - started >= shape.seconds:
-                break
-    ended = time.time()
-    n_tokens = shape.batch * shape.seq * steps
-    per_token = lora_step_flops_per_token(n_matmul, n_lora, shape.layers, shape.seq, shape.hidden)
-    return {
-        "trial": trial,
-        "params": n_params,
-        "lora_params": n_lora,
-        "flops_per_token": per_token,
-        "tokens": n_tokens,
-        "start": started,
-        "end": ended,
-        "tokens_per_s": n_tokens / (ended - started),
-        "loss": float(loss),
-    }
+    info = {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count()}
+    for name in ("transformers", "peft", "trl", "ray", "mlflow", "flash_attn"):
+        spec = importlib.util.find_spec(name)
+        info[name] = _version(name) if spec else None
+    if device == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        info.update(gpu=props.name, gpu_memory=props.total_memory, cuda=torch.version.cuda)
+    return info
 
 
-def matmul_peak(device_name: str, n: int) -> float:
-    """Measured bf16 [n, n] x [n, n] throughput, FLOP/s."""
+def _version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name.replace("_", "-"))
+    except PackageNotFoundError:
+        return "?"
+
+
+def matmul_peak(device: str, n: int) -> float:
+    """Measured bf16 [n, n] x [n, n] throughput, FLOP/s (the MFU denominator)."""
     import torch
 
-    device = torch.device(device_name)
     a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
     b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    reps = 3 if device.type == "cpu" else 50
+    reps = 3 if device == "cpu" else 50
     for _ in range(2):
         a @ b
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    _sync(device)
     t = time.perf_counter()
     for _ in range(reps):
         a @ b
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    _sync(device)
     return 2.0 * n**3 * reps / (time.perf_counter() - t)
 
 
-def two_trials_ray(shape: Shape, device_name: str, gpus: float) -> list[dict]:
-    import ray
-
-    ray.init(
-        num_cpus=max(2, os.cpu_count() or 2),
-        num_gpus=1 if gpus else 0,
-        include_dashboard=False,
-        logging_level="WARNING",
-        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},  # workers import bench.flops
-    )
-    try:
-        remote = ray.remote(num_gpus=gpus, num_cpus=1)(run_trial)
-        start_at = time.time() + shape.lead
-        return ray.get([remote.remote(shape, i, device_name, start_at) for i in range(2)])
-    finally:
-        ray.shutdown()
-
-
-def two_trials_processes(shape: Shape, device_name: str, dry_run: bool) -> list[dict]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--device", device_name]
-    cmd += ["--dry-run"] if dry_run else []
-    cmd += ["--start-at", str(time.time() + shape.lead)]
-    procs = [
-        subprocess.Popen(cmd + ["--trial", str(i)], stdout=subprocess.PIPE, text=True)
-        for i in range(2)
-    ]
-    results = []
-    for p in procs:
-        out, _ = p.communicate(timeout=280)
-        if p.returncode != 0:
-            raise RuntimeError(f"trial process exited with {p.returncode}")
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
-
-
-def worker(args) -> int:
+def _sync(device: str) -> None:
     import torch
 
-    if args.device.startswith("cuda"):
-        torch.cuda.set_per_process_memory_fraction(0.5)
-    shape = DRY if args.dry_run else FULL
-    print(json.dumps(run_trial(shape, args.trial, args.device, args.start_at)), flush=True)
-    return 0
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
-def summarize(trials: list[dict], peak: float | None, measured: float) -> dict:
-    """Tokens/s of the trials together (sum of their rates), MFU, and how far their timed
-    windows overlapped (1.0: they ran side by side the whole time)."""
-    agg = sum(t["tokens_per_s"] for t in trials)
-    flops = sum(t["tokens_per_s"] * t["flops_per_token"] for t in trials)
-    union = max(t["end"] for t in trials) - min(t["start"] for t in trials)
-    inter = min(t["end"] for t in trials) - max(t["start"] for t in trials)
+def prepare(work: Path, dry_run: bool, device: str) -> dict:
+    """The demo corpus and a TinyLlama-shaped model built in `work`; the trial config doc."""
+    from bench import tinyllama
+    from demo.corpus import main as build_corpus
+    from sweeps.config import load_config
+
+    data = work / "data"
+    if not (data / "alpaca_data.json").is_file():
+        build_corpus(["--out", str(data)])
+    rows = json.loads((data / "alpaca_data.json").read_text(encoding="utf-8"))
+    texts = [f"{r['instruction']}\n{r['input']}\n{r['output']}" for r in rows]
+    texts.append("### System:\n### Instruction:\n### Input:\n### Response:\n")
+    dims = tinyllama.TOY if dry_run else tinyllama.TINYLLAMA
+    model_dir = work / "model"
+    if not (model_dir / "config.json").is_file():
+        tinyllama.build(model_dir, dims, texts, device=device)
+    overrides = [
+        f"model.path={model_dir}",
+        f"data.alpaca={data / 'alpaca_data.json'}",
+        f"data.dolly={data / 'databricks-dolly-15k.jsonl'}",
+        f"data.openorca={data / '1M-GPT4-Augmented.parquet'}",
+        "data.skip_malformed=false",
+        *(DRY_OVERRIDES if dry_run else GPU_OVERRIDES),
+    ]
+    if dry_run:
+        overrides.append("model.dtype=float32")
+    cfg = load_config(ROOT / "configs" / "tinyllama.yaml", overrides)
+    return {"config": cfg.model_dump(mode="json"), "dims": dims}
+
+
+def trial_figures(spec: dict, work: Path, peak: float, threads: int) -> dict:
+    """One `run_trial` of the spec's config, timed; the figures of its training, evaluation
+    and memory. The base model's scores are cached beside `work` (computed once)."""
+    import torch
+
+    from bench.flops import lora_step_flops_per_token
+    from bench.tinyllama import matmul_params
+    from sweeps.config import SweepConfig
+    from sweeps.run.baseline import base_scores
+    from sweeps.run.trial import eval_items, run_trial
+    from training.memory import cuda_memory, release_memory
+    from training.prepare import prepare_data
+
+    sweep = SweepConfig.model_validate(spec["config"])
+    cfg = sweep.trial({})
+    data = prepare_data(cfg.data)
+    items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
+    started = time.perf_counter()
+    base_cache = work.parent / "base_eval"
+    base_scores(cfg.model, items, cfg.generation, base_cache)  # cached for the trial
+    base_s = time.perf_counter() - started
+    release_memory()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    before = {"rss": _rss(), **cuda_memory()}
+    reports: list[dict] = []
+
+    def report(metrics: dict, ckpt: Path) -> None:
+        rows = json.loads((ckpt / "predictions.json").read_text(encoding="utf-8"))
+        reports.append({**metrics, "gen_tokens": sum(r["pred_tokens"] for r in rows)})
+
+    started = time.perf_counter()
+    run_trial(cfg, data, work / "trial", report, sweep.search.objective, threads, base_cache)
+    trial_s = time.perf_counter() - started
+    after = {"rss": _rss(), **cuda_memory()}
+    eval_s = sum(r["eval/seconds"] for r in reports)
+    train_s = trial_s - eval_s
+    tokens = sum(r.get("train/phase_tokens_seen", 0.0) for r in reports[-1:])
+    seq = min(cfg.train.max_length, 1024)
+    n_lora = _lora_params(spec["dims"], cfg)
+    per_token = lora_step_flops_per_token(
+        matmul_params(spec["dims"]), n_lora, spec["dims"]["num_hidden_layers"], seq,
+        spec["dims"]["hidden_size"],
+    )  # fmt: skip
+    tokens_per_s = tokens / train_s if train_s > 0 else 0.0
+    steps, every = cfg.train.max_steps, cfg.train.report_every
+    full = SweepConfig.model_validate(_tinyllama_doc()).train
+    step_s = train_s / steps
+    per_eval = eval_s / max(1, len(reports))
+    at_config = full.num_reports * per_eval
     return {
-        "aggregate_tokens_per_s": agg,
-        "aggregate_flops_per_s": flops,
-        "overlap": max(0.0, inter) / union,
-        "mfu_datasheet": flops / peak if peak else None,
-        "mfu_measured_peak": flops / measured,
+        "base_eval_s": base_s,
+        "trial_s": trial_s,
+        "train_s": train_s,
+        "eval_s": eval_s,
+        "reports": len(reports),
+        "steps": steps,
+        "report_every": every,
+        "train_tokens": tokens,
+        "train_tokens_per_s": tokens_per_s,
+        "flops_per_token": per_token,
+        "mfu_measured_peak": tokens_per_s * per_token / peak,
+        "gen_tokens_per_s": sum(r["gen_tokens"] for r in reports) / eval_s if eval_s else 0.0,
+        "eval_share": eval_s / trial_s,
+        "eval_share_at_tinyllama_config": at_config / (at_config + full.max_steps * step_s),
+        "memory_before": before,
+        "memory_after": after,
+        "objective": reports[-1]["objective"] if reports else None,
     }
+
+
+def _lora_params(dims: dict, cfg) -> int:
+    h, f, r = dims["hidden_size"], dims["intermediate_size"], cfg.lora.r
+    kv = h * dims["num_key_value_heads"] // dims["num_attention_heads"]
+    shapes = {"q_proj": (h, h), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (h, h)}
+    shapes |= {"gate_proj": (h, f), "up_proj": (h, f), "down_proj": (f, h)}
+    per_layer = sum(
+        r * (i + o) for name, (i, o) in shapes.items() if name in cfg.lora.target_modules
+    )
+    return dims["num_hidden_layers"] * per_layer
+
+
+def _tinyllama_doc() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "configs" / "tinyllama.yaml").read_text(encoding="utf-8"))
+
+
+def _rss() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+def two_trials(spec_path: Path, work: Path, sharing: str, device: str, peak: float) -> list:
+    """Two trials at once on one device: Ray tasks with num_gpus=0.5, or two processes each
+    held to half the GPU's memory."""
+    if sharing == "ray":
+        import ray
+
+        ray.init(
+            num_gpus=1 if device == "cuda" else 0,
+            include_dashboard=False,
+            runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+        )
+        try:
+            task = ray.remote(num_gpus=0.5 if device == "cuda" else 0, num_cpus=1)(_ray_trial)
+            return ray.get([task.remote(str(spec_path), str(work / f"t{i}"), peak) for i in (0, 1)])
+        finally:
+            ray.shutdown()
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(spec_path)]
+    procs = [
+        subprocess.Popen([*cmd, str(work / f"t{i}"), str(peak)], stdout=subprocess.PIPE, text=True)
+        for i in (0, 1)
+    ]
+    out = []
+    for p in procs:
+        stdout, _ = p.communicate(timeout=1800)
+        if p.returncode != 0:
+            raise RuntimeError(f"trial process exited with {p.returncode}")
+        out.append(json.loads(stdout.strip().splitlines()[-1]))
+    return out
+
+
+def _ray_trial(spec_path: str, work: str, peak: float) -> dict:
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    return trial_figures(spec, Path(work), peak, threads=1)
+
+
+def worker(spec_path: str, work: str, peak: str) -> int:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.set_per_process_memory_fraction(0.5)
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    print(json.dumps(trial_figures(spec, Path(work), float(peak), threads=1)), flush=True)
+    return 0
 
 
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dry-run", action="store_true", help="tiny model, few steps, on the CPU")
-    p.add_argument(
-        "--sharing",
-        choices=("auto", "ray", "processes"),
-        default="auto",
-        help="how two trials share the device (auto: Ray if it imports)",
-    )
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--trial", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--device", default="cuda", help=argparse.SUPPRESS)
-    p.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--dry-run", action="store_true", help="toy sizes on the CPU")
+    p.add_argument("--out", type=Path, help="the JSON lines file (default: under bench/gpu/)")
+    p.add_argument("--work", type=Path, help="scratch folder (default: bench/out/gpu-check)")
+    p.add_argument("--sharing", choices=("auto", "ray", "processes"), default="auto")
+    p.add_argument("--wheelhouse", type=Path, default=WHEELHOUSE)
+    p.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    wordnet = args.wheelhouse.parent / "nltk_data"  # METEOR's WordNet, zipped, if brought
+    if wordnet.is_dir():
+        os.environ.setdefault("NLTK_DATA", str(wordnet))
     if args.worker:
-        return worker(args)
+        return worker(*args.worker)
+    found = packages(args.wheelhouse)
     import torch
 
-    if args.dry_run:
-        device, name, shape = "cpu", "cpu (dry run)", DRY
-    elif not torch.cuda.is_available():
-        print(f"gpu-check: no CUDA device visible to torch {torch.__version__}; nothing to check")
+    device = "cpu" if args.dry_run or not torch.cuda.is_available() else "cuda"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    out = args.out or ROOT / "bench" / ("out" if device == "cpu" else "gpu") / f"{stamp}.jsonl"
+    emit = JsonLines(out)
+    emit("machine", device=device, dry_run=args.dry_run, **machine(device), **found)
+    if device == "cpu" and not args.dry_run:
+        emit("skipped", parts=["everything"], reason="no CUDA device visible to torch")
         return 1
-    else:
-        device, name, shape = "cuda", torch.cuda.get_device_name(0), FULL
-    began = time.time()
-    peak = None if args.dry_run else datasheet_peak(name)
-    measured = matmul_peak(device, 256 if args.dry_run else 8192)
-    print(f"device: {name}; torch {torch.__version__}")
-    if args.dry_run:
-        print("dry run: a tiny model on the CPU checks the code paths; its figures mean nothing")
-    print(
-        f"bf16 peak: datasheet {peak / 1e12:.0f} TFLOP/s" if peak else "bf16 peak: datasheet n/a",
-        f"| measured matmul {measured / 1e12:.1f} TFLOP/s",
-    )
-    solo = run_trial(shape, 0, device)
-    print(
-        f"model: {solo['params'] / 1e6:.1f}M params, LoRA {solo['lora_params'] / 1e6:.2f}M; "
-        f"{solo['flops_per_token'] / 1e9:.2f} GFLOP/token; batch {shape.batch} x {shape.seq}"
-    )
-    s = summarize([solo], peak, measured)
-    print(f"one trial alone:   {solo['tokens_per_s']:>10.0f} tokens/s  {_mfu(s)}")
-
+    peak = matmul_peak(device, 256 if device == "cpu" else 8192)
+    emit("matmul_peak", bf16_flops_per_s=peak)
+    lacking = [p for p in TRIAL_PACKAGES if p in found["missing"]]
+    if lacking:
+        emit("skipped", parts=["trials"], reason=f"missing {lacking}; `make gpu-wheelhouse`")
+        return 1
+    work = args.work or ROOT / "bench" / "out" / "gpu-check"
+    spec = prepare(work, args.dry_run, device)
+    spec_path = work / "spec.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    emit("config", train=spec["config"]["train"], generation=spec["config"]["generation"])
+    emit("solo", **trial_figures(spec, work / "solo", peak, threads=os.cpu_count() or 1))
     sharing = args.sharing
     if sharing == "auto":
-        try:
-            import ray  # noqa: F401
-
-            sharing = "ray"
-        except ImportError:
-            sharing = "processes"
-    if sharing == "ray":
-        how = "Ray tasks, num_gpus=0.5 each" if device == "cuda" else "Ray tasks on the CPU"
-        trials = two_trials_ray(shape, device, 0.5 if device == "cuda" else 0)
-    else:
-        how = "two processes, each limited to half the GPU memory (Ray not installed)"
-        if device == "cpu":
-            how = "two processes on the CPU"
-        trials = two_trials_processes(shape, device, args.dry_run)
-    s = summarize(trials, peak, measured)
-    print(f"two trials sharing the device ({how}):")
-    for t in trials:
-        print(f"  trial {t['trial']}: {t['tokens_per_s']:>10.0f} tokens/s  loss {t['loss']:.3f}")
-    print(f"  together: {s['aggregate_tokens_per_s']:>10.0f} tokens/s  {_mfu(s)}")
-    print(f"  timed windows overlapped {100 * s['overlap']:.0f}%")
-    summary = {"device": name, "sharing": how, "solo": solo, "trials": trials, **s}
-    summary["seconds"] = time.time() - began
-    print("json: " + json.dumps({k: v for k, v in summary.items() if k not in ("solo", "trials")}))
-    print(f"gpu-check: ok in {summary['seconds']:.0f} s")
+        sharing = "ray" if "ray" not in found["missing"] else "processes"
+    started = time.time()
+    for i, fig in enumerate(two_trials(spec_path, work, sharing, device, peak)):
+        emit("shared", trial=i, sharing=sharing, **fig)
+    emit("done", shared_wall_s=time.time() - started, out=str(out))
     return 0
-
-
-def _mfu(s: dict) -> str:
-    sheet = f"{100 * s['mfu_datasheet']:.1f}%" if s["mfu_datasheet"] is not None else "n/a"
-    return (
-        f"{s['aggregate_flops_per_s'] / 1e12:.2f} TFLOP/s; MFU {sheet} of datasheet bf16 peak, "
-        f"{100 * s['mfu_measured_peak']:.1f}% of measured matmul peak"
-    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from common.errors import first_line
@@ -21,6 +22,9 @@ def load_base_model(cfg: ModelConfig):
     if is_local(cfg.path) and not Path(cfg.path).expanduser().is_dir():
         raise ModelError(f"model.path {cfg.path!r}: no such directory")
     kwargs = {"revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code}
+    cuda = torch.cuda.is_available()
+    if cuda and importlib.util.find_spec("flash_attn") is not None:
+        kwargs["attn_implementation"] = "flash_attention_2"  # varlen kernels: padding-free packing
     try:
         tokenizer = AutoTokenizer.from_pretrained(cfg.path, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(
@@ -30,6 +34,8 @@ def load_base_model(cfg: ModelConfig):
         raise ModelError(f"cannot load model {cfg.path!r}: {first_line(exc)}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if cuda:  # on the GPU from the start: the base evaluation too, not only the trainer
+        model.to("cuda")
     return model, tokenizer
 
 

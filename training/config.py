@@ -189,6 +189,16 @@ class TrainConfig(Strict):
     threads: int | None = Field(
         None, ge=1, description="torch threads (default: the trial's CPU share)."
     )
+    gradient_checkpointing: bool = Field(
+        False,
+        description="Recompute activations in the backward pass: less memory, ~1/3 more FLOPs.",
+    )
+    batching: Literal["auto", "padded", "grouped", "packed"] = Field(
+        "auto",
+        description="Batches: padded, length-grouped, or padding-free packed (batch_size bins "
+        "of max_length tokens); auto: packed with flash attention, else grouped on a GPU, "
+        "padded on the CPU.",
+    )
 
     @model_validator(mode="after")
     def _rungs_fit(self) -> TrainConfig:

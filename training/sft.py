@@ -55,6 +55,9 @@ def to_dataset(phase: Phase) -> Dataset:
 
 
 def attach_lora(model, lora: LoraSettings, seed: int) -> PeftModel:
+    """A fresh adapter. On a GPU with a half-precision base the adapter takes the base's dtype
+    (PEFT would keep it in fp32 and cast every adapted Linear's input and dropout to fp32);
+    elsewhere PEFT's fp32 adapter, as always."""
     torch.manual_seed(seed)
     config = LoraConfig(
         r=lora.r,
@@ -63,7 +66,8 @@ def attach_lora(model, lora: LoraSettings, seed: int) -> PeftModel:
         target_modules=list(lora.target_modules),
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, config)
+    half = model.dtype in (torch.bfloat16, torch.float16) and model.device.type == "cuda"
+    return get_peft_model(model, config, autocast_adapter_dtype=not half)
 
 
 class _Reporter(TrainerCallback):
@@ -110,13 +114,46 @@ def load_adapter_weights(model: PeftModel, checkpoint: Path) -> None:
     set_peft_model_state_dict(model, load_file(str(weights)))
 
 
-def sft_config(output_dir: Path, steps: int, train: TrainConfig, seed: int, **extra) -> SFTConfig:
-    """The trainer settings every LoRA run uses (`extra` overrides, e.g. for benchmarks).
+def batching_of(train: TrainConfig, attn_implementation: str | None, cuda: bool) -> str:
+    """`train.batching`, with `auto` resolved: padding-free packing where attention runs
+    varlen kernels (flash attention: TRL supports padding-free only there), length-grouped
+    batches on other GPUs, and on the CPU padded batches in random order, as always."""
+    if train.batching != "auto":
+        return train.batching
+    if not cuda:
+        return "padded"
+    return "packed" if "flash" in (attn_implementation or "") else "grouped"
 
-    fp32 unless a GPU is there: TRL would turn bf16 autocast on, which most CPUs run several
-    times slower than fp32.
-    """
-    use_cpu = not torch.cuda.is_available()
+
+def hardware_settings(
+    train: TrainConfig, attn_implementation: str | None, cuda: bool, bf16_ok: bool = True
+) -> dict:
+    """Trainer settings that follow the hardware: on a GPU bf16 mixed precision and TF32
+    matmuls; on the CPU fp32 (TRL would turn bf16 autocast on, which most CPUs run several
+    times slower). Gradient checkpointing only when the config asks for it (TRL's default is
+    on: every step would recompute its forward pass)."""
+    batching = batching_of(train, attn_implementation, cuda)
+    return dict(
+        bf16=cuda and bf16_ok,
+        fp16=cuda and not bf16_ok,
+        tf32=True if cuda and bf16_ok else None,  # bf16-capable GPUs (Ampere on) have TF32
+        activation_checkpointing=train.gradient_checkpointing,  # TRL defaults it on
+        packing=batching == "packed",
+        train_sampling_strategy="group_by_length" if batching == "grouped" else "random",
+    )
+
+
+def sft_config(
+    output_dir: Path,
+    steps: int,
+    train: TrainConfig,
+    seed: int,
+    attn_implementation: str | None = None,
+    **extra,
+) -> SFTConfig:
+    """The trainer settings every LoRA run uses (`extra` overrides, e.g. for benchmarks)."""
+    cuda = torch.cuda.is_available()
+    bf16_ok = cuda and torch.cuda.is_bf16_supported()
     settings = dict(
         output_dir=str(output_dir),
         max_steps=steps,
@@ -129,13 +166,13 @@ def sft_config(output_dir: Path, steps: int, train: TrainConfig, seed: int, **ex
         logging_nan_inf_filter=False,
         save_strategy="no",
         report_to="none",
-        use_cpu=use_cpu,
+        use_cpu=not cuda,
         seed=seed,
         data_seed=seed,
         disable_tqdm=True,
         dataloader_num_workers=0,
-        bf16=False,
-        fp16=False,
+        include_num_input_tokens_seen="non_padding",  # tokens/s for trials and gpu-check
+        **hardware_settings(train, attn_implementation, cuda, bf16_ok),
     )
     return SFTConfig(**{**settings, **extra})
 
@@ -175,6 +212,7 @@ def train_lora(
             lr_scheduler_type="cosine",
             warmup_steps=math.ceil(train.warmup_ratio * phase.steps),
             weight_decay=train.weight_decay,
+            attn_implementation=getattr(peft_model.config, "_attn_implementation", None),
         )
         trainer = SFTTrainer(
             model=peft_model,
@@ -184,8 +222,17 @@ def train_lora(
             callbacks=[_Reporter(peft_model, offset, train.report_every, on_report)],
         )
         trainer.train(resume_from_checkpoint=resume_from)
+        del trainer  # its optimizer and gradients go with it (see training.memory)
         offset = end
     return peft_model
+
+
+def merged_copy(model: PeftModel):
+    """A copy of the base with the adapter folded into its weights: generation then runs
+    plain Linears (no adapter branch per layer). Costs a second copy of the base's weights."""
+    import copy
+
+    return copy.deepcopy(model).merge_and_unload()
 
 
 def save_adapter(model: PeftModel, out_dir: Path) -> Path:

@@ -12,6 +12,9 @@ if TYPE_CHECKING:  # only a type here: promoted models ship this file alone
     from training.examples import Example
 
 TEMPLATE_NAME = "sweeplab-v1"
+TURN_MARKERS = ("### System:", "### Instruction:", "### Input:", "### Response:")
+"""The template's section headers: an answer that writes one has started an invented turn,
+so generation stops there (evaluation takes them as stop strings)."""
 
 
 def render_prompt(instruction: str, system: str = "", input: str = "") -> str:

@@ -16,6 +16,8 @@ from evaluation.eval_sets import EvalItem, SetResult, evaluate_all
 from evaluation.scoring import scoring_params
 from training.base_model import load_base_model
 from training.config import ModelConfig
+from training.memory import release_memory
+from training.template import TURN_MARKERS
 
 
 def _model_identity(cfg: ModelConfig) -> dict:
@@ -36,6 +38,7 @@ def cache_key(
     h = hashlib.sha256()
     h.update(json.dumps(_model_identity(model), sort_keys=True).encode())
     h.update(json.dumps(settings.model_dump(mode="json"), sort_keys=True).encode())
+    h.update(json.dumps(TURN_MARKERS).encode())  # the stop strings answers end at
     h.update(json.dumps(scoring_params(), sort_keys=True).encode())
     for name in sorted(items):
         for it in items[name]:
@@ -81,7 +84,9 @@ def base_scores(
         return json.loads(path.read_text(encoding="utf-8"))
     base_model, tokenizer = load_base_model(model)
     base_model.eval()
-    metrics, results = evaluate_all(base_model, tokenizer, items, settings)
+    metrics, results = evaluate_all(base_model, tokenizer, items, settings, TURN_MARKERS)
+    del base_model
+    release_memory()  # the trial that asked loads its own copy next
     data = _to_json(results, metrics)
     write_atomic(path, json.dumps(data))  # concurrent trials never read half a file
     return data

@@ -21,10 +21,11 @@ from sweeps.run.baseline import base_scores, deltas
 from sweeps.run.plan import trial_phases
 from training.base_model import load_base_model
 from training.examples import SOURCES, Example
+from training.memory import release_memory
 from training.mixing import assert_disjoint, manifest
 from training.prepare import PreparedData
-from training.sft import Resume, save_adapter, train_lora
-from training.template import TEMPLATE_NAME, prompt_of
+from training.sft import Resume, merged_copy, save_adapter, train_lora
+from training.template import TEMPLATE_NAME, TURN_MARKERS, prompt_of
 
 Report = Callable[[dict, Path], None]
 RESUME_DIR = "resume"
@@ -121,7 +122,8 @@ def run_trial(
     last: dict[str, float] = dict(last_metrics)
 
     def on_report(step: int, peft_model, trainer_ckpt: Path) -> None:
-        metrics, results = evaluate_all(peft_model, tokenizer, items, cfg.generation)
+        metrics, results = evaluate(peft_model, tokenizer, items, cfg)
+        metrics.update(tokens_seen(trainer_ckpt))
         if base is not None:
             metrics.update(deltas(results, base, seed=cfg.train.seed))
         metrics["objective"] = objective_value(metrics, objective)
@@ -164,7 +166,34 @@ def run_trial(
             f"{t.max_length}, generation.batch_size={cfg.generation.batch_size}: lower them "
             f"or give each trial more memory ({first_line(exc)})"
         ) from exc
+    finally:
+        # A reused worker's next trial starts from this one's baseline: the model, adapter,
+        # optimizer and trainer (only `model` still names them) and the allocator's cache go.
+        del model
+        release_memory()
     return last
+
+
+def evaluate(peft_model, tokenizer, items: dict[str, list[EvalItem]], cfg: TrialConfig):
+    """`evaluate_all` with the template's turn markers as stop strings, on the adapted model
+    or (generation.merge_adapter) on a merged copy of it."""
+    if not cfg.generation.merge_adapter:
+        return evaluate_all(peft_model, tokenizer, items, cfg.generation, TURN_MARKERS)
+    merged = merged_copy(peft_model)
+    try:
+        return evaluate_all(merged, tokenizer, items, cfg.generation, TURN_MARKERS)
+    finally:
+        del merged
+        release_memory()
+
+
+def tokens_seen(trainer_ckpt: Path) -> dict[str, float]:
+    """Non-padding tokens the current phase's trainer has trained on (from its state)."""
+    path = Path(trainer_ckpt) / "trainer_state.json"
+    if not path.is_file():
+        return {}
+    seen = json.loads(path.read_text(encoding="utf-8")).get("num_input_tokens_seen")
+    return {"train/phase_tokens_seen": float(seen)} if seen else {}
 
 
 def _first_report_after(step: int, cfg: TrialConfig) -> int:

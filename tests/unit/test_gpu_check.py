@@ -1,13 +1,12 @@
-"""scripts/gpu_check.py: its CPU dry run end to end (two trials as two processes), and its
-datasheet peak lookup."""
+"""scripts/gpu_check.py's pure parts: the TinyLlama shape, its FLOP count, the JSON lines
+(the dry run end to end: tests/integration/test_gpu_check.py)."""
 
 from __future__ import annotations
 
-import subprocess
+import json
 import sys
 
-import pytest
-
+from bench.tinyllama import TINYLLAMA, TOY, matmul_params
 from tests.helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -15,44 +14,31 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import gpu_check  # noqa: E402
 
 
-def test_dry_run_trains_two_trials_side_by_side():
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "gpu_check.py"),
-            "--dry-run",
-            "--sharing",
-            "processes",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = proc.stdout
-    assert "one trial alone:" in out and "together:" in out
-    assert out.count("tokens/s  loss") == 2
-    assert "gpu-check: ok" in out
+def test_tinyllama_dimensions_and_matmul_weights():
+    assert (TINYLLAMA["num_hidden_layers"], TINYLLAMA["hidden_size"]) == (22, 2048)
+    assert (TINYLLAMA["num_attention_heads"], TINYLLAMA["num_key_value_heads"]) == (32, 4)
+    assert (TINYLLAMA["intermediate_size"], TINYLLAMA["vocab_size"]) == (5632, 32000)
+    # TinyLlama-1.1B: 1.100B parameters = matmul weights + the 65.5M input embedding + norms.
+    total = matmul_params(TINYLLAMA) + 32000 * 2048 + (2 * 22 + 1) * 2048
+    assert total == 1_100_048_384
+    # The toy keeps the proportions: grouped-query 8:1, SwiGLU 2.75x.
+    assert TOY["num_attention_heads"] // TOY["num_key_value_heads"] == 8
+    assert TOY["intermediate_size"] / TOY["hidden_size"] == 2.75
 
 
-@pytest.mark.parametrize(
-    ("name", "peak"),
-    [("NVIDIA H200", 989e12), ("NVIDIA H100 80GB HBM3", 989e12), ("NVIDIA A100-SXM4-80GB", 312e12)],
-)
-def test_datasheet_peak_by_device_name(name, peak):
-    assert gpu_check.datasheet_peak(name) == peak
+def test_json_lines_are_written_as_they_come(tmp_path):
+    emit = gpu_check.JsonLines(tmp_path / "out.jsonl")
+    emit("solo", train_tokens_per_s=12.5)
+    # Readable before the writer is closed (a timeout still leaves every figure so far).
+    rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert rows[0]["event"] == "solo" and rows[0]["train_tokens_per_s"] == 12.5
 
 
-def test_unknown_device_has_no_datasheet_peak():
-    assert gpu_check.datasheet_peak("Some Future GPU") is None
+def test_lora_parameters_of_the_tinyllama_config():
+    class Cfg:
+        class lora:  # noqa: N801
+            r = 16
+            target_modules = ("q_proj", "k_proj", "v_proj", "o_proj")
 
-
-def test_summary_adds_rates_and_measures_overlap():
-    trials = [
-        {"tokens_per_s": 100.0, "flops_per_token": 10.0, "start": 0.0, "end": 10.0},
-        {"tokens_per_s": 50.0, "flops_per_token": 10.0, "start": 5.0, "end": 10.0},
-    ]
-    s = gpu_check.summarize(trials, peak=3000.0, measured=1500.0)
-    assert s["aggregate_tokens_per_s"] == 150.0
-    assert s["mfu_datasheet"] == 0.5 and s["mfu_measured_peak"] == 1.0
-    assert s["overlap"] == 0.5
+    # q, o: 16 x (2048 + 2048); k, v: 16 x (2048 + 256); 22 layers.
+    assert gpu_check._lora_params(TINYLLAMA, Cfg) == 22 * 16 * (2 * 4096 + 2 * 2304)
