@@ -7,19 +7,21 @@ undone when the data or a setting turns out to be unusable.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlflow_server.tracking import Tracker, resolve_tracking_uri, ui_command
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
-from sweeps.run.baseline import base_scores
+from sweeps.run.cluster import NodeError, base_on_cluster, check_nodes
 from sweeps.run.plan import check_mixtures
 from sweeps.run.state import (
+    Place,
     SweepExists,
     check_continuation,
     record_sweep,
@@ -27,35 +29,25 @@ from sweeps.run.state import (
     saved_config,
 )
 from sweeps.run.trial import eval_items
-from sweeps.run.tuner import run_sweep
+from sweeps.run.tuner import init_ray, run_sweep
 from training.base_model import ModelError, check_model_path
 from training.loading import DataError
 from training.prepare import PreparedData, prepare_data
 
-
-@dataclass(frozen=True)
-class Place:
-    """Where a sweep keeps its files: Ray's experiments, the base-model cache."""
-
-    project: Path
-
-    @property
-    def storage(self) -> Path:
-        return self.project / "runs" / "ray"
-
-    @property
-    def base_cache(self) -> Path:
-        return self.project / "runs" / "base_eval"
+BASE_THREADS = os.cpu_count() or 1
+"""torch threads of the base evaluation on CPU: the whole machine, as when it ran in the
+driver (it runs before any trial)."""
 
 
 def recorded_config(name: str, place: Place) -> SweepConfig:
-    """The config sweep `name` was started with here (what `sweeplab resume` runs)."""
+    """The config sweep `name` was started with there (what `sweeplab resume` runs)."""
+    where = place.storage.path(name) if place.storage.is_local else place.storage.uri
     try:
         cfg = saved_config(place.storage, name)
     except ValueError as exc:
-        raise ConfigError(f"{place.storage / name}: unreadable sweep record ({exc})") from None
+        raise ConfigError(f"{where}: unreadable sweep record ({exc})") from None
     if cfg is None:
-        raise ConfigError(f"no sweep {name!r} was started here ({place.storage / name})")
+        raise ConfigError(f"no sweep {name!r} was started here ({where})")
     return cfg
 
 
@@ -70,7 +62,7 @@ def launch(
     uri, continuing, undo = _record(cfg, place, tracking_uri)
     verb = "continuing" if continuing else "starting"
     print(f"sweep {cfg.name!r}: {verb}; preparing data ...", flush=True)
-    data, base = _prepare(cfg, place, undo, label or cfg.name)
+    data, base = _prepare(cfg, place, ray_address, undo, label or cfg.name)
     print(
         "  base "
         + "  ".join(f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith("/meteor"))
@@ -81,7 +73,7 @@ def launch(
         f"a time; objective {cfg.search.objective}",
         flush=True,
     )
-    parent, _ = run_sweep(cfg, data, tracker, place.storage, place.base_cache, ray_address)
+    parent, _ = run_sweep(cfg, data, base, tracker, place)
     tracker.log_metrics(parent, {f"base/{k}": v for k, v in base["metrics"].items()}, 0)
     _summarize(cfg, tracker, parent, place)
 
@@ -111,10 +103,11 @@ def _record(
 
 
 def _prepare(
-    cfg: SweepConfig, place: Place, undo: Callable[[], None], label: str
+    cfg: SweepConfig, place: Place, ray_address: str | None, undo: Callable[[], None], label: str
 ) -> tuple[PreparedData, dict]:
-    """The prepared data and the base model's scores; bad input undoes the record."""
-    try:
+    """The prepared data, the cluster checked, and the base model's scores (scored where
+    the trials run); bad input undoes the record."""
+    with _undone_on_bad_input(undo, label):
         data = prepare_data(cfg.data)
         for source, st in data.stats.items():
             print(
@@ -122,19 +115,31 @@ def _prepare(
                 f"{st.train} train / {st.eval} eval"
             )
         check_mixtures(cfg, data)
+        init_ray(ray_address)
+        res = cfg.search.resources
+        print(f"checked {check_nodes(res)} node(s) a trial may run on", flush=True)
         print("evaluating the base model (cached per model, eval split, settings) ...", flush=True)
         items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
-        base = base_scores(cfg.model, items, cfg.generation, place.base_cache)
+        threads = cfg.train.threads or (BASE_THREADS if res.gpu == 0 else None)
+        base = base_on_cluster(cfg.model, items, cfg.generation, res, place.base_cache, threads)
+    return data, base
+
+
+@contextmanager
+def _undone_on_bad_input(undo: Callable[[], None], label: str):
+    """Bad input (model, data, nodes, a setting that does not fit the data) undoes the
+    sweep's record and becomes one line naming the config."""
+    try:
+        yield
     except ModelError as exc:
         undo()
         raise ConfigError(str(exc)) from None
-    except DataError:
+    except (DataError, NodeError):
         undo()
         raise
     except ValueError as exc:  # a setting that does not fit the data: name the config
         undo()
         raise ConfigError(f"{label}: {exc}") from None
-    return data, base
 
 
 def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) -> None:

@@ -18,7 +18,7 @@ from training.prepare import PreparedData
 
 
 def trainable(
-    config: dict, sweep: SweepConfig, data: PreparedData, base_cache: str, tracking_uri: str
+    config: dict, sweep: SweepConfig, data: PreparedData, base: dict, tracking_uri: str
 ) -> None:
     """One trial of `sweep` with the searched values in `config`.
 
@@ -58,6 +58,6 @@ def trainable(
             report,
             sweep.search.objective,
             threads,
-            Path(base_cache),
+            base=base,
             resume_from=resume_from,
         )
