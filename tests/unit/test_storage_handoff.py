@@ -175,3 +175,35 @@ def test_the_record_lives_in_its_storage(tmp_path):
     storage = Storage.open(str(tmp_path / "nfs"), tmp_path)
     record_sweep(_sweep(), storage, "sqlite:///x.db")
     assert (Path(storage.root) / "s" / "sweeplab" / "tracking_uri").read_text() == "sqlite:///x.db"
+
+
+def test_a_node_without_what_trials_need_is_named_in_one_line(monkeypatch):
+    import ray
+
+    from sweeps.config import Resources
+    from sweeps.run import cluster
+
+    node = {"NodeID": "f00d" * 14, "Alive": True, "NodeManagerAddress": "10.0.0.7"}
+    monkeypatch.setattr(ray, "nodes", lambda: [node | {"Resources": {"CPU": 4}}])
+
+    class Probe:  # stands in for the Ray task run on the node
+        def options(self, **kwargs):
+            return self
+
+        def remote(self):
+            return "ref"
+
+    monkeypatch.setattr(ray, "remote", lambda **kwargs: lambda fn: Probe())
+    monkeypatch.setattr(cluster, "node_facts", lambda: {"sweeplab": "0.1.0", "wordnet": "ab12"})
+    there = {"sweeplab": "0.1.0", "wordnet": "missing (WordNet data not found)"}
+    monkeypatch.setattr(ray, "get", lambda ref, timeout=None: there)
+    with pytest.raises(cluster.NodeError) as err:
+        cluster.check_nodes(Resources(cpu=1))
+    assert str(err.value) == (
+        "node 10.0.0.7 (f00df00df00d): wordnet is missing (WordNet data not found), "
+        "the driver's is ab12"
+    )
+    there.update(wordnet="ab12")
+    assert cluster.check_nodes(Resources(cpu=1)) == 1
+    with pytest.raises(cluster.NodeError, match="no node of the cluster has a trial's"):
+        cluster.check_nodes(Resources(cpu=1, custom={"worker": 1}))
