@@ -25,6 +25,7 @@ from evaluation.config import GenerationSettings
 from evaluation.eval_sets import EvalItem
 from sweeps.config import Resources
 from sweeps.run.baseline import cache_key, score_base_model
+from sweeps.run.storage import Storage
 from training.config import ModelConfig
 
 
@@ -110,13 +111,23 @@ def base_on_cluster(
     res: Resources,
     cache_dir: Path,
     threads: int | None = None,
+    record: tuple[Storage, str] | None = None,
 ) -> dict:
-    """The base model's scores: the driver's cache, else one task where trials run."""
-    path = cache_dir / f"base-{cache_key(model, items, settings)}.json"
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
-    task = ray.remote(max_retries=0, **task_resources(res))(_score_base)
-    data = ray.get(task.remote(model, items, settings, threads))
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(data))
-    return data
+    """The base model's scores: the driver's cache, else a copy kept in the sweep's record
+    (`record`: storage and folder, so a resume on another machine does not score again),
+    else one task where trials run."""
+    name = f"base-{cache_key(model, items, settings)}.json"
+    path = cache_dir / name
+    text = path.read_text(encoding="utf-8") if path.is_file() else None
+    kept = record[0].read_text(f"{record[1]}/{name}") if record else None
+    if text is None:
+        text = kept
+    if text is None:
+        task = ray.remote(max_retries=0, **task_resources(res))(_score_base)
+        text = json.dumps(ray.get(task.remote(model, items, settings, threads)))
+    if record and kept is None:
+        record[0].write_text(f"{record[1]}/{name}", text)
+    if not path.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+    return json.loads(text)

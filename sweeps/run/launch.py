@@ -27,6 +27,7 @@ from sweeps.run.state import (
     record_sweep,
     recorded_tracking_uri,
     saved_config,
+    state_dir,
 )
 from sweeps.run.trial import eval_items
 from sweeps.run.tuner import init_ray, run_sweep
@@ -121,7 +122,12 @@ def _prepare(
         print("evaluating the base model (cached per model, eval split, settings) ...", flush=True)
         items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
         threads = cfg.train.threads or (BASE_THREADS if res.gpu == 0 else None)
-        base = base_on_cluster(cfg.model, items, cfg.generation, res, place.base_cache, threads)
+        record = (
+            None if place.storage.is_local else (place.storage, state_dir(place.storage, cfg.name))
+        )
+        base = base_on_cluster(
+            cfg.model, items, cfg.generation, res, place.base_cache, threads, record
+        )
     return data, base
 
 

@@ -8,6 +8,8 @@ history, and each trial keeps its one MLflow run.
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import ray
 from ray import tune
@@ -132,7 +134,9 @@ def run_sweep(
     outbox = Outbox(Tracker(tracker.uri, tracker.project_dir), place.outbox(cfg.name), parent, out)
     if outbox.pending():
         print(f"sending {outbox.pending()} tracking write(s) left by the last run ...", file=out)
-    outbox.put("artifacts", None, texts={"sweep_config.json": cfg.model_dump_json(indent=1)})
+    with tempfile.TemporaryDirectory() as tmp:  # the record may be remote: send a local copy
+        (Path(tmp) / "sweep_config.json").write_text(cfg.model_dump_json(indent=1), "utf-8")
+        outbox.put("artifacts", None, files={"sweep_config.json": Path(tmp) / "sweep_config.json"})
     logger = MlflowTrialLogger(outbox, cfg, out)
     init_ray(ray_address)
     res = cfg.search.resources

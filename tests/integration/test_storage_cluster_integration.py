@@ -127,6 +127,8 @@ def test_kill_and_resume_elsewhere_on_two_nodes_with_s3_storage(tmp_path, demo_a
         assert "team/s3sweep/sweeplab/config.json" in keys
         assert any(k.startswith("team/s3sweep/experiment_state-") for k in keys)
         assert any("/checkpoint_" in k for k in keys)  # Ray's checkpoints went to S3
+        # The base model's scores are kept with the record: the resume did not score again.
+        assert any(k.startswith("team/s3sweep/sweeplab/base-") for k in keys)
     finally:
         _stop_mine(temp_dir)
         os.killpg(moto.pid, signal.SIGKILL)
@@ -173,6 +175,7 @@ def _sweep_killed_then_resumed(tmp_path, assets, env, storage, ray_port, mark) -
     mark("resumed from a fresh directory; sweep finished")
     assert resume.returncode == 0, resume.stderr[-3000:] + resume.stdout[-3000:]
     assert not (second / "runs" / "ray").exists()  # nothing of Ray's kept locally
+    assert "checked 1 node(s)" in resume.stdout
     client = MlflowClient(tracking_uri=f"sqlite:///{first / 'runs' / 'mlflow.db'}")
     parents, trials = sweep_runs(client, "s3sweep")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
