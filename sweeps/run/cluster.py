@@ -13,6 +13,7 @@ checked, and the base model is scored where the trials run.
 from __future__ import annotations
 
 import json
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -95,12 +96,14 @@ def check_nodes(res: Resources, timeout: float = 300) -> int:
 
 
 def _score_base(model: ModelConfig, items: dict, settings: GenerationSettings, threads) -> dict:
-    """Runs as a Ray task: the base model's scores, on the task's GPU if it has one."""
+    """Runs as a Ray task: the base model's scores, on the task's GPU if it has one; on
+    CPU with `threads`, else all of the node's cores (as when the driver scored it: it runs
+    before any trial)."""
     import torch
 
-    if threads:
-        torch.set_num_threads(int(threads))
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else None
+    if threads or device is None:
+        torch.set_num_threads(int(threads or os.cpu_count() or 1))
     return score_base_model(model, items, settings, device)
 
 

@@ -7,7 +7,6 @@ undone when the data or a setting turns out to be unusable.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -34,10 +33,6 @@ from sweeps.run.tuner import init_ray, run_sweep
 from training.base_model import ModelError, check_model_path
 from training.loading import DataError
 from training.prepare import PreparedData, prepare_data
-
-BASE_THREADS = os.cpu_count() or 1
-"""torch threads of the base evaluation on CPU: the whole machine, as when it ran in the
-driver (it runs before any trial)."""
 
 
 def recorded_config(name: str, place: Place) -> SweepConfig:
@@ -121,12 +116,11 @@ def _prepare(
         print(f"checked {check_nodes(res)} node(s) a trial may run on", flush=True)
         print("evaluating the base model (cached per model, eval split, settings) ...", flush=True)
         items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
-        threads = cfg.train.threads or (BASE_THREADS if res.gpu == 0 else None)
         record = (
             None if place.storage.is_local else (place.storage, state_dir(place.storage, cfg.name))
         )
         base = base_on_cluster(
-            cfg.model, items, cfg.generation, res, place.base_cache, threads, record
+            cfg.model, items, cfg.generation, res, place.base_cache, cfg.train.threads, record
         )
     return data, base
 
