@@ -11,38 +11,28 @@ import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-import psutil
 import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.helpers import NINE, clean_env, free_port, small_sweep_config, sweep_runs, sweeplab_cmd
+from tests.helpers import (
+    NINE,
+    clean_env,
+    free_port,
+    ray_temp_dir,
+    small_sweep_config,
+    stop_ray,
+    sweep_runs,
+    sweeplab_cmd,
+)
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
 BUCKET = "sweeps"
-
-
-def _stop_mine(marker: str) -> None:
-    """End the Ray processes whose command line names our temp dir (never anyone else's:
-    `ray stop` would end every Ray on the machine)."""
-    procs = []
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if any(marker in arg for arg in p.info["cmdline"] or []):
-                procs.append(p)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    for p in procs:
-        p.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=15)
-    for p in alive:
-        p.kill()
 
 
 def _moto(port: int, log: Path) -> subprocess.Popen:
@@ -101,8 +91,7 @@ def test_kill_and_resume_elsewhere_on_two_nodes_with_s3_storage(tmp_path, demo_a
         RAY_AUTH_TOKEN=secrets.token_hex(32),
     )
     env.pop("RAY_ADDRESS", None)
-    # Ray's socket paths must stay short: tmp_path is too deep for them.
-    temp_dir = tempfile.mkdtemp(prefix="sweeplab-ray-", dir="/tmp")
+    temp_dir = ray_temp_dir()
     moto = _moto(s3_port, tmp_path / "moto.log")
     try:
         import boto3
@@ -130,7 +119,7 @@ def test_kill_and_resume_elsewhere_on_two_nodes_with_s3_storage(tmp_path, demo_a
         # The base model's scores are kept with the record: the resume did not score again.
         assert any(k.startswith("team/s3sweep/sweeplab/base-") for k in keys)
     finally:
-        _stop_mine(temp_dir)
+        stop_ray(temp_dir)
         os.killpg(moto.pid, signal.SIGKILL)
         print("\n".join(["storage test timeline:", *timeline]))
 
@@ -159,7 +148,8 @@ def _sweep_killed_then_resumed(tmp_path, assets, env, storage, ray_port, mark) -
         assert "objective=" in log.read_text(), log.read_text()[-4000:]
         mark("first trial result; driver SIGKILLed")
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
     text = log.read_text()
     assert "checked 1 node(s)" in text, text[-3000:]  # only the worker holds `worker`
