@@ -207,3 +207,27 @@ def test_a_node_without_what_trials_need_is_named_in_one_line(monkeypatch):
     assert cluster.check_nodes(Resources(cpu=1)) == 1
     with pytest.raises(cluster.NodeError, match="no node of the cluster has a trial's"):
         cluster.check_nodes(Resources(cpu=1, custom={"worker": 1}))
+
+
+def test_ray_results_are_read_back_from_the_storage_when_not_staged_here(tmp_path):
+    from types import SimpleNamespace
+
+    from sweeps.run.reconcile import recorded_results
+
+    # Given a trial whose results live only in the sweep's storage (a resume elsewhere),
+    # with its last line cut by the kill
+    fs = pafs._MockFileSystem()
+    fs.create_dir("bucket/s/trial_1")
+    with fs.open_output_stream("bucket/s/trial_1/result.json") as fh:
+        fh.write(b'{"train/step": 8}\n{"train/step": 16}\n{"train/st')
+    trial = SimpleNamespace(
+        local_path=str(tmp_path / "not-here"),
+        path="bucket/s/trial_1",
+        storage=SimpleNamespace(storage_filesystem=fs),
+    )
+    # Then the complete lines are read from there
+    assert recorded_results(trial) == [{"train/step": 8}, {"train/step": 16}]
+    # And a driver's own staged copy is read first
+    (tmp_path / "not-here").mkdir()
+    (tmp_path / "not-here" / "result.json").write_text('{"train/step": 8}\n')
+    assert recorded_results(trial) == [{"train/step": 8}]
