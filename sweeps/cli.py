@@ -63,7 +63,7 @@ def cmd_resume(args) -> int:
 
     if not re.fullmatch(NAME_PATTERN, args.sweep):
         raise ConfigError(f"{args.sweep!r} is not a sweep name")
-    return _launch(recorded_config(args.sweep, Place(Path.cwd())), args, label=None)
+    return _launch(recorded_config(args.sweep, Place(Path.cwd(), args.storage)), args, label=None)
 
 
 def _launch(cfg: SweepConfig, args, label: str | None) -> int:
@@ -71,7 +71,8 @@ def _launch(cfg: SweepConfig, args, label: str | None) -> int:
     from sweeps.run.tuner import SweepInterrupted, TrackingBacklog
 
     try:
-        launch(cfg, Place(Path.cwd()), args.tracking_uri, args.ray_address, label)
+        place = Place(Path.cwd(), args.storage or cfg.storage)
+        launch(cfg, place, args.tracking_uri, args.ray_address, label)
     except (SweepInterrupted, KeyboardInterrupt):
         raise ExitCode(
             130, f"sweep {cfg.name!r} interrupted; `sweeplab resume {cfg.name}` continues it"
@@ -160,6 +161,13 @@ def _with_config(p: argparse.ArgumentParser) -> None:
 def _with_run(p: argparse.ArgumentParser, uri_help: str) -> None:
     p.add_argument("--tracking-uri", help=uri_help)
     p.add_argument("--ray-address", help="run on an existing Ray cluster")
+    p.add_argument(
+        "--storage",
+        metavar="URI",
+        help="Ray checkpoints and the sweep record: a path every node shares or an object "
+        "store URI, e.g. s3://bucket/prefix?endpoint_override=host:9000 (default: the "
+        "config's `storage`, else runs/ray)",
+    )
 
 
 def _with_store(p: argparse.ArgumentParser) -> None:

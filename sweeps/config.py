@@ -111,6 +111,18 @@ class Scheduler(Strict):
 class Resources(Strict):
     cpu: float = Field(1.0, gt=0, description="CPUs per trial.")
     gpu: float = Field(0.0, ge=0, description="GPUs per trial (fractions share one GPU).")
+    custom: dict[str, float] = Field(
+        default_factory=dict,
+        description="Custom Ray resources per trial, e.g. {worker: 1}: trials go only to "
+        "nodes started with `ray start --resources '{\"worker\": N}'`.",
+    )
+
+    @model_validator(mode="after")
+    def _custom_valid(self) -> Resources:
+        for key, value in self.custom.items():
+            if key.upper() in ("CPU", "GPU", "MEMORY") or value <= 0:
+                raise ValueError(f"custom.{key}: needs a name of its own and a value > 0")
+        return self
 
 
 class SearchConfig(Strict):
@@ -176,6 +188,11 @@ class SweepConfig(TrialConfig):
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or local SQLite)."
     )
+    storage: str | None = Field(
+        None,
+        description="Ray checkpoints and the sweep record: a path all nodes share or an object "
+        "store URI (s3://bucket/prefix?endpoint_override=host:port); default runs/ray.",
+    )
     tracking_patience: float = Field(
         900.0,
         ge=0,
@@ -212,7 +229,7 @@ class SweepConfig(TrialConfig):
 
     def trial_dict(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
-        for key in ("name", "search", "tracking_uri", "tracking_patience", "promotion"):
+        for key in ("name", "search", "tracking_uri", "storage", "tracking_patience", "promotion"):
             data.pop(key)
         return data
 

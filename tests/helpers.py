@@ -202,3 +202,33 @@ def run_python(code: str | None, *args: str, cwd: Path, env=None, timeout: float
     return subprocess.run(
         cmd, cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=timeout
     )
+
+
+def ray_temp_dir() -> str:
+    """A Ray `--temp-dir` of a test's own (short: Ray's socket paths must stay under 107
+    characters, which pytest's tmp_path does not)."""
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="sweeplab-ray-", dir="/tmp")
+
+
+def stop_ray(temp_dir: str) -> None:
+    """End the Ray processes whose command line names `temp_dir`, i.e. the cluster a test
+    started with it (`ray stop` would end every Ray on the machine, other people's too)."""
+    import psutil
+
+    procs = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(temp_dir in arg for arg in p.info["cmdline"] or []):
+                procs.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    for p in procs:
+        p.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=15)
+    for p in alive:
+        p.kill()
+    import shutil
+
+    shutil.rmtree(temp_dir, ignore_errors=True)

@@ -2,9 +2,9 @@
 
 With `model.*` searched (`model.path: {choice: [models/demo-llama, models/demo-llama-mini]}`),
 trials start from different base models. Every model a trial can start from is scored once,
-before the sweep (`score_bases`), into the base cache, which is keyed by the model's
-identity (path, revision, dtype, weights): each trial then reads its own model's scores from
-there, so its deltas are against its own base, never another model's.
+before the sweep (`score_bases`: cached by the model's identity, path, revision, dtype,
+weights), and the trials are handed all the scores by `model_key`: each trial takes its own
+model's, so its deltas are against its own base, never another model's.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from evaluation.eval_sets import EvalItem
 from sweeps.config import Choice, SweepConfig
-from sweeps.run.baseline import base_scores, cache_path
+from sweeps.run.baseline import cache_path
 from training.config import ModelConfig
 
 
@@ -47,19 +47,24 @@ def model_label(model: ModelConfig) -> str:
     return f"{name}:{model.revision}" if model.revision else name
 
 
+def model_key(model: ModelConfig) -> str:
+    """The key a trial finds its base model's scores under."""
+    return model.model_dump_json()
+
+
 def score_bases(
     cfg: SweepConfig,
     items: dict[str, list[EvalItem]],
     cache_dir,
+    score: Callable[[ModelConfig], dict],
     say: Callable[[str], None] = print,
 ) -> dict[str, dict]:
-    """Each searched base model's scores (label -> scores), evaluated once per model and
-    cached; a model already in the cache is read back, not evaluated again."""
+    """Each searched base model's scores (`model_key` -> scores) from `score(model)`, which
+    reads the cache or evaluates; says which models are cached and which are evaluated."""
     out: dict[str, dict] = {}
     for model in searched_models(cfg):
         cached = cache_path(model, items, cfg.generation, cache_dir).is_file()
         verb = "cached" if cached else "evaluating"
         say(f"  base model {model_label(model)}: {verb} ({model.path})")
-        label = model_label(model) if model_label(model) not in out else model.path
-        out[label] = base_scores(model, items, cfg.generation, cache_dir)
+        out[model_key(model)] = score(model)
     return out

@@ -71,6 +71,23 @@ def cache_path(
     return cache_dir / f"base-{cache_key(model, items, settings)}.json"
 
 
+def score_base_model(
+    model: ModelConfig,
+    items: dict[str, list[EvalItem]],
+    settings: GenerationSettings,
+    device: str | None = None,
+) -> dict:
+    """{"metrics": {...}, "sets": {name: arrays}}: the base model generating on `items`."""
+    base_model, tokenizer = load_base_model(model)
+    if device:
+        base_model.to(device)
+    base_model.eval()
+    metrics, results = evaluate_all(base_model, tokenizer, items, settings, TURN_MARKERS)
+    del base_model
+    release_memory()  # the trial that asked loads its own copy next
+    return _to_json(results, metrics)
+
+
 def base_scores(
     model: ModelConfig,
     items: dict[str, list[EvalItem]],
@@ -82,12 +99,7 @@ def base_scores(
     path = cache_path(model, items, settings, cache_dir)
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
-    base_model, tokenizer = load_base_model(model)
-    base_model.eval()
-    metrics, results = evaluate_all(base_model, tokenizer, items, settings, TURN_MARKERS)
-    del base_model
-    release_memory()  # the trial that asked loads its own copy next
-    data = _to_json(results, metrics)
+    data = score_base_model(model, items, settings)
     write_atomic(path, json.dumps(data))  # concurrent trials never read half a file
     return data
 

@@ -10,52 +10,41 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlflow_server.tracking import Tracker, resolve_tracking_uri, ui_command
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
-from sweeps.run.base_models import score_bases, searched_models
+from sweeps.run.base_models import model_key, model_label, score_bases, searched_models
+from sweeps.run.cluster import NodeError, base_on_cluster, check_nodes
 from sweeps.run.plan import check_mixtures
 from sweeps.run.state import (
+    Place,
     SweepExists,
     check_continuation,
     record_sweep,
     recorded_tracking_uri,
     saved_config,
+    state_dir,
 )
 from sweeps.run.trial import eval_items
-from sweeps.run.tuner import run_sweep
+from sweeps.run.tuner import init_ray, run_sweep
 from training.base_model import ModelError, check_model_path
 from training.loading import DataError
 from training.prepare import PreparedData, prepare_data
 
 
-@dataclass(frozen=True)
-class Place:
-    """Where a sweep keeps its files: Ray's experiments, the base-model cache."""
-
-    project: Path
-
-    @property
-    def storage(self) -> Path:
-        return self.project / "runs" / "ray"
-
-    @property
-    def base_cache(self) -> Path:
-        return self.project / "runs" / "base_eval"
-
-
 def recorded_config(name: str, place: Place) -> SweepConfig:
-    """The config sweep `name` was started with here (what `sweeplab resume` runs)."""
+    """The config sweep `name` was started with there (what `sweeplab resume` runs)."""
+    where = place.storage.path(name) if place.storage.is_local else place.storage.uri
     try:
         cfg = saved_config(place.storage, name)
     except ValueError as exc:
-        raise ConfigError(f"{place.storage / name}: unreadable sweep record ({exc})") from None
+        raise ConfigError(f"{where}: unreadable sweep record ({exc})") from None
     if cfg is None:
-        raise ConfigError(f"no sweep {name!r} was started here ({place.storage / name})")
+        raise ConfigError(f"no sweep {name!r} was started here ({where})")
     return cfg
 
 
@@ -70,19 +59,20 @@ def launch(
     uri, continuing, undo = _record(cfg, place, tracking_uri)
     verb = "continuing" if continuing else "starting"
     print(f"sweep {cfg.name!r}: {verb}; preparing data ...", flush=True)
-    data, bases = _prepare(cfg, place, undo, label or cfg.name)
-    for model, base in bases.items():
+    data, bases = _prepare(cfg, place, ray_address, undo, label or cfg.name)
+    labels = _labels(cfg)
+    for key, base in bases.items():
         meteor = [f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith("/meteor")]
-        print(f"  base {model + ' ' if len(bases) > 1 else ''}" + "  ".join(meteor))
+        print(f"  base {labels[key] + ' ' if len(bases) > 1 else ''}" + "  ".join(meteor))
     tracker = Tracker(uri, place.project, patience=cfg.tracking_patience)
     print(
         f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "
         f"a time; objective {cfg.search.objective}",
         flush=True,
     )
-    parent, _ = run_sweep(cfg, data, tracker, place.storage, place.base_cache, ray_address)
-    for model, base in bases.items():  # one model: `base/<dataset>/<metric>` as always
-        prefix = f"base/{model}/" if len(bases) > 1 else "base/"
+    parent, _ = run_sweep(cfg, data, bases, tracker, place)
+    for key, base in bases.items():  # one model: `base/<dataset>/<metric>` as always
+        prefix = f"base/{labels[key]}/" if len(bases) > 1 else "base/"
         tracker.log_metrics(parent, {f"{prefix}{k}": v for k, v in base["metrics"].items()}, 0)
     _summarize(cfg, tracker, parent, place)
 
@@ -113,11 +103,11 @@ def _record(
 
 
 def _prepare(
-    cfg: SweepConfig, place: Place, undo: Callable[[], None], label: str
+    cfg: SweepConfig, place: Place, ray_address: str | None, undo: Callable[[], None], label: str
 ) -> tuple[PreparedData, dict[str, dict]]:
-    """The prepared data and each searched base model's scores (by model label); bad input
-    undoes the record."""
-    try:
+    """The prepared data, the cluster checked, and each searched base model's scores
+    (`model_key` -> scores, scored where the trials run); bad input undoes the record."""
+    with _undone_on_bad_input(undo, label):
         data = prepare_data(cfg.data)
         for source, st in data.stats.items():
             print(
@@ -125,19 +115,49 @@ def _prepare(
                 f"{st.train} train / {st.eval} eval"
             )
         check_mixtures(cfg, data)
+        init_ray(ray_address)
+        res = cfg.search.resources
+        print(f"checked {check_nodes(res)} node(s) a trial may run on", flush=True)
         print("evaluating the base model (cached per model, eval split, settings) ...", flush=True)
         items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
-        bases = score_bases(cfg, items, place.base_cache)
+        record = (
+            None if place.storage.is_local else (place.storage, state_dir(place.storage, cfg.name))
+        )
+        bases = score_bases(
+            cfg,
+            items,
+            place.base_cache,
+            lambda model: base_on_cluster(
+                model, items, cfg.generation, res, place.base_cache, cfg.train.threads, record
+            ),
+        )
+    return data, bases
+
+
+def _labels(cfg: SweepConfig) -> dict[str, str]:
+    """`model_key` -> a short, unique name for each searched base model."""
+    labels: dict[str, str] = {}
+    for model in searched_models(cfg):
+        name = model_label(model)
+        labels[model_key(model)] = name if name not in labels.values() else model.path
+    return labels
+
+
+@contextmanager
+def _undone_on_bad_input(undo: Callable[[], None], label: str):
+    """Bad input (model, data, nodes, a setting that does not fit the data) undoes the
+    sweep's record and becomes one line naming the config."""
+    try:
+        yield
     except ModelError as exc:
         undo()
         raise ConfigError(str(exc)) from None
-    except DataError:
+    except (DataError, NodeError):
         undo()
         raise
     except ValueError as exc:  # a setting that does not fit the data: name the config
         undo()
         raise ConfigError(f"{label}: {exc}") from None
-    return data, bases
 
 
 def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) -> None:

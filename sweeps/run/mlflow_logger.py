@@ -176,7 +176,8 @@ class MlflowTrialLogger(Callback):
         if self.remote:  # the trial's worker sent it to the server itself
             return
         self._ensure_run(trial)
-        put_step_table(self.outbox, trial.trial_id, Path(checkpoint.path))
+        with checkpoint.as_directory() as path:  # downloaded when the storage is remote
+            put_step_table(self.outbox, trial.trial_id, Path(path))
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         error = _error_text(trial)
@@ -220,7 +221,8 @@ class MlflowTrialLogger(Callback):
         )
         # With a tracking server the trial worker has sent these already (no shared disk).
         if trial.checkpoint is not None and not self.remote:
-            put_final_artifacts(self.outbox, trial.trial_id, Path(trial.checkpoint.path))
+            with trial.checkpoint.as_directory() as path:
+                put_final_artifacts(self.outbox, trial.trial_id, Path(path))
         if failed:
             self.outbox.put("end", trial.trial_id, status=RUN_FAILED, error=_error_text(trial))
         else:

@@ -17,9 +17,12 @@ from training.prepare import PreparedData, prepare_data
 def trial_phases(cfg: TrialConfig, data: PreparedData) -> list[Phase]:
     """The phases this trial's settings ask for, drawn from the prepared pools."""
     t = cfg.train
-    return plan_phases(
+    phases = plan_phases(
         data.pools, cfg.mix, cfg.curriculum, t.num_examples, t.max_steps, t.phase1_fraction, t.seed
     )
+    if any(ex is None for phase in phases for ex in phase.examples):  # see sweeps.run.handoff
+        raise RuntimeError("the trial drew a training row it was not handed: a sweeplab bug")
+    return phases
 
 
 def check_mixtures(sweep: SweepConfig, data: PreparedData) -> None:

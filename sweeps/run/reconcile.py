@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.fs as pafs
+
 from mlflow_server.tracking import RUN_ENDED, RUN_KILLED, TRIAL_TAG, Tracker
 from sweeps.run.mlflow_logger import MlflowTrialLogger
 
@@ -36,14 +38,28 @@ def reconcile(logger: MlflowTrialLogger, tracker: Tracker, parent: str) -> None:
 
 
 def recorded_results(trial) -> list[dict]:
-    """The results Ray wrote for `trial` (`result.json`), lines cut by a kill skipped."""
+    """The results Ray wrote for `trial` (`result.json`), lines cut by a kill skipped: from
+    this driver's staging folder, else from the sweep's storage (a resume elsewhere)."""
     path = Path(trial.local_path or "") / "result.json"
-    if not path.is_file():
-        return []
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+    else:
+        text = _from_storage(trial)
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:  # a line cut by the kill
             continue
     return rows
+
+
+def _from_storage(trial) -> str:
+    storage = getattr(trial, "storage", None)
+    if storage is None or not trial.path:
+        return ""
+    fs, path = storage.storage_filesystem, f"{trial.path}/result.json"
+    if fs.get_file_info(path).type != pafs.FileType.File:
+        return ""
+    with fs.open_input_stream(path) as fh:
+        return fh.read().decode("utf-8")

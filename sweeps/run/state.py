@@ -1,19 +1,22 @@
-"""A sweep's own record on disk: the config it was started with and its tracking URI.
+"""A sweep's own record: the config it was started with and its tracking URI.
 
 It lives inside Ray's experiment folder (`<storage>/<name>/sweeplab/`), beside Ray's
-checkpoints, so `sweeplab resume NAME` finds everything in one place. It is written before
-any slow step, so a sweep killed at any point can be resumed, and undone on bad input.
+checkpoints, so `sweeplab resume NAME [--storage URI]` finds everything in one place, from
+any machine that reaches the storage. It is written (through `pyarrow.fs`, local or object
+store alike) before any slow step, so a sweep killed at any point can be resumed, and
+undone on bad input.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from common.dicts import first_difference
-from common.files import write_atomic
 from sweeps.config import SweepConfig
+from sweeps.run.storage import Storage
 
 STATE = "sweeplab"
 
@@ -22,28 +25,25 @@ class SweepExists(ValueError):
     """A sweep of that name was started before, with another config."""
 
 
-def state_dir(storage: Path, name: str) -> Path:
+def state_dir(storage: Storage, name: str) -> str:
     """sweeplab's own records of a sweep, inside Ray's experiment folder."""
-    return storage / name / STATE
+    return storage.path(name, STATE)
 
 
-def saved_config(storage: Path, name: str) -> SweepConfig | None:
-    """The config a sweep was started with, if a sweep of that name was started here."""
-    path = state_dir(storage, name) / "config.json"
-    if not path.is_file():
-        return None
-    return SweepConfig.model_validate_json(path.read_text(encoding="utf-8"))
+def saved_config(storage: Storage, name: str) -> SweepConfig | None:
+    """The config a sweep was started with, if a sweep of that name was started there."""
+    text = storage.read_text(f"{state_dir(storage, name)}/config.json")
+    return None if text is None else SweepConfig.model_validate_json(text)
 
 
-def check_continuation(cfg: SweepConfig, storage: Path) -> bool:
+def check_continuation(cfg: SweepConfig, storage: Storage) -> bool:
     """True when `cfg` continues a sweep started before; refuses a changed config."""
-    exp_dir = storage / cfg.name
+    exp_dir = storage.path(cfg.name)
     previous = saved_config(storage, cfg.name)
     if previous is None:
-        if exp_dir.exists() and any(exp_dir.iterdir()):
-            raise SweepExists(
-                f"{exp_dir} exists but holds no sweeplab sweep; choose another --name"
-            )
+        if storage.has_files(exp_dir):
+            where = exp_dir if storage.is_local else f"{storage.uri} ({exp_dir})"
+            raise SweepExists(f"{where} exists but holds no sweeplab sweep; choose another --name")
         return False
     if previous != cfg:
         diff = first_difference(previous.model_dump(mode="json"), cfg.model_dump(mode="json"))
@@ -54,24 +54,53 @@ def check_continuation(cfg: SweepConfig, storage: Path) -> bool:
     return True
 
 
-def record_sweep(cfg: SweepConfig, storage: Path, tracking_uri: str) -> Callable[[], None]:
+def record_sweep(cfg: SweepConfig, storage: Storage, tracking_uri: str) -> Callable[[], None]:
     """Write the sweep's record (what `sweeplab resume` reads: its config and tracking URI)
     before any slow step, so a sweep killed at any point can be resumed. Returns an undo
     for bad input."""
     state = state_dir(storage, cfg.name)
-    created = [d for d in (storage.parent, storage, storage / cfg.name, state) if not d.exists()]
-    write_atomic(state / "tracking_uri", tracking_uri)
-    write_atomic(state / "config.json", cfg.model_dump_json(indent=1))
+    dirs = (storage.root, storage.path(cfg.name), state)
+    if storage.is_local:  # the project's runs/ too, when this sweep made it
+        dirs = (storage.root.rsplit("/", 1)[0], *dirs)
+    created = [d for d in dirs if not storage.exists(d)]
+    for d in (storage.root, storage.path(cfg.name), state):
+        storage.fs.create_dir(d, recursive=True)
+    storage.write_text(f"{state}/tracking_uri", tracking_uri)
+    storage.write_text(f"{state}/config.json", cfg.model_dump_json(indent=1))
 
     def undo() -> None:
         for name in ("config.json", "tracking_uri"):
-            (state / name).unlink(missing_ok=True)
+            storage.delete(f"{state}/{name}")
         for d in reversed(created):
-            shutil.rmtree(d, ignore_errors=True)
+            storage.delete(d)
 
     return undo
 
 
-def recorded_tracking_uri(storage: Path, name: str) -> str | None:
-    path = state_dir(storage, name) / "tracking_uri"
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+def recorded_tracking_uri(storage: Storage, name: str) -> str | None:
+    text = storage.read_text(f"{state_dir(storage, name)}/tracking_uri")
+    return text.strip() if text is not None else None
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a sweep keeps its files: Ray's experiments and the sweep record (`storage`,
+    shared by a cluster), the base-model cache and the outbox (the driver's own disk)."""
+
+    project: Path
+    storage_uri: str | None = None
+
+    @cached_property
+    def storage(self) -> Storage:
+        return Storage.open(self.storage_uri, self.project)
+
+    @property
+    def base_cache(self) -> Path:
+        return self.project / "runs" / "base_eval"
+
+    def outbox(self, name: str) -> Path:
+        """The driver's queue of tracking writes: beside the record when that is on this
+        disk (as always), else under the project's runs/."""
+        if self.storage.is_local:
+            return Path(state_dir(self.storage, name)) / "outbox"
+        return self.project / "runs" / "outbox" / name

@@ -11,6 +11,7 @@ from ray import tune
 from common.uris import is_http
 from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
+from sweeps.run.base_models import model_key
 from sweeps.run.faults import maybe_fail
 from sweeps.run.mlflow_logger import log_final_artifacts, log_step_table
 from sweeps.run.trial import run_trial
@@ -18,9 +19,10 @@ from training.prepare import PreparedData
 
 
 def trainable(
-    config: dict, sweep: SweepConfig, data: PreparedData, base_cache: str, tracking_uri: str
+    config: dict, sweep: SweepConfig, data: PreparedData, bases: dict, tracking_uri: str
 ) -> None:
-    """One trial of `sweep` with the searched values in `config`.
+    """One trial of `sweep` with the searched values in `config`; `bases` holds each
+    searched base model's scores by `model_key`.
 
     A trial restored by Tune (a retry, or a resumed sweep) continues from its checkpoint.
     With a tracking server, the worker also sends its artifacts straight to its MLflow run
@@ -58,6 +60,6 @@ def trainable(
             report,
             sweep.search.objective,
             threads,
-            Path(base_cache),
+            base=bases[model_key(cfg.model)],
             resume_from=resume_from,
         )

@@ -103,10 +103,12 @@ def run_trial(
     threads: int | None = None,
     base_cache: Path | None = None,
     resume_from: Path | None = None,
+    base: dict | None = None,
 ) -> dict[str, float]:
     """Train and evaluate one configuration; returns the last reported metrics.
 
-    With `base_cache`, metrics include deltas against the base model (cached there).
+    With `base` (the base model's scores) or `base_cache` (scored and cached there),
+    metrics include deltas against the base model.
     With `resume_from` (a checkpoint this function reported), training continues from it:
     steps already done are not repeated and not reported again.
     """
@@ -116,7 +118,8 @@ def run_trial(
     assert_disjoint(phases, data.eval_sets)
     mix_manifest = manifest(phases)
     items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
-    base = base_scores(cfg.model, items, cfg.generation, base_cache) if base_cache else None
+    if base is None and base_cache is not None:
+        base = base_scores(cfg.model, items, cfg.generation, base_cache)
     model, tokenizer = load_base_model(cfg.model)
     resume, last_metrics = resume_point(resume_from, cfg)
     last: dict[str, float] = dict(last_metrics)

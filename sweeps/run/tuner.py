@@ -8,6 +8,7 @@ history, and each trial keeps its one MLflow run.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import ray
@@ -18,9 +19,11 @@ from ray.tune.search.optuna import OptunaSearch
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FINISHED, RUN_KILLED, Tracker
 from sweeps.config import Choice, Range, SweepConfig
+from sweeps.run.handoff import trial_data
 from sweeps.run.mlflow_logger import MlflowTrialLogger, attached
 from sweeps.run.reconcile import reconcile
-from sweeps.run.state import state_dir
+from sweeps.run.state import Place
+from sweeps.run.storage import Storage
 from sweeps.run.trainable import trainable
 from training.prepare import PreparedData
 
@@ -72,11 +75,12 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
         ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
 
 
-def make_tuner(cfg: SweepConfig, fn, storage: Path, logger: MlflowTrialLogger) -> tune.Tuner:
+def make_tuner(cfg: SweepConfig, fn, storage: Storage, logger: MlflowTrialLogger) -> tune.Tuner:
     """A new Tuner, or the sweep's own restored from its folder (call within `attached`)."""
-    exp_dir = str(storage / cfg.name)
-    if tune.Tuner.can_restore(exp_dir):
-        return tune.Tuner.restore(exp_dir, fn, resume_unfinished=True)
+    exp_dir = storage.path(cfg.name)
+    fs = storage.ray_kwargs().get("storage_filesystem")
+    if tune.Tuner.can_restore(exp_dir, storage_filesystem=fs):
+        return tune.Tuner.restore(exp_dir, fn, resume_unfinished=True, storage_filesystem=fs)
     return tune.Tuner(
         fn,
         param_space=param_space(cfg),
@@ -96,7 +100,7 @@ def make_tuner(cfg: SweepConfig, fn, storage: Path, logger: MlflowTrialLogger) -
         ),
         run_config=tune.RunConfig(
             name=cfg.name,
-            storage_path=str(storage),
+            **storage.ray_kwargs(),
             callbacks=[logger],
             failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
@@ -108,15 +112,15 @@ def make_tuner(cfg: SweepConfig, fn, storage: Path, logger: MlflowTrialLogger) -
 def run_sweep(
     cfg: SweepConfig,
     data: PreparedData,
+    bases: dict[str, dict],
     tracker: Tracker,
-    storage: Path,
-    base_cache: Path,
+    place: Place,
     ray_address: str | None = None,
     out=None,
 ) -> tuple[str, object]:
     """Run, or continue, the recorded sweep `cfg`; returns the parent run id and Ray's
-    result grid. The sweep's record (`sweeps.run.state`) must be written first."""
-    storage = storage.resolve()
+    result grid. The sweep's record (`sweeps.run.state`) must be written first; `bases` holds
+    each searched base model's scores by `model_key` (`sweeps.run.base_models`)."""
     parent = tracker.start_sweep(
         cfg.name,
         {
@@ -127,26 +131,28 @@ def run_sweep(
         },
         {"sweeplab.objective": cfg.search.objective},
     )
-    state = state_dir(storage, cfg.name)
-    outbox = Outbox(Tracker(tracker.uri, tracker.project_dir), state / "outbox", parent, out)
+    outbox = Outbox(Tracker(tracker.uri, tracker.project_dir), place.outbox(cfg.name), parent, out)
     if outbox.pending():
         print(f"sending {outbox.pending()} tracking write(s) left by the last run ...", file=out)
-    outbox.put("artifacts", None, files={"sweep_config.json": state / "config.json"})
+    with tempfile.TemporaryDirectory() as tmp:  # the record may be remote: send a local copy
+        (Path(tmp) / "sweep_config.json").write_text(cfg.model_dump_json(indent=1), "utf-8")
+        outbox.put("artifacts", None, files={"sweep_config.json": Path(tmp) / "sweep_config.json"})
     logger = MlflowTrialLogger(outbox, cfg, out)
     init_ray(ray_address)
+    res = cfg.search.resources
     fn = tune.with_resources(
         tune.with_parameters(
             trainable,
             sweep=cfg,
-            data=data,
-            base_cache=str(base_cache.resolve()),
+            data=trial_data(cfg, data),  # one object-store put, only drawable rows
+            bases=bases,
             tracking_uri=tracker.uri,
         ),
-        {"cpu": cfg.search.resources.cpu, "gpu": cfg.search.resources.gpu},
+        {"cpu": res.cpu, "gpu": res.gpu, **res.custom},
     )
     try:
         with attached(logger):
-            results = make_tuner(cfg, fn, storage, logger).fit()
+            results = make_tuner(cfg, fn, place.storage, logger).fit()
         unfinished = [t for t in logger.trials if t.status not in ("TERMINATED", "ERROR")]
         if unfinished or not logger.trials:
             raise SweepInterrupted(f"{len(unfinished)} trial(s) did not end")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.helpers import free_port, run_sweeplab, small_sweep_config
+from tests.helpers import free_port, ray_temp_dir, run_sweeplab, small_sweep_config, stop_ray
 
 pytestmark = pytest.mark.integration
 RAY = str(Path(sys.executable).parent / "ray")
@@ -23,11 +23,13 @@ def test_sweep_on_a_ray_head_node(tmp_path, demo_assets):
     # Token authentication on, as for a real cluster; the test's own token file.
     env["RAY_AUTH_MODE"] = "token"
     env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    temp_dir = ray_temp_dir()
     start = subprocess.run(
         [
             RAY,
             "start",
             "--head",
+            f"--temp-dir={temp_dir}",
             f"--port={port}",
             "--num-cpus=2",
             "--include-dashboard=false",
@@ -59,4 +61,4 @@ def test_sweep_on_a_ray_head_node(tmp_path, demo_assets):
         assert len(trials) == 1 and trials[0].info.status == "FINISHED"
         assert 0 <= trials[0].data.metrics["dolly/rougeL"] <= 1
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        stop_ray(temp_dir)  # only this test's cluster, not every Ray on the machine

@@ -46,7 +46,7 @@ def test_each_searched_model_once_in_order(tmp_path):
     ]
 
 
-def test_score_bases_scores_each_model_once_and_each_trial_gets_its_own(tmp_path, monkeypatch):
+def test_score_bases_scores_each_model_once_and_each_trial_gets_its_own(tmp_path):
     big, small = str(tmp_path / "big"), str(tmp_path / "small")
     cfg = _sweep(tmp_path, space={"model.path": {"choice": [big, small]}})
     calls = []
@@ -55,14 +55,20 @@ def test_score_bases_scores_each_model_once_and_each_trial_gets_its_own(tmp_path
         calls.append(model.path)
         return {"metrics": {"alpaca/meteor": 0.1 if model.path == big else 0.05}}
 
-    monkeypatch.setattr(base_models, "base_scores", fake_base_scores)
     said: list[str] = []
-    bases = base_models.score_bases(cfg, {}, tmp_path / "cache", say=said.append)
+    bases = base_models.score_bases(
+        cfg,
+        {},
+        tmp_path / "cache",
+        lambda m: fake_base_scores(m, {}, None, tmp_path / "cache"),
+        say=said.append,
+    )
     assert calls == [big, small]
-    assert {k: v["metrics"]["alpaca/meteor"] for k, v in bases.items()} == {
-        "big": 0.1,
-        "small": 0.05,
+    by_label = {
+        base_models.model_label(m): bases[base_models.model_key(m)]["metrics"]["alpaca/meteor"]
+        for m in base_models.searched_models(cfg)
     }
+    assert by_label == {"big": 0.1, "small": 0.05}
     assert [s.split(":")[0].strip() for s in said] == ["base model big", "base model small"]
     assert all("evaluating" in s for s in said)
 
