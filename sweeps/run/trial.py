@@ -135,21 +135,8 @@ def run_trial(
         save_adapter(peft_model, ckpt / "adapter")
         tokenizer.save_pretrained(str(ckpt / "adapter"))
         shutil.move(trainer_ckpt, ckpt / RESUME_DIR)  # the trainer deletes it afterwards
-        (ckpt / "data_manifest.json").write_text(json.dumps(mix_manifest), encoding="utf-8")
-        (ckpt / "trial.json").write_text(
-            json.dumps(
-                {
-                    "config": cfg.model_dump(mode="json"),
-                    "step": step,
-                    "template": TEMPLATE_NAME,
-                    "scoring": scoring_params(),
-                    "metrics": metrics,
-                }
-            ),
-            encoding="utf-8",
-        )
         rows = prediction_rows(items, results, base)
-        (ckpt / "predictions.json").write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
+        write_records(ckpt, cfg, step, metrics, mix_manifest, rows)
         last.clear()
         last.update(metrics)
         if resume is not None and step == _first_report_after(resume.step, cfg):
@@ -175,6 +162,23 @@ def run_trial(
         del model
         release_memory()
     return last
+
+
+def write_records(
+    ckpt: Path, cfg: TrialConfig, step: int, metrics: dict, mix_manifest: dict, rows: list
+) -> None:
+    """A checkpoint's records: the data manifest, `trial.json` (config, step, template,
+    scoring, metrics) and the per-example table."""
+    (ckpt / "data_manifest.json").write_text(json.dumps(mix_manifest), encoding="utf-8")
+    record = {
+        "config": cfg.model_dump(mode="json"),
+        "step": step,
+        "template": TEMPLATE_NAME,
+        "scoring": scoring_params(),
+        "metrics": metrics,
+    }
+    (ckpt / "trial.json").write_text(json.dumps(record), encoding="utf-8")
+    (ckpt / "predictions.json").write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
 
 
 def evaluate(peft_model, tokenizer, items: dict[str, list[EvalItem]], cfg: TrialConfig):
