@@ -67,14 +67,25 @@ def base_scores(
     """{"metrics": {...}, "sets": {name: arrays}} for the base model, from cache if present."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"base-{cache_key(model, items, settings)}.json"
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+    cached = _read_cache(path)
+    if cached is not None:
+        return cached
     base_model, tokenizer = load_base_model(model)
     base_model.eval()
     metrics, results = evaluate_all(base_model, tokenizer, items, settings)
     data = _to_json(results, metrics)
     write_atomic(path, json.dumps(data))  # concurrent trials never read half a file
     return data
+
+
+def _read_cache(path: Path) -> dict | None:
+    """The cached scores, or None (a miss) when absent, empty, torn or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    ok = isinstance(data, dict) and isinstance(data.get("metrics"), dict) and "sets" in data
+    return data if ok else None
 
 
 def deltas(

@@ -13,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import first_line
+from common.uris import mask_credentials
 from mlflow_server.tracking import Tracker, resolve_tracking_uri, ui_command
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.baseline import base_scores
+from sweeps.run.lock import SweepLock, describe
 from sweeps.run.plan import check_mixtures
 from sweeps.run.state import (
     SweepExists,
@@ -66,7 +69,21 @@ def launch(
     ray_address: str | None = None,
     label: str | None = None,
 ) -> None:
-    """Start or continue `cfg`. `label` names the config in error messages."""
+    """Start or continue `cfg`, holding the sweep's lock throughout (a second driver on
+    the same name is refused). `label` names the config in error messages."""
+    with SweepLock(place.storage / cfg.name, cfg.name) as lock:
+        if lock.took_over:
+            print(f"sweep {cfg.name!r}: taking over the lock of {describe(lock.took_over)}, gone")
+        _launch_locked(cfg, place, tracking_uri, ray_address, label)
+
+
+def _launch_locked(
+    cfg: SweepConfig,
+    place: Place,
+    tracking_uri: str | None,
+    ray_address: str | None,
+    label: str | None,
+) -> None:
     uri, continuing, undo = _record(cfg, place, tracking_uri)
     verb = "continuing" if continuing else "starting"
     print(f"sweep {cfg.name!r}: {verb}; preparing data ...", flush=True)
@@ -82,7 +99,8 @@ def launch(
         flush=True,
     )
     parent, _ = run_sweep(cfg, data, tracker, place.storage, place.base_cache, ray_address)
-    tracker.log_metrics(parent, {f"base/{k}": v for k, v in base["metrics"].items()}, 0)
+    if not any(k.startswith("base/") for k in tracker.client.get_run(parent).data.metrics):
+        tracker.log_metrics(parent, {f"base/{k}": v for k, v in base["metrics"].items()}, 0)
     _summarize(cfg, tracker, parent, place)
 
 
@@ -101,7 +119,8 @@ def _record(
     if recorded and recorded != uri:
         if explicit:
             raise ConfigError(
-                f"sweep {cfg.name!r} logs to {recorded}, not {uri}; resume it with that "
+                f"sweep {cfg.name!r} logs to {mask_credentials(recorded)}, not "
+                f"{mask_credentials(uri)}; resume it with that "
                 "tracking URI (or none)"
             )
         uri = recorded  # a resumed sweep keeps logging where it started
@@ -134,7 +153,21 @@ def _prepare(
     except ValueError as exc:  # a setting that does not fit the data: name the config
         undo()
         raise ConfigError(f"{label}: {exc}") from None
+    except (OSError, RecursionError, MemoryError) as exc:  # unreadable input: one line
+        undo()
+        raise ConfigError(f"{label}: cannot prepare the sweep: {_why(exc)}") from None
+    except Exception:  # a bug: its traceback is shown, but the record goes
+        undo()
+        raise
     return data, base
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "an input is nested too deeply to read"
+    if isinstance(exc, MemoryError):
+        return "an input does not fit in memory"
+    return first_line(exc) or type(exc).__name__
 
 
 def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) -> None:
@@ -145,6 +178,6 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
             tracker.log_artifact(parent, path, "leaderboard")
     print()
     print(render(rows, cfg))
-    print(f"\nruns: {tracker.uri} (experiment {cfg.name!r}, parent run {parent})")
-    print(f"open the MLflow UI: {ui_command(tracker.uri, place.project)}")
+    print(f"\nruns: {mask_credentials(tracker.uri)} (experiment {cfg.name!r}, parent run {parent})")
+    print(f"open the MLflow UI: {mask_credentials(ui_command(tracker.uri, place.project))}")
     sys.stdout.flush()

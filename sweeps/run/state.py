@@ -14,6 +14,7 @@ from pathlib import Path
 from common.dicts import first_difference
 from common.files import write_atomic
 from sweeps.config import SweepConfig
+from sweeps.run.lock import LOCK_FILE
 
 STATE = "sweeplab"
 
@@ -40,7 +41,7 @@ def check_continuation(cfg: SweepConfig, storage: Path) -> bool:
     exp_dir = storage / cfg.name
     previous = saved_config(storage, cfg.name)
     if previous is None:
-        if exp_dir.exists() and any(exp_dir.iterdir()):
+        if exp_dir.exists() and any(p.name != LOCK_FILE for p in exp_dir.iterdir()):
             raise SweepExists(
                 f"{exp_dir} exists but holds no sweeplab sweep; choose another --name"
             )
@@ -60,8 +61,9 @@ def record_sweep(cfg: SweepConfig, storage: Path, tracking_uri: str) -> Callable
     for bad input."""
     state = state_dir(storage, cfg.name)
     created = [d for d in (storage.parent, storage, storage / cfg.name, state) if not d.exists()]
-    write_atomic(state / "tracking_uri", tracking_uri)
-    write_atomic(state / "config.json", cfg.model_dump_json(indent=1))
+    # Both may hold credentials (a password in the tracking URI): owner-only.
+    write_atomic(state / "tracking_uri", tracking_uri, mode=0o600)
+    write_atomic(state / "config.json", cfg.model_dump_json(indent=1), mode=0o600)
 
     def undo() -> None:
         for name in ("config.json", "tracking_uri"):
