@@ -112,7 +112,7 @@ def auth_config(runs_dir: Path) -> Path:
         "admin_username = admin\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
     )
-    return write_atomic(runs_dir / "basic_auth.ini", text, mode=0o600)
+    return write_atomic((runs_dir / "basic_auth.ini").resolve(), text, mode=0o600)
 
 
 def _check_auth_env(env: dict[str, str], runs_dir: Path) -> None:
