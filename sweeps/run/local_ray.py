@@ -24,7 +24,9 @@ def secure_local_ray(out=None) -> bool:
 
     os.environ[LOOPBACK_ENV] = "0"  # Ray's processes started from here read this
     ray_constants.ENABLE_RAY_CLUSTER = False  # this process imported Ray already
-    mode = os.environ.setdefault(AUTH_ENV, "token").strip().lower()
+    # Unset, current Ray turns token authentication on for a new local cluster (and says
+    # so); setting it here would come too late for the Ray already imported.
+    mode = os.environ.get(AUTH_ENV, "token").strip().lower()
     if mode != "token":
         print(
             f"sweeplab: warning: {AUTH_ENV}={mode}: the sweep's Ray cluster runs without "
