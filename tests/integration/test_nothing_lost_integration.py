@@ -126,11 +126,13 @@ def test_a_store_that_refuses_writes_then_accepts_them(tmp_path, demo_assets):
         )
         assert _wait_for(log, "objective=", 600), log.read_text()[-3000:]
         path = "/api/2.0/mlflow/users/update-password"
-        assert _admin_call(url, password, path, {"username": "admin", "password": rotated}) == 200
+        change = {"username": "admin", "password": rotated, "current_password": password}
+        assert _admin_call(url, password, path, change) == 200
         assert _wait_for(log, "refuses our credentials (HTTP 401", 300), log.read_text()[-3000:]
         time.sleep(20)
         assert driver.poll() is None, log.read_text()[-3000:]
-        assert _admin_call(url, rotated, path, {"username": "admin", "password": password}) == 200
+        back = {"username": "admin", "password": password, "current_password": rotated}
+        assert _admin_call(url, rotated, path, back) == 200
         assert _finish(driver) == 0, log.read_text()[-4000:]
         text = log.read_text()
         assert "back after" in text and "refused by the store" not in text
