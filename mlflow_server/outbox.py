@@ -87,7 +87,9 @@ class Outbox:
     def _unpark(self) -> int:
         """Writes parked by an earlier driver go back in the queue (in their order)."""
         parked = self.root / PARKED
-        names = sorted(p.name for p in parked.iterdir()) if parked.is_dir() else []
+        names = (
+            sorted(p.name for p in parked.iterdir() if p.name.isdigit()) if parked.is_dir() else []
+        )
         for name in names:
             target = self.root / name
             if target.exists():  # cannot happen with unique numbers; never overwrite
