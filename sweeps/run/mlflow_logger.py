@@ -118,8 +118,9 @@ class MlflowTrialLogger(Callback):
         self.max_reports = sweep.train.num_reports
 
     def __getstate__(self) -> dict:
-        # Ray pickles the run config (this callback included) into its experiment state.
-        return {"sweep": self.sweep}
+        # Ray pickles the run config (this callback included) into its experiment state, a
+        # world-readable file: without the tracking URI, which may hold a password.
+        return {"sweep": self.sweep.model_copy(update={"tracking_uri": None})}
 
     def __setstate__(self, state: dict) -> None:
         # A restored sweep unpickles the old driver's copy: while `attached(logger)` is in
