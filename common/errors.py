@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from common.uris import mask_credentials
+
 
 def first_line(exc: BaseException | str, limit: int = 200) -> str:
-    """An exception's (or a text's) first non-empty line, for one-line messages."""
-    text = str(exc).strip()
+    """An exception's (or a text's) first non-empty line, for one-line messages; a password
+    in a URI is masked."""
+    text = mask_credentials(str(exc)).strip()
     lines = text.splitlines()
     if not lines:
         return type(exc).__name__ if isinstance(exc, BaseException) else ""

@@ -40,3 +40,29 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> Path:
         raise
     fsync_dir(path.parent)
     return path
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush every file and folder under `path` (and `path` itself) to disk."""
+    path = Path(path)
+    if path.is_dir():
+        for sub in sorted(path.rglob("*"), reverse=True):  # files before their folders
+            _fsync_path(sub)
+    _fsync_path(path)
+
+
+def _fsync_path(path: Path) -> None:
+    if path.is_dir():
+        fsync_dir(path)
+        return
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def rename_durable(src: Path, dst: Path) -> Path:
+    """`src` renamed to `dst` (no overwrite of a folder), the rename made durable."""
+    os.rename(src, dst)
+    fsync_dir(Path(dst).parent)
+    if Path(src).parent != Path(dst).parent:
+        fsync_dir(Path(src).parent)
+    return Path(dst)

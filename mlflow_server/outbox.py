@@ -23,9 +23,24 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import first_line
-from mlflow_server.tracking import RUN_ENDED, Tracker, is_transient
+from common.files import fsync_dir, fsync_tree, rename_durable, write_atomic
+from mlflow_server.tracking import RUN_ENDED, Tracker, failure_kind, http_status
 
 ENTRY = "entry.json"
+PARKED = "failed"
+SEQ_BLOCK = 1000
+"""Sequence numbers are reserved this many at a time in `<root>.seq` (beside the outbox,
+so an empty outbox is an empty folder): they never restart below one used before."""
+
+
+class TornEntry(ValueError):
+    """An entry whose own file is unreadable (torn by a crash); not the store's doing."""
+
+
+def _numbers(folder: Path) -> list[int]:
+    if not folder.is_dir():
+        return []
+    return [int(p.name.split(".")[0]) for p in folder.iterdir() if p.name.split(".")[0].isdigit()]
 
 
 class Outbox:
@@ -35,19 +50,53 @@ class Outbox:
         self.parent = parent_run_id
         self.out = out or sys.stderr
         self.root.mkdir(parents=True, exist_ok=True)
+        self._seq_file = self.root.with_name(self.root.name + ".seq")
         for tmp in self.root.glob("*.tmp"):  # half-written by a killed driver: never queued
             shutil.rmtree(tmp, ignore_errors=True)
-        self._seq = max((int(p.name) for p in self._entries()), default=0)
+        self._seq = self._reserved = self._high_water()
+        self.replayed = self._unpark()
         self._runs: dict[str, str] = {}
         self._steps: dict[str, set[int]] = {}
         self._sealed: set[str] = set()
+        self._torn = False
         self._cond = threading.Condition()
         self._closing = False
         self.sent = 0
         self.outage_since: float | None = None
+        self.problem: str | None = None
         self.dropped: list[str] = []
         self._thread = threading.Thread(target=self._loop, name="mlflow-outbox", daemon=True)
         self._thread.start()
+
+    def _high_water(self) -> int:
+        """The highest sequence number ever used here: pending, parked or reserved."""
+        try:
+            reserved = int(self._seq_file.read_text(encoding="utf-8").strip() or 0)
+        except (OSError, ValueError):
+            reserved = 0
+        return max([reserved, *_numbers(self.root), *_numbers(self.root / PARKED)])
+
+    def _next_seq(self) -> int:
+        with self._cond:
+            self._seq += 1
+            if self._seq > self._reserved:
+                self._reserved = self._seq + SEQ_BLOCK
+                write_atomic(self._seq_file, str(self._reserved))
+            return self._seq
+
+    def _unpark(self) -> int:
+        """Writes parked by an earlier driver go back in the queue (in their order)."""
+        parked = self.root / PARKED
+        names = (
+            sorted(p.name for p in parked.iterdir() if p.name.isdigit()) if parked.is_dir() else []
+        )
+        for name in names:
+            target = self.root / name
+            if target.exists():  # cannot happen with unique numbers; never overwrite
+                target = self.root / f"{self._seq + 1:08d}"
+                self._seq += 1
+            rename_durable(parked / name, target)
+        return len(names)
 
     # the driver's side -------------------------------------------------------------------
     def put(
@@ -59,10 +108,8 @@ class Outbox:
         **payload: Any,
     ) -> None:
         """Queue one write; files and folders are copied now (their source may vanish),
-        `texts` are written as files of the entry."""
-        with self._cond:
-            self._seq += 1
-            seq = self._seq
+        `texts` are written as files of the entry. On disk (fsynced) before it returns."""
+        seq = self._next_seq()
         tmp = self.root / f"{seq:08d}.tmp"
         tmp.mkdir()
         for name, src in (files or {}).items():
@@ -74,15 +121,21 @@ class Outbox:
             (tmp / name).write_text(text, encoding="utf-8")
         entry = {"kind": kind, "trial_id": trial_id, "files": sorted(files or {}), **payload}
         (tmp / ENTRY).write_text(json.dumps(entry), encoding="utf-8")
-        tmp.rename(self.root / f"{seq:08d}")
+        fsync_tree(tmp)
+        rename_durable(tmp, self.root / f"{seq:08d}")
         with self._cond:
             self._cond.notify_all()
 
     def pending(self) -> int:
         return len(self._entries())
 
+    def parked(self) -> int:
+        """Writes set aside (refused by the store, or torn): not delivered."""
+        folder = self.root / PARKED
+        return sum(1 for p in folder.iterdir() if p.name.isdigit()) if folder.is_dir() else 0
+
     def flush(self, timeout: float) -> bool:
-        """Wait until every queued write is sent (True) or `timeout` s pass (False)."""
+        """Wait until every queued write is sent or parked (True) or `timeout` s pass."""
         deadline = time.monotonic() + timeout
         with self._cond:
             self._cond.notify_all()
@@ -104,6 +157,7 @@ class Outbox:
         return sorted(p for p in self.root.iterdir() if p.name.isdigit())
 
     def _loop(self) -> None:
+        """Send entries in order until closed; no error stops this loop."""
         delay = 0.5
         while True:
             with self._cond:
@@ -113,39 +167,74 @@ class Outbox:
                         return
                     self._cond.wait(1.0)
                     continue
-            entry = entries[0]
             try:
-                self._send(entry)
-            except Exception as exc:
-                if self._closing and not is_transient(exc):
-                    return
-                if is_transient(exc):
-                    if self.outage_since is None:
-                        self.outage_since = time.time()
-                        self._say(f"tracking store unreachable; holding writes ({first_line(exc)})")
-                    with self._cond:
-                        if self._closing:
-                            return
-                        self._cond.wait(delay)
-                    delay = min(delay * 2, 10.0)
-                    continue
-                # The store refused this write for good: keep it aside, say so, go on.
-                failed = self.root / "failed"
-                failed.mkdir(exist_ok=True)
-                entry.rename(failed / entry.name)
-                self.dropped.append(f"{entry.name}: {first_line(exc)}")
-                self._say(
-                    f"write {entry.name} refused by the store, kept in {failed}: {first_line(exc)}"
-                )
-                continue
-            if self.outage_since is not None:
-                self._say(f"tracking store back after {time.time() - self.outage_since:.0f}s")
-                self.outage_since = None
-            delay = 0.5
-            shutil.rmtree(entry, ignore_errors=True)
-            self.sent += 1
-            with self._cond:
-                self._cond.notify_all()
+                delay = self._step(entries[0], delay)
+            except Exception as exc:  # noqa: BLE001 - the sender must outlive any error
+                self._hold(exc, "held")
+                delay = min(delay * 2, 10.0)
+            if delay > 0.5:
+                with self._cond:
+                    if self._closing:
+                        return
+                    self._cond.wait(delay)
+
+    def _step(self, entry: Path, delay: float) -> float:
+        """Send one entry; the next wait (0.5 s after a success)."""
+        try:
+            self._send(entry)
+        except Exception as exc:  # noqa: BLE001 - sorted out below
+            kind = "refused" if isinstance(exc, TornEntry) else failure_kind(exc)
+            if kind != "refused":
+                self._hold(exc, kind)
+                return min(delay * 2, 10.0)
+            self._park(entry, exc)
+            return 0.5
+        if self.outage_since is not None:
+            self._say(f"tracking store back after {time.time() - self.outage_since:.0f}s")
+            self.outage_since, self.problem = None, None
+        shutil.rmtree(entry, ignore_errors=True)
+        self.sent += 1
+        with self._cond:
+            self._cond.notify_all()
+        return 0.5
+
+    def _hold(self, exc: BaseException, kind: str) -> None:
+        """Keep the write queued and say why, once per outage."""
+        if self.outage_since is not None:
+            return
+        self.outage_since = time.time()
+        status = http_status(exc)
+        if kind == "down":
+            self.problem = f"tracking store unreachable ({first_line(exc)})"
+        elif status in (401, 403):
+            self.problem = (
+                f"tracking store refuses our credentials (HTTP {status}; check "
+                "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or the token)"
+            )
+        elif status == 429:
+            self.problem = "tracking store is rate-limiting us (HTTP 429)"
+        else:
+            self.problem = f"tracking write failed ({first_line(exc)})"
+        self._say(f"{self.problem}; holding {self.pending()} write(s) and retrying")
+
+    def _park(self, entry: Path, exc: BaseException) -> None:
+        """Set a write aside under its own (unique) number; `resume` tries it again."""
+        parked = self.root / PARKED
+        parked.mkdir(exist_ok=True)
+        fsync_dir(self.root)
+        target = parked / entry.name
+        if target.exists():  # never overwrite a parked write
+            target = parked / f"{self._next_seq():08d}"
+        rename_durable(entry, target)
+        if isinstance(exc, TornEntry):
+            self._torn = True
+            why = f"write {entry.name} is unreadable on disk (torn by a crash?): {exc}"
+        else:
+            why = f"write {entry.name} refused by the store: {first_line(exc)}"
+        self.dropped.append(f"{entry.name}: {first_line(exc)}")
+        self._say(f"{why}; kept in {parked}")
+        with self._cond:
+            self._cond.notify_all()
 
     def _say(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] mlflow: {text}", file=self.out, flush=True)
@@ -155,6 +244,9 @@ class Outbox:
             return self.parent
         if trial_id not in self._runs:  # sent by an earlier driver of this sweep
             run_id = self.tracker.find_trial_run(self.parent, trial_id)
+            if run_id is None and self._torn:  # its 'trial' write was torn: keep the rest
+                run_id = self.tracker.start_trial(self.parent, trial_id, {}, f"trial-{trial_id}")
+                self.tracker.set_tags(run_id, {"sweeplab.recovered": "trial write torn"})
             if run_id is None:
                 raise ValueError(f"no MLflow run for trial {trial_id} (its 'trial' write is lost)")
             self._runs[trial_id] = run_id
@@ -162,8 +254,11 @@ class Outbox:
         return self._runs[trial_id]
 
     def _send(self, entry: Path) -> None:
-        e = json.loads((entry / ENTRY).read_text(encoding="utf-8"))
-        kind, trial = e["kind"], e["trial_id"]
+        try:
+            e = json.loads((entry / ENTRY).read_text(encoding="utf-8"))
+            kind, trial = e["kind"], e["trial_id"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise TornEntry(first_line(exc)) from None
         t = self.tracker
         if kind == "trial":
             existing = t.find_trial_run(self.parent, trial)

@@ -80,6 +80,31 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError)
 
 
+# Refusals that a retry cannot fix: the request itself is wrong (400) or names a run or
+# experiment the store no longer has. Everything else (401/403 after a password rotation,
+# a proxy's 403, 429, 5xx, a local I/O error) is held and retried.
+_REFUSED = frozenset(
+    {"BAD_REQUEST", "INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"}
+)
+
+
+def failure_kind(exc: BaseException) -> str:
+    """ "down" (unreachable, busy), "held" (refused for now: auth, rate limit, server or
+    local error; retry later) or "refused" (the store will never take this write)."""
+    if is_transient(exc):
+        return "down"
+    if isinstance(exc, MlflowException):
+        return "refused" if exc.error_code in _REFUSED else "held"
+    if isinstance(exc, ValueError | KeyError | TypeError):
+        return "refused"  # a write that names something the store lacks, or is malformed
+    return "held"
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status an MLflow failure stands for, when it is one."""
+    return exc.get_http_status_code() if isinstance(exc, MlflowException) else None
+
+
 def retry_transient(fn, patience: float, what: str = "tracking call"):
     """`fn()`, retried with backoff while it fails transiently, for up to `patience` s."""
     deadline = time.monotonic() + patience

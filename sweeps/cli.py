@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 
+from common.errors import first_line
 from sweeps.config import NAME_PATTERN, ConfigError, SweepConfig, load_config, localize
 
 
@@ -142,7 +143,13 @@ def cmd_server(args) -> int:
     from mlflow_server.server import serve
 
     return serve(
-        args.host, args.port, args.backend_store_uri, args.artifacts_destination, args.basic_auth
+        args.host,
+        args.port,
+        args.backend_store_uri,
+        args.artifacts_destination,
+        args.basic_auth,
+        allowed_hosts=args.allowed_hosts,
+        cors_allowed_origins=args.cors_allowed_origins,
     )
 
 
@@ -223,9 +230,19 @@ def _server_parser(sub) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     p.add_argument("--port", type=int, default=5000)
-    p.add_argument("--backend-store-uri", help="default: sqlite:///runs/server.db")
+    p.add_argument(
+        "--backend-store-uri",
+        help="default: $MLFLOW_BACKEND_STORE_URI, else sqlite:///runs/server.db (a password "
+        "is better kept in the environment variable than on a command line)",
+    )
     p.add_argument("--artifacts-destination", type=Path, default=Path("runs/server-artifacts"))
-    p.add_argument("--basic-auth", action="store_true", help="run MLflow's basic-auth app")
+    p.add_argument(
+        "--basic-auth",
+        action="store_true",
+        help="run MLflow's basic-auth app (needed for a --host other than loopback)",
+    )
+    p.add_argument("--allowed-hosts", help="MLflow's --allowed-hosts (Host header allow-list)")
+    p.add_argument("--cors-allowed-origins", help="MLflow's --cors-allowed-origins")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -257,10 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except ExitCode as exc:
-        print(f"sweeplab {args.command}: {exc}", file=sys.stderr)
+        print(f"sweeplab {args.command}: {first_line(exc, 2000)}", file=sys.stderr)
         return exc.status
     except ValueError as exc:  # ConfigError, DataError, InputError, refusals: bad input
-        print(f"sweeplab {args.command}: error: {exc}", file=sys.stderr)
+        print(f"sweeplab {args.command}: error: {first_line(exc, 2000)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"sweeplab {args.command}: interrupted", file=sys.stderr)

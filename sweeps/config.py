@@ -323,6 +323,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> SweepCo
         raise ConfigError(f"{path}: no such config file")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
@@ -341,6 +343,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> SweepCo
         raise ConfigError(f"{path}: {exc}") from None
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_error(exc)}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read") from None
 
 
 _MISSING = "\0missing"

@@ -97,11 +97,22 @@ def base_scores(
     """{"metrics": {...}, "sets": {name: arrays}} for the base model, from cache if present."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_path(model, items, settings, cache_dir)
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+    cached = read_cache(path)
+    if cached is not None:
+        return cached
     data = score_base_model(model, items, settings)
     write_atomic(path, json.dumps(data))  # concurrent trials never read half a file
     return data
+
+
+def read_cache(path: Path) -> dict | None:
+    """The cached scores, or None (a miss) when absent, empty, torn or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    ok = isinstance(data, dict) and isinstance(data.get("metrics"), dict) and "sets" in data
+    return data if ok else None
 
 
 def deltas(

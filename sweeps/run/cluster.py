@@ -25,7 +25,7 @@ from common.files import write_atomic
 from evaluation.config import GenerationSettings
 from evaluation.eval_sets import EvalItem
 from sweeps.config import Resources
-from sweeps.run.baseline import cache_path, score_base_model
+from sweeps.run.baseline import cache_path, read_cache, score_base_model
 from sweeps.run.storage import Storage
 from training.config import ModelConfig
 
@@ -121,16 +121,27 @@ def base_on_cluster(
     else one task where trials run."""
     path = cache_path(model, items, settings, cache_dir)
     name = path.name
-    text = path.read_text(encoding="utf-8") if path.is_file() else None
-    kept = record[0].read_text(f"{record[1]}/{name}") if record else None
-    if text is None:
-        text = kept
-    if text is None:
+    scores = read_cache(path)  # a torn or unreadable cache file is a miss
+    kept = _read_kept(record, name)
+    if scores is None:
+        scores = kept
+    if scores is None:
         task = ray.remote(max_retries=0, **task_resources(res))(_score_base)
-        text = json.dumps(ray.get(task.remote(model, items, settings, threads)))
+        scores = ray.get(task.remote(model, items, settings, threads))
     if record and kept is None:
-        record[0].write_text(f"{record[1]}/{name}", text)
-    if not path.is_file():
+        record[0].write_text(f"{record[1]}/{name}", json.dumps(scores))
+    if read_cache(path) is None:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, text)
-    return json.loads(text)
+        write_atomic(path, json.dumps(scores))
+    return scores
+
+
+def _read_kept(record: tuple[Storage, str] | None, name: str) -> dict | None:
+    """The copy of the base scores kept in a remote sweep record, if any and readable."""
+    if record is None:
+        return None
+    text = record[0].read_text(f"{record[1]}/{name}")
+    try:
+        return json.loads(text) if text else None
+    except (ValueError, RecursionError):
+        return None

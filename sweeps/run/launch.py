@@ -13,12 +13,15 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from common.errors import first_line
+from common.uris import mask_credentials
 from mlflow_server.tracking import Tracker, resolve_tracking_uri, ui_command
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.base_models import model_key, model_label, score_bases, searched_models
 from sweeps.run.cluster import NodeError, base_on_cluster, check_nodes
+from sweeps.run.lock import SweepLock, describe
 from sweeps.run.plan import check_mixtures
 from sweeps.run.state import (
     Place,
@@ -55,7 +58,21 @@ def launch(
     ray_address: str | None = None,
     label: str | None = None,
 ) -> None:
-    """Start or continue `cfg`. `label` names the config in error messages."""
+    """Start or continue `cfg`, holding the sweep's lock throughout (a second driver on
+    the same name is refused). `label` names the config in error messages."""
+    with SweepLock(place.lock_dir(cfg.name), cfg.name) as lock:
+        if lock.took_over:
+            print(f"sweep {cfg.name!r}: taking over the lock of {describe(lock.took_over)}, gone")
+        _launch_locked(cfg, place, tracking_uri, ray_address, label)
+
+
+def _launch_locked(
+    cfg: SweepConfig,
+    place: Place,
+    tracking_uri: str | None,
+    ray_address: str | None,
+    label: str | None,
+) -> None:
     uri, continuing, undo = _record(cfg, place, tracking_uri)
     verb = "continuing" if continuing else "starting"
     print(f"sweep {cfg.name!r}: {verb}; preparing data ...", flush=True)
@@ -70,10 +87,12 @@ def launch(
         f"a time; objective {cfg.search.objective}",
         flush=True,
     )
-    parent, _ = run_sweep(cfg, data, bases, tracker, place)
-    for key, base in bases.items():  # one model: `base/<dataset>/<metric>` as always
-        prefix = f"base/{labels[key]}/" if len(bases) > 1 else "base/"
-        tracker.log_metrics(parent, {f"{prefix}{k}": v for k, v in base["metrics"].items()}, 0)
+    parent, _ = run_sweep(cfg, data, bases, tracker, place, ray_address)
+    if not any(k.startswith("base/") for k in tracker.client.get_run(parent).data.metrics):
+        for key, base in bases.items():  # one model: `base/<dataset>/<metric>` as always
+            prefix = f"base/{labels[key]}/" if len(bases) > 1 else "base/"
+            metrics = {f"{prefix}{k}": v for k, v in base["metrics"].items()}
+            tracker.log_metrics(parent, metrics, 0)
     _summarize(cfg, tracker, parent, place)
 
 
@@ -93,7 +112,8 @@ def _record(
     if recorded and recorded != uri:
         if explicit:
             raise ConfigError(
-                f"sweep {cfg.name!r} logs to {recorded}, not {uri}; resume it with that "
+                f"sweep {cfg.name!r} logs to {mask_credentials(recorded)}, not "
+                f"{mask_credentials(uri)}; resume it with that "
                 "tracking URI (or none)"
             )
         uri = recorded  # a resumed sweep keeps logging where it started
@@ -158,6 +178,20 @@ def _undone_on_bad_input(undo: Callable[[], None], label: str):
     except ValueError as exc:  # a setting that does not fit the data: name the config
         undo()
         raise ConfigError(f"{label}: {exc}") from None
+    except (OSError, RecursionError, MemoryError) as exc:  # unreadable input: one line
+        undo()
+        raise ConfigError(f"{label}: cannot prepare the sweep: {_why(exc)}") from None
+    except Exception:  # a bug: its traceback is shown, but the record goes
+        undo()
+        raise
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "an input is nested too deeply to read"
+    if isinstance(exc, MemoryError):
+        return "an input does not fit in memory"
+    return first_line(exc) or type(exc).__name__
 
 
 def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) -> None:
@@ -168,6 +202,6 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
             tracker.log_artifact(parent, path, "leaderboard")
     print()
     print(render(rows, cfg))
-    print(f"\nruns: {tracker.uri} (experiment {cfg.name!r}, parent run {parent})")
-    print(f"open the MLflow UI: {ui_command(tracker.uri, place.project)}")
+    print(f"\nruns: {mask_credentials(tracker.uri)} (experiment {cfg.name!r}, parent run {parent})")
+    print(f"open the MLflow UI: {mask_credentials(ui_command(tracker.uri, place.project))}")
     sys.stdout.flush()

@@ -55,6 +55,11 @@ def final_files(ckpt: Path) -> dict[str, Path]:
 FINAL_TABLE = "eval/predictions.json"
 
 
+UPLOADED = "sweeplab_uploaded"
+"""A result key: 0 when the trial's worker could not send its files to the server (the
+store refused them, e.g. a rotated password): the driver then queues them in the outbox."""
+
+
 def log_step_table(tracker: Tracker, run_id: str, ckpt: Path) -> None:
     if table := step_table(ckpt):
         tracker.log_table(run_id, *table)
@@ -104,6 +109,7 @@ class MlflowTrialLogger(Callback):
         self.outbox = outbox
         self.sweep = sweep
         self.remote = is_http(outbox.tracker.uri)
+        self.not_uploaded: set[str] = set()  # trials whose worker could not upload itself
         self.known: set[str] = set()
         self.finalized: set[str] = set()
         self.trials: list = []
@@ -112,8 +118,9 @@ class MlflowTrialLogger(Callback):
         self.max_reports = sweep.train.num_reports
 
     def __getstate__(self) -> dict:
-        # Ray pickles the run config (this callback included) into its experiment state.
-        return {"sweep": self.sweep}
+        # Ray pickles the run config (this callback included) into its experiment state, a
+        # world-readable file: without the tracking URI, which may hold a password.
+        return {"sweep": self.sweep.model_copy(update={"tracking_uri": None})}
 
     def __setstate__(self, state: dict) -> None:
         # A restored sweep unpickles the old driver's copy: while `attached(logger)` is in
@@ -145,6 +152,8 @@ class MlflowTrialLogger(Callback):
 
     def log_result(self, trial, result: dict) -> None:
         self._ensure_run(trial)
+        if result.get(UPLOADED) == 0:  # the driver sends them instead, through the outbox
+            self.not_uploaded.add(trial.trial_id)
         self.outbox.put(
             "metrics",
             trial.trial_id,
@@ -173,11 +182,15 @@ class MlflowTrialLogger(Callback):
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
         """Each evaluation's per-example table, so trials can be compared at a common step."""
-        if self.remote:  # the trial's worker sent it to the server itself
+        if self._worker_sent(trial, checkpoint):  # the trial's worker sent it itself
             return
         self._ensure_run(trial)
         with checkpoint.as_directory() as path:  # downloaded when the storage is remote
             put_step_table(self.outbox, trial.trial_id, Path(path))
+
+    def _worker_sent(self, trial, checkpoint) -> bool:
+        """True when the trial's worker uploaded its files itself (tracking server)."""
+        return self.remote and trial.trial_id not in self.not_uploaded
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         error = _error_text(trial)
@@ -220,8 +233,8 @@ class MlflowTrialLogger(Callback):
             },
         )
         # With a tracking server the trial worker has sent these already (no shared disk).
-        if trial.checkpoint is not None and not self.remote:
-            with trial.checkpoint.as_directory() as path:
+        if trial.checkpoint is not None and not self._worker_sent(trial, trial.checkpoint):
+            with trial.checkpoint.as_directory() as path:  # downloaded when storage is remote
                 put_final_artifacts(self.outbox, trial.trial_id, Path(path))
         if failed:
             self.outbox.put("end", trial.trial_id, status=RUN_FAILED, error=_error_text(trial))

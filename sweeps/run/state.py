@@ -16,6 +16,7 @@ from pathlib import Path
 
 from common.dicts import first_difference
 from sweeps.config import SweepConfig
+from sweeps.run.lock import LOCK_FILE
 from sweeps.run.storage import Storage
 
 STATE = "sweeplab"
@@ -41,7 +42,7 @@ def check_continuation(cfg: SweepConfig, storage: Storage) -> bool:
     exp_dir = storage.path(cfg.name)
     previous = saved_config(storage, cfg.name)
     if previous is None:
-        if storage.has_files(exp_dir):
+        if storage.has_files(exp_dir, ignore=(LOCK_FILE,)):
             where = exp_dir if storage.is_local else f"{storage.uri} ({exp_dir})"
             raise SweepExists(f"{where} exists but holds no sweeplab sweep; choose another --name")
         return False
@@ -65,8 +66,9 @@ def record_sweep(cfg: SweepConfig, storage: Storage, tracking_uri: str) -> Calla
     created = [d for d in dirs if not storage.exists(d)]
     for d in (storage.root, storage.path(cfg.name), state):
         storage.fs.create_dir(d, recursive=True)
-    storage.write_text(f"{state}/tracking_uri", tracking_uri)
-    storage.write_text(f"{state}/config.json", cfg.model_dump_json(indent=1))
+    # Both may hold credentials (a password in the tracking URI): owner-only.
+    storage.write_text(f"{state}/tracking_uri", tracking_uri, mode=0o600)
+    storage.write_text(f"{state}/config.json", cfg.model_dump_json(indent=1), mode=0o600)
 
     def undo() -> None:
         for name in ("config.json", "tracking_uri"):
@@ -97,6 +99,14 @@ class Place:
     @property
     def base_cache(self) -> Path:
         return self.project / "runs" / "base_eval"
+
+    def lock_dir(self, name: str) -> Path:
+        """Where the one-driver lock lives: the sweep's folder when the storage is this
+        disk, else the project's runs/locks/ (an object store has no locks: two drivers on
+        two machines are not kept apart)."""
+        if self.storage.is_local:
+            return Path(self.storage.path(name))
+        return self.project / "runs" / "locks" / name
 
     def outbox(self, name: str) -> Path:
         """The driver's queue of tracking writes: beside the record when that is on this

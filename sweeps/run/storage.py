@@ -72,11 +72,12 @@ class Storage:
     def is_file(self, path: str) -> bool:
         return self._info(path).type == pafs.FileType.File
 
-    def has_files(self, path: str) -> bool:
-        """True when the directory `path` holds anything."""
+    def has_files(self, path: str, ignore: tuple[str, ...] = ()) -> bool:
+        """True when the directory `path` holds anything (other than the `ignore` names)."""
         if self._info(path).type != pafs.FileType.Directory:
             return False
-        return bool(self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)))
+        found = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        return any(info.base_name not in ignore for info in found)
 
     def read_text(self, path: str) -> str | None:
         """The file's text, or None when there is no such file."""
@@ -85,11 +86,11 @@ class Storage:
         with self.fs.open_input_stream(path) as fh:
             return fh.read().decode("utf-8")
 
-    def write_text(self, path: str, text: str) -> None:
-        """Written whole or not at all: local files atomically (fsynced), objects are
-        replaced whole by the store."""
+    def write_text(self, path: str, text: str, mode: int = 0o644) -> None:
+        """Written whole or not at all: local files atomically (fsynced, permission bits
+        `mode`), objects are replaced whole by the store."""
         if self.is_local:
-            write_atomic(Path(path), text)
+            write_atomic(Path(path), text, mode=mode)
             return
         with self.fs.open_output_stream(path) as fh:
             fh.write(text.encode("utf-8"))

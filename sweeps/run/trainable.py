@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 from ray import tune
 
+from common.errors import first_line
 from common.uris import is_http
 from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
 from sweeps.run.base_models import model_key
 from sweeps.run.faults import maybe_fail
-from sweeps.run.mlflow_logger import log_final_artifacts, log_step_table
+from sweeps.run.mlflow_logger import UPLOADED, log_final_artifacts, log_step_table
 from sweeps.run.trial import run_trial
 from training.prepare import PreparedData
 
@@ -38,10 +40,20 @@ def trainable(
     def report(metrics: dict, ckpt_dir: Path) -> None:
         maybe_fail(trial_id, config, int(metrics["train/step"]))
         if tracker is not None:
-            if not run_id:
-                run_id.append(tracker.wait_for_trial_run(sweep.name, trial_id))
-            log_step_table(tracker, run_id[0], ckpt_dir)
-            log_final_artifacts(tracker, run_id[0], ckpt_dir)
+            try:
+                if not run_id:
+                    run_id.append(tracker.wait_for_trial_run(sweep.name, trial_id))
+                log_step_table(tracker, run_id[0], ckpt_dir)
+                log_final_artifacts(tracker, run_id[0], ckpt_dir)
+                metrics = {**metrics, UPLOADED: 1}
+            except Exception as exc:  # noqa: BLE001 - a refusing store must not fail a trial
+                print(
+                    f"sweeplab: trial {trial_id}: could not send its files to the tracking "
+                    f"server ({first_line(exc)}); the driver keeps them in its outbox",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                metrics = {**metrics, UPLOADED: 0}
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(ckpt_dir)))
 
     threads = max(1, int(sweep.search.resources.cpu))

@@ -7,19 +7,20 @@ history, and each trial keeps its one MLflow run.
 
 from __future__ import annotations
 
+import json
 import os
-import tempfile
-from pathlib import Path
 
 import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 
+from common.uris import mask_credentials
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FINISHED, RUN_KILLED, Tracker
 from sweeps.config import Choice, Range, SweepConfig
 from sweeps.run.handoff import trial_data
+from sweeps.run.local_ray import secure_local_ray
 from sweeps.run.mlflow_logger import MlflowTrialLogger, attached
 from sweeps.run.reconcile import reconcile
 from sweeps.run.state import Place
@@ -71,7 +72,8 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
     kwargs = dict(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     if address:
         ray.init(address=address, **kwargs)
-    else:
+    else:  # the sweep's own cluster: loopback only, token authentication on
+        secure_local_ray()
         ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
 
 
@@ -121,10 +123,11 @@ def run_sweep(
     """Run, or continue, the recorded sweep `cfg`; returns the parent run id and Ray's
     result grid. The sweep's record (`sweeps.run.state`) must be written first; `bases` holds
     each searched base model's scores by `model_key` (`sweeps.run.base_models`)."""
+    shown = masked_config(cfg)
     parent = tracker.start_sweep(
         cfg.name,
         {
-            "config": cfg.model_dump(mode="json"),
+            "config": shown,
             "search_space": {k: v.model_dump(mode="json") for k, v in cfg.search.space.items()},
             # rows read, duplicates dropped, malformed rows skipped, train/eval sizes
             "data_stats": {s: st.as_dict() for s, st in data.stats.items()},
@@ -134,9 +137,7 @@ def run_sweep(
     outbox = Outbox(Tracker(tracker.uri, tracker.project_dir), place.outbox(cfg.name), parent, out)
     if outbox.pending():
         print(f"sending {outbox.pending()} tracking write(s) left by the last run ...", file=out)
-    with tempfile.TemporaryDirectory() as tmp:  # the record may be remote: send a local copy
-        (Path(tmp) / "sweep_config.json").write_text(cfg.model_dump_json(indent=1), "utf-8")
-        outbox.put("artifacts", None, files={"sweep_config.json": Path(tmp) / "sweep_config.json"})
+    outbox.put("artifacts", None, texts={"sweep_config.json": json.dumps(shown, indent=1)})
     logger = MlflowTrialLogger(outbox, cfg, out)
     init_ray(ray_address)
     res = cfg.search.resources
@@ -167,16 +168,32 @@ def run_sweep(
     return parent, results
 
 
+def masked_config(cfg: SweepConfig) -> dict:
+    """The config as logged (params, artifact): a password in its tracking URI masked."""
+    shown = cfg.model_dump(mode="json")
+    if shown.get("tracking_uri"):
+        shown["tracking_uri"] = mask_credentials(shown["tracking_uri"])
+    return shown
+
+
 def _finish(cfg, logger, outbox: Outbox, tracker: Tracker, parent: str) -> None:
     """Reconcile with Ray's record, end the parent run, send everything; TrackingBacklog
-    when the store stays unreachable past the sweep's patience."""
+    when a write is not delivered (store unreachable or refusing past the sweep's patience,
+    or a write set aside), naming how many."""
     if outbox.flush(cfg.tracking_patience):
         reconcile(logger, tracker, parent)
     outbox.put("end", None, status=RUN_FINISHED)
     sent = outbox.flush(cfg.tracking_patience)
     outbox.close()
+    uri = mask_credentials(tracker.uri)
     if not sent:
+        why = outbox.problem or f"the tracking store at {uri} is unreachable"
         raise TrackingBacklog(
-            f"the tracking store at {tracker.uri} is unreachable: {outbox.pending()} write(s) "
-            f"kept in {outbox.root}; `sweeplab resume {cfg.name}` sends them"
+            f"{why}: {outbox.pending() + outbox.parked()} write(s) not delivered, kept in "
+            f"{outbox.root}; `sweeplab resume {cfg.name}` sends them"
+        )
+    if outbox.parked():
+        raise TrackingBacklog(
+            f"{outbox.parked()} write(s) refused by the store at {uri} or unreadable, kept in "
+            f"{outbox.root / 'failed'}; `sweeplab resume {cfg.name}` tries them again"
         )

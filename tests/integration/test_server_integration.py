@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -171,3 +173,54 @@ def test_server_binds_loopback_and_runs_basic_auth(tmp_path):
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
+
+
+def test_server_auth_state_password_change_and_sigterm(tmp_path):
+    """Users live in runs/basic_auth.db (0600); a changed $MLFLOW_AUTH_ADMIN_PASSWORD is
+    warned about; SIGTERM to `sweeplab server` alone stops MLflow too; a public address
+    without --basic-auth is refused before anything starts."""
+    cmd = [sys.executable, "-m", "sweeps.cli", "server", "--basic-auth"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_AUTH")}
+    public = subprocess.run(
+        [sys.executable, "-m", "sweeps.cli", "server", "--host", "0.0.0.0"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert public.returncode == 2 and "add --basic-auth" in public.stderr
+    for attempt, password in enumerate([uuid.uuid4().hex, uuid.uuid4().hex]):
+        port = free_port()
+        log = tmp_path / f"server{attempt}.log"
+        with log.open("w") as fh:
+            proc = subprocess.Popen(
+                [*cmd, "--port", str(port)],
+                cwd=tmp_path,
+                env={**env, "MLFLOW_AUTH_ADMIN_PASSWORD": password},
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", proc)
+            deadline = time.time() + 30
+            warned = "does not match the stored admin"
+            while attempt == 1 and warned not in log.read_text() and time.time() < deadline:
+                time.sleep(0.5)
+            assert (warned in log.read_text()) == (attempt == 1), log.read_text()[-2000:]
+            db = tmp_path / "runs" / "basic_auth.db"
+            assert oct(db.stat().st_mode & 0o777) == "0o600" and db.stat().st_size > 0
+            assert not (tmp_path / "basic_auth.db").exists()
+            os.kill(proc.pid, signal.SIGTERM)  # the wrapper only, not its process group
+            assert proc.wait(timeout=60) is not None
+            time.sleep(2)
+            with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), 2):
+                pass  # nothing serves on the port any more
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # leftovers would fail the check above
+                except ProcessLookupError:
+                    pass

@@ -7,6 +7,7 @@ checks that no MLflow store, run or Ray experiment was left behind.
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def _fake_model(root: Path) -> Path:
     model = root / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
-    (model / "model.safetensors").write_bytes(b"")
+    (model / "model.safetensors").write_bytes(struct.pack("<Q", 2) + b"{}")  # no tensors
     return model
 
 

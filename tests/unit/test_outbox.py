@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from mlflow.exceptions import MlflowException
+from mlflow.exceptions import MlflowException, get_error_code
 
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import Tracker, is_transient, retry_transient
@@ -185,3 +185,122 @@ def test_a_run_that_ended_is_left_as_it_is(tmp_path, mlflow_uri):
     assert "sweeplab.reports" not in after.data.tags
     history = tracker.client.get_metric_history(after.info.run_id, "objective")
     assert [(m.step, m.value) for m in history] == [(8, 0.5), (16, 0.8)]
+
+
+# --- nothing lost: the outbox cannot wedge ------------------------------------------------
+
+UNAUTHORIZED = MlflowException(
+    "API request to endpoint /api/2.0/mlflow/runs/log-batch failed with error code 401 != 200",
+    error_code=get_error_code(401),
+)
+
+
+def _metric_put(box: Outbox, value: float, step: int = 0) -> None:
+    box.put("metrics", None, metrics={f"base/m{step}": value}, step=step, timestamp=step + 1)
+
+
+def test_refused_writes_get_unique_names_and_numbers_never_restart(tmp_path, mlflow_uri):
+    """Two refused writes, then a new driver: parked names never collide, the sender
+    lives on, and new numbers start above every number used before (parked ones too)."""
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    root = tmp_path / "outbox"
+    box = _outbox(tracker, root, parent)
+    box.put("metrics", "ghost-1", metrics={"objective": 1.0}, step=1, timestamp=1)
+    box.put("metrics", "ghost-2", metrics={"objective": 1.0}, step=1, timestamp=1)
+    _metric_put(box, 0.5)
+    assert box.flush(60) and box.parked() == 2 and len(box.dropped) == 2
+    box.close()
+    assert sorted(p.name for p in (root / "failed").iterdir()) == ["00000001", "00000002"]
+
+    # The next driver: the parked writes are queued again (and parked again), the new
+    # write gets a number above all of them, and it is delivered.
+    again = _outbox(tracker, root, parent)
+    assert again.replayed == 2
+    _metric_put(again, 0.7, step=1)
+    assert again.flush(60) and again._thread.is_alive()
+    again.close()
+    assert again._seq > 3 and again.parked() == 2 and again.sent == 1
+    assert tracker.client.get_run(parent).data.metrics == {"base/m0": 0.5, "base/m1": 0.7}
+
+
+def test_a_store_that_refuses_then_accepts_loses_nothing(tmp_path, mlflow_uri):
+    """401 (a rotated password), 429, 503 and a local error are held and retried, said once,
+    never parked; everything is delivered once the store takes writes again."""
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    real, failures = tracker.log_metrics, [UNAUTHORIZED, OSError("disk hiccup"), RuntimeError("?")]
+    failures.insert(
+        1, MlflowException("failed with error code 429", error_code=get_error_code(429))
+    )
+
+    def flaky(*args, **kwargs):
+        if failures:
+            raise failures.pop(0)
+        return real(*args, **kwargs)
+
+    tracker.log_metrics = flaky
+    out = tmp_path / "said.txt"
+    box = Outbox(tracker, tmp_path / "outbox", parent, out=out.open("w"))
+    _metric_put(box, 0.1)
+    _metric_put(box, 0.2, step=1)
+    assert box.flush(90), box.problem
+    box.close()
+    assert box.parked() == 0 and box.sent == 2 and not failures
+    said = out.read_text()
+    assert "refuses our credentials (HTTP 401" in said and "holding" in said
+    assert "back after" in said and "refused by the store" not in said
+    assert tracker.client.get_run(parent).data.metrics == {"base/m0": 0.1, "base/m1": 0.2}
+
+
+def test_a_store_that_keeps_refusing_keeps_the_writes(tmp_path, mlflow_uri):
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    tracker.log_metrics = lambda *a, **k: (_ for _ in ()).throw(UNAUTHORIZED)
+    box = _outbox(tracker, tmp_path / "outbox", parent)
+    _metric_put(box, 0.1)
+    assert not box.flush(3)
+    box.close()
+    assert box.pending() == 1 and box.parked() == 0 and "HTTP 401" in box.problem
+
+
+def test_a_torn_entry_is_not_a_refusal_and_the_trial_keeps_the_rest(tmp_path, mlflow_uri):
+    """A power loss left a trial's first write empty: it is set aside as unreadable, and
+    that trial's metrics and end status still reach the store (on a recovered run)."""
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    root = tmp_path / "outbox"
+    (root / "00000001").mkdir(parents=True)
+    (root / "00000001" / "entry.json").write_text("")  # torn
+    (root / "00000002").mkdir()
+    entry = {"kind": "metrics", "trial_id": "t9", "files": [], "step": 4, "timestamp": 1}
+    (root / "00000002" / "entry.json").write_text(
+        json.dumps({**entry, "metrics": {"objective": 2}})
+    )
+    (root / "00000003").mkdir()
+    end = {"kind": "end", "trial_id": "t9", "files": [], "status": "FINISHED"}
+    (root / "00000003" / "entry.json").write_text(json.dumps(end))
+    out = tmp_path / "said.txt"
+    box = Outbox(tracker, root, parent, out=out.open("w"))
+    assert box.flush(60)
+    box.close()
+    said = out.read_text()
+    assert "unreadable on disk" in said and "refused by the store" not in said
+    assert box.parked() == 1 and box.sent == 2
+    (run,) = tracker.trial_runs(parent)
+    assert run.info.status == "FINISHED" and run.data.metrics == {"objective": 2.0}
+    assert run.data.tags["sweeplab.recovered"] == "trial write torn"
+
+
+def test_put_is_durable_before_it_returns(tmp_path, mlflow_uri, monkeypatch):
+    """Each entry's files and folders are fsynced before and after its rename."""
+    import os
+
+    tracker = Tracker(mlflow_uri, tmp_path)
+    box = _outbox(tracker, tmp_path / "outbox", tracker.start_sweep("s", {}, {}))
+    box.close()
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    box.put("tags", None, texts={"note.txt": "x"}, tags={"a": "b"})
+    assert len(synced) >= 4  # two files, the entry's folder, the outbox folder

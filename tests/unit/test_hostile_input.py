@@ -1,0 +1,178 @@
+"""Hostile and damaged input: truncated weights, deeply nested JSON, a huge JSON array,
+a torn cache, a password in a URI. One line, exit 2, nothing left behind, nothing leaked."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+import yaml
+
+import training.loading as loading
+from common.errors import first_line
+from common.uris import mask_credentials
+from sweeps.cli import main
+from sweeps.config import SweepConfig
+from sweeps.run.state import record_sweep, state_dir
+from sweeps.run.tuner import masked_config
+from tests.helpers import config_yaml
+
+SECRET = "postgresql://team:hunter2-secret@db.example:5432/mlflow"
+
+
+def _model(root: Path, weights: bytes) -> Path:
+    model = root / "model"
+    model.mkdir(exist_ok=True)
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(weights)
+    return model
+
+
+def _weights(n_bytes: int, have: int) -> bytes:
+    header = json.dumps(
+        {"w": {"dtype": "F32", "shape": [n_bytes // 4], "data_offsets": [0, n_bytes]}}
+    )
+    return struct.pack("<Q", len(header)) + header.encode() + b"\0" * have
+
+
+def _refused(argv, fragment, root: Path, capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err and fragment in err, err
+    assert not (root / "runs").exists()  # no record, no lock, no store
+    return err
+
+
+@pytest.mark.parametrize(
+    ("weights", "fragment"),
+    [
+        (_weights(4096, 100), "model.safetensors is truncated (175 of 4171 bytes)"),
+        (b"\x01\x02", "truncated (no header)"),
+        (struct.pack("<Q", 1 << 40) + b"{}", "header past the end"),
+        (struct.pack("<Q", 5) + b"{nope", "is corrupt"),
+    ],
+)
+def test_damaged_weights_are_one_line_and_nothing_is_recorded(
+    weights, fragment, tmp_path, tiny_data, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    _model(tmp_path, weights)
+    _refused(["sweep", str(config_yaml(tmp_path, tiny_data))], fragment, tmp_path, capsys)
+
+
+def test_after_a_bad_model_the_corrected_config_is_accepted(tmp_path, tiny_data, monkeypatch):
+    """The refused attempt left no sweep record behind: fixing the input is enough."""
+    from sweeps.run.state import check_continuation
+
+    monkeypatch.chdir(tmp_path)
+    _model(tmp_path, _weights(4096, 100))
+    cfg_path = config_yaml(tmp_path, tiny_data)
+    assert main(["sweep", str(cfg_path)]) == 2
+    cfg = SweepConfig.model_validate(yaml.safe_load(cfg_path.read_text()))
+    assert check_continuation(cfg, tmp_path / "runs" / "ray") is False
+
+
+def test_deeply_nested_json_is_one_line(tmp_path, tiny_data, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _model(tmp_path, struct.pack("<Q", 2) + b"{}")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" + "[" * 200_000 + "]" * 200_000 + "]")
+    cfg = config_yaml(tmp_path, {**tiny_data, "alpaca": deep})
+    _refused(["sweep", str(cfg)], "nested too deeply", tmp_path, capsys)
+    deep_lines = tmp_path / "deep.jsonl"
+    deep_lines.write_text('{"a": ' + "[" * 200_000 + "]" * 200_000 + "}\n")
+    cfg = config_yaml(tmp_path, {**tiny_data, "dolly": deep_lines})
+    _refused(["sweep", str(cfg)], "nested too deeply", tmp_path, capsys)
+    (tmp_path / "model" / "config.json").write_text("[" * 200_000 + "]" * 200_000)
+    _refused(
+        ["sweep", str(config_yaml(tmp_path, tiny_data))], "nested too deeply", tmp_path, capsys
+    )
+    nested_yaml = tmp_path / "nested.yaml"
+    nested_yaml.write_text("a: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    _refused(["validate", str(nested_yaml)], "nested too deeply", tmp_path, capsys)
+
+
+def test_a_json_array_is_streamed_record_by_record(tmp_path, monkeypatch):
+    """Never read whole: decoded in chunks (here 7 characters), same records as json.load."""
+    rows = [
+        {"instruction": f"i{i}", "output": "o" * (i % 13), "n": 12345678 + i} for i in range(200)
+    ]
+    path = tmp_path / "alpaca_data.json"
+    path.write_text(json.dumps(rows, indent=2))
+    monkeypatch.setattr(loading, "CHUNK", 7)
+    reads = []
+    real_open = Path.open
+
+    def counting_open(self, *args, **kwargs):
+        fh = real_open(self, *args, **kwargs)
+        real_read = fh.read
+        fh_read = lambda n=-1: (reads.append(n), real_read(n))[1]  # noqa: E731
+        try:
+            fh.read = fh_read
+        except AttributeError:
+            pass
+        return fh
+
+    monkeypatch.setattr(Path, "open", counting_open)
+    assert list(loading.read_records(str(path))) == rows
+    assert reads and -1 not in reads and max(reads) < 4096 + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("[1,2", "not closed"), ("[1 2]", "expected ','"), ("[1,]", "before ']'"), ("[1] x", "extra")],
+)
+def test_a_broken_json_array_is_named(text, fragment, tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(text)
+    with pytest.raises(loading.DataError, match=fragment):
+        list(loading.read_records(str(path)))
+
+
+def test_an_unreadable_base_cache_is_a_miss(tmp_path, monkeypatch):
+    from sweeps.run import baseline
+
+    calls = []
+    fresh = {"metrics": {"alpaca/meteor": 0.5}, "sets": {}}
+    monkeypatch.setattr(baseline, "cache_key", lambda *a: "k")
+    monkeypatch.setattr(baseline, "load_base_model", lambda cfg: (_Model(), None))
+    monkeypatch.setattr(baseline, "evaluate_all", lambda *a: calls.append(1) or ({}, {}))
+    monkeypatch.setattr(baseline, "_to_json", lambda results, metrics: fresh)
+    for torn in (b"", b'{"metrics": {"alpa', b"\xff\xfe", b"[1]"):
+        (tmp_path / "base-k.json").write_bytes(torn)
+        assert baseline.base_scores(None, {}, None, tmp_path) == fresh
+    assert len(calls) == 4
+    assert json.loads((tmp_path / "base-k.json").read_text()) == fresh
+    assert baseline.base_scores(None, {}, None, tmp_path) == fresh and len(calls) == 4
+
+
+class _Model:
+    def eval(self):
+        return self
+
+
+def test_credentials_are_masked_everywhere_they_are_shown():
+    assert mask_credentials(SECRET) == "postgresql://team:***@db.example:5432/mlflow"
+    assert mask_credentials("http://u:p@ss@h:5000/x") == "http://u:***@h:5000/x"
+    assert mask_credentials("sqlite:////a/b.db") == "sqlite:////a/b.db"
+    assert "hunter2" not in first_line(ValueError(f"cannot reach {SECRET}"))
+
+
+def test_a_tracking_uri_with_a_password_is_not_logged_and_its_files_are_private(tmp_path):
+    cfg = SweepConfig.model_validate(
+        {
+            "name": "t",
+            "model": {"path": "m"},
+            "data": {"alpaca": "a.json", "dolly": "d.jsonl", "openorca": "o.parquet"},
+            "tracking_uri": SECRET,
+        }
+    )
+    shown = masked_config(cfg)
+    assert "hunter2" not in json.dumps(shown) and shown["tracking_uri"].endswith(
+        "***@db.example:5432/mlflow"
+    )
+    record_sweep(cfg, tmp_path, SECRET)
+    for name in ("tracking_uri", "config.json"):
+        assert oct((state_dir(tmp_path, "t") / name).stat().st_mode & 0o777) == "0o600"
