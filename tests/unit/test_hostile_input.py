@@ -16,6 +16,7 @@ from common.uris import mask_credentials
 from sweeps.cli import main
 from sweeps.config import SweepConfig
 from sweeps.run.state import record_sweep, state_dir
+from sweeps.run.storage import Storage
 from sweeps.run.tuner import masked_config
 from tests.helpers import config_yaml
 
@@ -65,13 +66,14 @@ def test_damaged_weights_are_one_line_and_nothing_is_recorded(
 def test_after_a_bad_model_the_corrected_config_is_accepted(tmp_path, tiny_data, monkeypatch):
     """The refused attempt left no sweep record behind: fixing the input is enough."""
     from sweeps.run.state import check_continuation
+    from sweeps.run.storage import Storage
 
     monkeypatch.chdir(tmp_path)
     _model(tmp_path, _weights(4096, 100))
     cfg_path = config_yaml(tmp_path, tiny_data)
     assert main(["sweep", str(cfg_path)]) == 2
     cfg = SweepConfig.model_validate(yaml.safe_load(cfg_path.read_text()))
-    assert check_continuation(cfg, tmp_path / "runs" / "ray") is False
+    assert check_continuation(cfg, Storage.open(None, tmp_path)) is False
 
 
 def test_deeply_nested_json_is_one_line(tmp_path, tiny_data, monkeypatch, capsys):
@@ -173,6 +175,8 @@ def test_a_tracking_uri_with_a_password_is_not_logged_and_its_files_are_private(
     assert "hunter2" not in json.dumps(shown) and shown["tracking_uri"].endswith(
         "***@db.example:5432/mlflow"
     )
-    record_sweep(cfg, tmp_path, SECRET)
+    storage = Storage.open(str(tmp_path), tmp_path)
+    record_sweep(cfg, storage, SECRET)
     for name in ("tracking_uri", "config.json"):
-        assert oct((state_dir(tmp_path, "t") / name).stat().st_mode & 0o777) == "0o600"
+        path = Path(state_dir(storage, "t")) / name
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
