@@ -65,8 +65,11 @@ def launch(
     tracking_uri: str | None = None,
     ray_address: str | None = None,
     label: str | None = None,
+    retry_failed: bool = False,
 ) -> None:
-    """Start or continue `cfg`. `label` names the config in error messages."""
+    """Start or continue `cfg`. `label` names the config in error messages; `retry_failed`
+    runs failed trials again from their last checkpoint. With `search.confirm` set, the
+    confirmation follows the search."""
     uri, continuing, undo = _record(cfg, place, tracking_uri)
     verb = "continuing" if continuing else "starting"
     print(f"sweep {cfg.name!r}: {verb}; preparing data ...", flush=True)
@@ -81,9 +84,56 @@ def launch(
         f"a time; objective {cfg.search.objective}",
         flush=True,
     )
-    parent, _ = run_sweep(cfg, data, tracker, place.storage, place.base_cache, ray_address)
+    parent, _ = run_sweep(
+        cfg, data, tracker, place.storage, place.base_cache, ray_address, None, retry_failed
+    )
     tracker.log_metrics(parent, {f"base/{k}": v for k, v in base["metrics"].items()}, 0)
     _summarize(cfg, tracker, parent, place)
+    if cfg.search.confirm is not None:
+        c = cfg.search.confirm
+        _confirm(cfg, data, tracker, place, c.top, c.seeds, ray_address)
+
+
+def confirm(
+    name: str,
+    place: Place,
+    top: int,
+    seeds: int,
+    tracking_uri: str | None = None,
+    ray_address: str | None = None,
+) -> None:
+    """`sweeplab confirm`: re-run the `top` best configurations and the seed-like baseline
+    with `seeds` training seeds each; the same command again continues it."""
+    cfg = recorded_config(name, place)
+    recorded = recorded_tracking_uri(place.storage, name)
+    uri = resolve_tracking_uri(tracking_uri or recorded or cfg.tracking_uri, place.project)
+    if recorded and uri != recorded:
+        raise ConfigError(f"sweep {name!r} logs to {recorded}, not {uri}")
+    tracker = Tracker(uri, place.project, patience=cfg.tracking_patience)
+    from sweeps.run.confirm import finished_parent, plan
+
+    plan(tracker, cfg, finished_parent(tracker, name), top, seeds, place.storage)  # refusals first
+    print(f"sweep {name!r}: confirming; preparing data ...", flush=True)
+    data, _ = _prepare(cfg, place, lambda: None, name)
+    _confirm(cfg, data, tracker, place, top, seeds, ray_address)
+
+
+def _confirm(cfg, data, tracker: Tracker, place: Place, top, seeds, ray_address) -> None:
+    from sweeps.run.confirm import finished_parent, plan, record_plan, run_confirm
+
+    parent = finished_parent(tracker, cfg.name)
+    reps, continuing = plan(tracker, cfg, parent, top, seeds, place.storage)
+    points = {r["point"]: r["overrides"] for r in reps}
+    print(
+        f"sweep {cfg.name!r}: {'continuing' if continuing else 'starting'} the confirmation: "
+        f"{len(points)} configurations x {seeds} seeds = {len(reps)} full-budget runs",
+        flush=True,
+    )
+    for i, p in points.items():
+        print(f"  [{i}] " + " ".join(f"{k}={v}" for k, v in p.items() if k != "train.seed"))
+    record_plan(place.storage, cfg, top, seeds, reps)
+    run_confirm(cfg, data, tracker, place.storage, place.base_cache, parent, reps, ray_address)
+    print(f"\nconfirmation of {cfg.name!r} done: `sweeplab report {cfg.name}` shows seed spread")
 
 
 def _record(

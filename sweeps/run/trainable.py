@@ -11,6 +11,7 @@ from ray import tune
 from common.uris import is_http
 from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
+from sweeps.run.confirm_plan import overrides_of
 from sweeps.run.faults import maybe_fail
 from sweeps.run.mlflow_logger import log_final_artifacts, log_step_table
 from sweeps.run.trial import run_trial
@@ -27,14 +28,14 @@ def trainable(
     (retrying through outages), so workers on other nodes need no disk shared with the driver.
     """
     trial_id = tune.get_context().get_trial_id()
-    cfg = sweep.trial(config)
+    cfg = sweep.trial(overrides_of(config))
     tracker = None
     if is_http(tracking_uri):
         tracker = Tracker(tracking_uri, Path.cwd(), patience=sweep.tracking_patience)
     run_id: list[str] = []
 
     def report(metrics: dict, ckpt_dir: Path) -> None:
-        maybe_fail(trial_id, config, int(metrics["train/step"]))
+        maybe_fail(trial_id, overrides_of(config), int(metrics["train/step"]))
         if tracker is not None:
             if not run_id:
                 run_id.append(tracker.wait_for_trial_run(sweep.name, trial_id))

@@ -12,16 +12,18 @@ from pathlib import Path
 
 import ray
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FINISHED, RUN_KILLED, Tracker
 from sweeps.config import Choice, Range, SweepConfig
 from sweeps.run.mlflow_logger import MlflowTrialLogger, attached
-from sweeps.run.reconcile import reconcile
+from sweeps.run.reconcile import reconcile, reopen_failed
+from sweeps.run.rungs import AuditedASHA
 from sweeps.run.state import state_dir
 from sweeps.run.trainable import trainable
+from sweeps.run.unique_search import UniqueSearch
 from training.prepare import PreparedData
 
 
@@ -48,15 +50,17 @@ def param_space(cfg: SweepConfig) -> dict:
     return space
 
 
-def scheduler(cfg: SweepConfig):
+def scheduler(cfg: SweepConfig, on_decision=None):
+    """FIFO, or ASHA handing each rung decision to `on_decision(trial, decision)`."""
     s = cfg.search.scheduler
     if s.kind == "fifo":
         return FIFOScheduler()
-    return ASHAScheduler(
+    return AuditedASHA(
         time_attr="training_iteration",
         max_t=cfg.train.num_reports,
         grace_period=min(s.grace_period, cfg.train.num_reports),
         reduction_factor=s.reduction_factor,
+        on_decision=on_decision,
     )
 
 
@@ -72,22 +76,34 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
         ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
 
 
-def make_tuner(cfg: SweepConfig, fn, storage: Path, logger: MlflowTrialLogger) -> tune.Tuner:
-    """A new Tuner, or the sweep's own restored from its folder (call within `attached`)."""
+def make_tuner(
+    cfg: SweepConfig, fn, storage: Path, logger: MlflowTrialLogger, retry_failed: bool = False
+) -> tune.Tuner:
+    """A new Tuner, or the sweep's own restored from its folder (call within `attached`);
+    `retry_failed`: failed trials run again from their last checkpoint."""
     exp_dir = str(storage / cfg.name)
     if tune.Tuner.can_restore(exp_dir):
-        return tune.Tuner.restore(exp_dir, fn, resume_unfinished=True)
+        return tune.Tuner.restore(
+            exp_dir,
+            fn,
+            resume_unfinished=True,
+            resume_errored=retry_failed,
+            restart_errored=False,
+        )
     return tune.Tuner(
         fn,
         param_space=param_space(cfg),
         tune_config=tune.TuneConfig(
             metric="objective",
             mode=cfg.search.mode,
-            search_alg=OptunaSearch(
-                seed=cfg.search.seed,
-                points_to_evaluate=[dict(p) for p in cfg.search.points_to_evaluate] or None,
+            # Never the same searched values twice (Optuna's seeded TPE re-proposes them).
+            search_alg=UniqueSearch(
+                OptunaSearch(
+                    seed=cfg.search.seed,
+                    points_to_evaluate=[dict(p) for p in cfg.search.points_to_evaluate] or None,
+                )
             ),
-            scheduler=scheduler(cfg),
+            scheduler=scheduler(cfg, logger.rung_decision),
             num_samples=cfg.search.num_samples,
             max_concurrent_trials=cfg.search.max_concurrent,
             # A trial's worker process is kept for the next trial: torch, transformers,
@@ -113,9 +129,11 @@ def run_sweep(
     base_cache: Path,
     ray_address: str | None = None,
     out=None,
+    retry_failed: bool = False,
 ) -> tuple[str, object]:
     """Run, or continue, the recorded sweep `cfg`; returns the parent run id and Ray's
-    result grid. The sweep's record (`sweeps.run.state`) must be written first."""
+    result grid. The sweep's record (`sweeps.run.state`) must be written first.
+    `retry_failed`: failed trials run again from their last checkpoint, in their own runs."""
     storage = storage.resolve()
     parent = tracker.start_sweep(
         cfg.name,
@@ -128,13 +146,28 @@ def run_sweep(
         {"sweeplab.objective": cfg.search.objective},
     )
     state = state_dir(storage, cfg.name)
-    outbox = Outbox(Tracker(tracker.uri, tracker.project_dir), state / "outbox", parent, out)
-    if outbox.pending():
-        print(f"sending {outbox.pending()} tracking write(s) left by the last run ...", file=out)
+    outbox = open_outbox(tracker, state, parent, out)
     outbox.put("artifacts", None, files={"sweep_config.json": state / "config.json"})
     logger = MlflowTrialLogger(outbox, cfg, out)
     init_ray(ray_address)
-    fn = tune.with_resources(
+    if retry_failed:
+        reopen_failed(tracker, parent)
+    fn = trial_fn(cfg, data, tracker, base_cache)
+    results = fit(cfg, lambda: make_tuner(cfg, fn, storage, logger, retry_failed), logger)
+    _finish(cfg, logger, outbox, tracker, parent)
+    return parent, results
+
+
+def open_outbox(tracker: Tracker, state: Path, parent: str, out=None) -> Outbox:
+    outbox = Outbox(Tracker(tracker.uri, tracker.project_dir), state / "outbox", parent, out)
+    if outbox.pending():
+        print(f"sending {outbox.pending()} tracking write(s) left by the last run ...", file=out)
+    return outbox
+
+
+def trial_fn(cfg: SweepConfig, data: PreparedData, tracker: Tracker, base_cache: Path):
+    """The trainable with the sweep's data and settings bound, and its resources."""
+    return tune.with_resources(
         tune.with_parameters(
             trainable,
             sweep=cfg,
@@ -144,21 +177,28 @@ def run_sweep(
         ),
         {"cpu": cfg.search.resources.cpu, "gpu": cfg.search.resources.gpu},
     )
+
+
+def fit(cfg: SweepConfig, build, logger: MlflowTrialLogger, end_parent: bool = True):
+    """`build().fit()` with `logger` attached; SweepInterrupted unless every trial ended.
+    On Ctrl-C or a driver error nothing is left RUNNING (the trials' runs, and the parent's
+    when `end_parent`, are marked KILLED) and nothing is lost (the outbox is flushed)."""
+    outbox = logger.outbox
     try:
         with attached(logger):
-            results = make_tuner(cfg, fn, storage, logger).fit()
+            results = build().fit()
         unfinished = [t for t in logger.trials if t.status not in ("TERMINATED", "ERROR")]
         if unfinished or not logger.trials:
             raise SweepInterrupted(f"{len(unfinished)} trial(s) did not end")
-    except BaseException:  # Ctrl-C or a driver error: leave nothing RUNNING, lose nothing
+    except BaseException:
         for trial_id in logger.known - logger.finalized:
             outbox.put("end", trial_id, status=RUN_KILLED)
-        outbox.put("end", None, status=RUN_KILLED)
+        if end_parent:
+            outbox.put("end", None, status=RUN_KILLED)
         outbox.flush(min(cfg.tracking_patience, 60))
         outbox.close()
         raise
-    _finish(cfg, logger, outbox, tracker, parent)
-    return parent, results
+    return results
 
 
 def _finish(cfg, logger, outbox: Outbox, tracker: Tracker, parent: str) -> None:
