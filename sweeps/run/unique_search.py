@@ -91,16 +91,20 @@ class UniqueSearch(Searcher):
     def on_unpause(self, trial_id: str) -> None:
         self.searcher.on_unpause(self.alias.get(trial_id, trial_id))
 
+    # Ray's SearchGenerator saves a wrapper's own state (`get_state`) beside its innermost
+    # searcher's checkpoint; `save`/`restore` keep both in one file for direct use.
+    def get_state(self) -> dict:
+        return {"seen": sorted(self.seen), "alias": dict(self.alias), "skipped": self.skipped}
+
+    def set_state(self, state: dict) -> None:
+        self.seen, self.alias = set(state["seen"]), dict(state["alias"])
+        self.skipped = int(state["skipped"])
+
     def save(self, checkpoint_path: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             inner = Path(tmp) / "inner.pkl"
             self.searcher.save(str(inner))
-            state = {
-                "inner": inner.read_bytes(),
-                "seen": sorted(self.seen),
-                "alias": self.alias,
-                "skipped": self.skipped,
-            }
+            state = {"inner": inner.read_bytes(), **self.get_state()}
         with open(checkpoint_path, "wb") as fh:
             pickle.dump(state, fh)
 
@@ -111,5 +115,4 @@ class UniqueSearch(Searcher):
             inner = Path(tmp) / "inner.pkl"
             inner.write_bytes(state["inner"])
             self.searcher.restore(str(inner))
-        self.seen, self.alias = set(state["seen"]), dict(state["alias"])
-        self.skipped = int(state["skipped"])
+        self.set_state(state)

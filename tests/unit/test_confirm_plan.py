@@ -80,3 +80,41 @@ def test_replicates_vary_the_training_seed_and_carry_their_tags():
         "sweeplab.point": "1",
     }
     assert overrides_of({"lora.r": 16}) == {"lora.r": 16} and tags_of({"lora.r": 16}) == {}
+
+
+def test_confirm_key_is_off_by_default_and_strict():
+    from pydantic import ValidationError
+
+    assert _cfg().search.confirm is None
+    assert _cfg(confirm={"top": 3}).search.confirm.seeds == 3
+    with pytest.raises(ValidationError, match="seeds"):
+        _cfg(confirm={"top": 2, "seeds": 1})  # a spread needs two seeds
+    with pytest.raises(ValidationError, match="extra"):
+        _cfg(confirm={"top": 2, "replicas": 3})
+
+
+def test_failed_search_runs_reopen_for_a_retry_and_confirm_runs_do_not(tmp_path, mlflow_uri):
+    from mlflow_server.tracking import Tracker
+    from sweeps.run.confirm import finished_parent
+    from sweeps.run.reconcile import reopen_failed
+
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    runs = {t: tracker.start_trial(parent, t, {}, t) for t in ("ok", "bad", "rep")}
+    tracker.end_run(runs["ok"], "FINISHED")
+    tracker.end_run(runs["bad"], "FAILED", error="boom")
+    tracker.set_tags(runs["rep"], {"sweeplab.role": "confirm"})
+    tracker.end_run(runs["rep"], "FAILED", error="boom")
+    # A sweep whose parent run has not finished cannot be confirmed.
+    with pytest.raises(ValueError, match="has not finished"):
+        finished_parent(tracker, "s")
+    with pytest.raises(ValueError, match="no sweep named 'nope'"):
+        finished_parent(tracker, "nope")
+
+    assert reopen_failed(tracker, parent) == ["bad"]
+    assert tracker.run_status(runs["bad"]) == "RUNNING"
+    assert tracker.client.get_run(runs["bad"]).data.tags["sweeplab.retried_after_failure"] == "true"
+    assert tracker.run_status(runs["rep"]) == "FAILED"
+    assert tracker.run_status(runs["ok"]) == "FINISHED"
+    tracker.end_run(parent, "FINISHED")
+    assert finished_parent(tracker, "s") == parent

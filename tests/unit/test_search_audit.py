@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
-from ray.tune.search import Searcher
+from ray.tune.search import Searcher, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeps.run.mlflow_logger import stop_reason
@@ -70,6 +70,12 @@ def test_optuna_space_is_covered_without_repeats(tmp_path):
     again = UniqueSearch(OptunaSearch(space=space, metric="m", mode="max", seed=0))
     again.restore(path)
     assert again.seen == search.seen and again.suggest("t9") == Searcher.FINISHED
+    # ... and so does a Tune experiment checkpoint (wrapper state beside Optuna's own).
+    gen = SearchGenerator(search)
+    gen.save_to_dir(str(tmp_path), session_str="s")
+    restored = SearchGenerator(UniqueSearch(OptunaSearch(space=space, metric="m", mode="max")))
+    restored.restore_from_dir(str(tmp_path))
+    assert restored.searcher.seen == search.seen and restored.searcher.skipped == search.skipped
 
 
 def _trial(i):
