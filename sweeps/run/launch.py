@@ -18,6 +18,7 @@ from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.baseline import base_scores
+from sweeps.run.confirm_plan import CONFIRM, ROLE_TAG
 from sweeps.run.plan import check_mixtures
 from sweeps.run.state import (
     SweepExists,
@@ -188,8 +189,10 @@ def _prepare(
 
 
 def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) -> None:
-    """The leaderboard, logged on the parent run and printed, and where to look next."""
-    rows = rows_from_runs(tracker.trial_runs(parent), cfg)
+    """The search trials' leaderboard (replicates apart), logged on the parent run and printed,
+    and where to look next."""
+    runs = tracker.trial_runs(parent)
+    rows = rows_from_runs([r for r in runs if r.data.tags.get(ROLE_TAG) != CONFIRM], cfg)
     with tempfile.TemporaryDirectory() as tmp:
         for path in write_leaderboard(rows, cfg, Path(tmp)):
             tracker.log_artifact(parent, path, "leaderboard")
