@@ -18,14 +18,14 @@ pytestmark = pytest.mark.integration
 SPACE = {
     "lora.r": {"choice": [16, 32]},
     "mix.openorca": {"choice": [0.0, 0.3]},
-    # A learning rate far too small to learn anything by step 8: that trial trails the
-    # others at ASHA's first rung and is stopped, so a stop is there to audit.
-    "train.learning_rate": {"choice": [0.002, 1e-7]},
+    # Answers cut to one token score near zero whatever the training: that trial trails the
+    # two before it at ASHA's first rung and is stopped, so there is a stop to audit.
+    "generation.max_new_tokens": {"choice": [24, 1]},
 }
 POINTS = [
-    {"lora.r": 16, "mix.openorca": 0.0, "train.learning_rate": 0.002},
-    {"lora.r": 32, "mix.openorca": 0.3, "train.learning_rate": 0.002},
-    {"lora.r": 32, "mix.openorca": 0.0, "train.learning_rate": 1e-7},
+    {"lora.r": 16, "mix.openorca": 0.0, "generation.max_new_tokens": 24},
+    {"lora.r": 32, "mix.openorca": 0.3, "generation.max_new_tokens": 24},
+    {"lora.r": 32, "mix.openorca": 0.0, "generation.max_new_tokens": 1},
 ]
 
 
@@ -73,12 +73,12 @@ def test_confirm_adds_replicates_and_the_report_is_seed_aware(tmp_path, demo_ass
         assert sorted(r.data.params["train.seed"] for r in runs) == ["1", "2"]
         assert len({_searched(r) for r in runs}) == 1
     configs = {_searched(runs[0]) for runs in by_point.values()}
-    assert ("16", "0.0", "0.002") in configs
+    assert ("16", "0.0", "24") in configs
     assert parent.info.status == "FINISHED"
 
-    # The rung decision that stopped the useless trial is on its run.
+    # The rung decision that stopped the one-token trial is on its run.
     (stopped,) = [c for c in search if c.data.tags["sweeplab.stopped_early"] == "true"]
-    assert stopped.data.params["train.learning_rate"] == "1e-07"
+    assert stopped.data.params["generation.max_new_tokens"] == "1"
     decision = json.loads(stopped.data.tags["sweeplab.rung.1"])
     assert decision["decision"] == "stop" and decision["metric"] == "objective"
     at_rung = client.get_metric_history(stopped.info.run_id, "objective")
