@@ -179,7 +179,7 @@ def verdicts_section(
                 )
     md += ["", "### Example-only *helps* the seed-aware interval does not confirm", ""]
     md += flags or ["None."]
-    return md
+    return md + [""]
 
 
 def seed_sections(

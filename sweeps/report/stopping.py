@@ -41,4 +41,4 @@ def stopped_section(trials: list[Trial]) -> list[str]:
             f"| {t.row.trial_id} | {t.tags.get('sweeplab.reports', '?')} | {reason} | "
             f"{decisions or 'none recorded'} |"
         )
-    return md
+    return md + [""]

@@ -22,7 +22,8 @@ def rung_decision(bracket, trial_id: str, run: Callable[[], str]) -> tuple[str, 
     for milestone, recorded in bracket._rungs:
         seen, cutoff = before[milestone]
         if not seen and trial_id in recorded:
-            return action, {"rung": milestone, "cutoff": None if cutoff is None else float(cutoff)}
+            rung = int(milestone) if float(milestone).is_integer() else float(milestone)
+            return action, {"rung": rung, "cutoff": None if cutoff is None else float(cutoff)}
     return action, None
 
 

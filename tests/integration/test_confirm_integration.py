@@ -93,10 +93,11 @@ def test_confirm_adds_replicates_and_the_report_is_seed_aware(tmp_path, demo_ass
     assert "## Seed-to-seed spread" in md and "## Seed-aware verdicts" in md
     assert "example-only" in md and "## Trials stopped early" in md
     assert stopped.data.tags["sweeplab.trial_id"] in md.split("## Trials stopped early")[1]
+    spread = md.split("## Seed-to-seed spread")[1].split("## Seed-aware verdicts")[0]
     for point, runs in by_point.items():
         values = [100 * r.data.metrics["alpaca/meteor"] for r in runs]
         sd = np.std(values, ddof=1)
-        row = next(line for line in md.splitlines() if line.startswith("| alpaca/meteor |"))
+        row = next(line for line in spread.splitlines() if line.startswith("| alpaca/meteor |"))
         assert f"{sd:.2f}" in row.split("|")[2 + int(point)], (row, sd)
     # mix.openorca: the treated configuration's mean over its seeds minus the baseline's.
     base = next(runs for runs in by_point.values() if _searched(runs[0])[1] == "0.0")

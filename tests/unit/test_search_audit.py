@@ -103,7 +103,8 @@ def test_rung_decisions_match_asha_and_record_the_cutoff(mode):
     # Same decisions as Ray's own ASHA.
     assert actions[0] == actions[1]
     first = dict(seen)
-    assert [d["rung"] for _, d in seen] == [1] * 4
+    assert [d["rung"] for _, d in seen] == [1] * 4  # an int, as in the tag `sweeplab.rung.1`
+    assert all(isinstance(d["rung"], int) for _, d in seen)
     assert first["t0"]["cutoff"] is None and first["t0"]["decision"] == "continue"
     # t1 was compared with t0's value alone (the median of one value).
     assert first["t1"]["cutoff"] == pytest.approx(0.5)
