@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from tests.helpers import run_sweeplab, small_sweep_config, sweep_runs
+from tests.helpers import clean_env, run_sweeplab, small_sweep_config, sweep_runs
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +114,33 @@ def test_confirm_adds_replicates_and_the_report_is_seed_aware(tmp_path, demo_ass
     assert float(m.group(1)) == pytest.approx(effect, abs=0.051)
     assert float(m.group(2)) <= float(m.group(1)) <= float(m.group(3))
     assert row.split("|")[5].strip() in ("helps", "hurts", "inconclusive")
+
+
+def test_resume_retry_failed_continues_a_failed_trial_in_its_run(tmp_path, demo_assets):
+    # Given a sweep whose r=32 trial fails once at its second report (step 16) ...
+    cfg = small_sweep_config(tmp_path, demo_assets, scheduler={"kind": "fifo"})
+    faults = {
+        "state_dir": str(tmp_path / "faults"),
+        "faults": [{"kind": "exception", "at_step": 16, "when": {"lora.r": 32}, "times": 1}],
+    }
+    env = clean_env(SWEEPLAB_FAULTS=json.dumps(faults))
+    proc = run_sweeplab("sweep", str(cfg), cwd=tmp_path, env=env, timeout=1200)
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    _, before = sweep_runs(client, "itest")
+    status = {r.data.params["lora.r"]: r for r in before}
+    assert status["32"].info.status == "FAILED", proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert status["16"].info.status == "FINISHED"
+    # ... `resume --retry-failed` runs it again from its step-8 checkpoint, in the same run.
+    proc = run_sweeplab("resume", "itest", "--retry-failed", cwd=tmp_path, env=env, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _, after = sweep_runs(client, "itest")
+    assert {r.info.run_id for r in after} == {r.info.run_id for r in before}
+    again = {r.data.params["lora.r"]: r for r in after}
+    retried = again["32"]
+    assert retried.info.status == "FINISHED"
+    assert retried.data.tags["sweeplab.retried_after_failure"] == "true"
+    assert retried.data.tags["sweeplab.resumed_from_step"] == "8"
+    steps = [m.step for m in client.get_metric_history(retried.info.run_id, "objective")]
+    assert sorted(steps) == [8, 16]  # step 8 not logged twice
+    # The trial that had finished is untouched.
+    assert again["16"].info.end_time == status["16"].info.end_time
