@@ -64,16 +64,36 @@ def cmd_resume(args) -> int:
 
     if not re.fullmatch(NAME_PATTERN, args.sweep):
         raise ConfigError(f"{args.sweep!r} is not a sweep name")
-    return _launch(recorded_config(args.sweep, Place(Path.cwd(), args.storage)), args, label=None)
+    cfg = recorded_config(args.sweep, Place(Path.cwd(), args.storage))
+    return _launch(cfg, args, label=None, retry_failed=args.retry_failed)
 
 
-def _launch(cfg: SweepConfig, args, label: str | None) -> int:
+def cmd_confirm(args) -> int:
+    from sweeps.run.launch import Place, confirm
+    from sweeps.run.tuner import SweepInterrupted, TrackingBacklog
+
+    if not re.fullmatch(NAME_PATTERN, args.sweep):
+        raise ConfigError(f"{args.sweep!r} is not a sweep name")
+    try:
+        confirm(
+            args.sweep, Place(Path.cwd()), args.top, args.seeds, args.tracking_uri, args.ray_address
+        )
+    except (SweepInterrupted, KeyboardInterrupt):
+        raise ExitCode(
+            130, f"confirmation of {args.sweep!r} interrupted; the same command continues it"
+        ) from None
+    except TrackingBacklog as exc:
+        raise ExitCode(3, str(exc)) from None
+    return 0
+
+
+def _launch(cfg: SweepConfig, args, label: str | None, retry_failed: bool = False) -> int:
     from sweeps.run.launch import Place, launch
     from sweeps.run.tuner import SweepInterrupted, TrackingBacklog
 
     try:
         place = Place(Path.cwd(), args.storage or cfg.storage)
-        launch(cfg, place, args.tracking_uri, args.ray_address, label)
+        launch(cfg, place, args.tracking_uri, args.ray_address, label, retry_failed)
     except (SweepInterrupted, KeyboardInterrupt):
         raise ExitCode(
             130, f"sweep {cfg.name!r} interrupted; `sweeplab resume {cfg.name}` continues it"
@@ -182,6 +202,20 @@ def _with_store(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tracking-uri", help="MLflow tracking URI")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _at_least_two(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be >= 2 (a spread needs two seeds), got {value}")
+    return value
+
+
 def _sweep_parsers(sub) -> None:
     p = sub.add_parser("sweep", help="run a sweep of LoRA SFT trials")
     _with_config(p)
@@ -190,6 +224,16 @@ def _sweep_parsers(sub) -> None:
     p = sub.add_parser("resume", help="continue a sweep that was interrupted or killed")
     p.add_argument("sweep", help="sweep name (as given to `sweeplab sweep --name`)")
     _with_run(p, "MLflow tracking URI (default: as for `sweep`)")
+    p.add_argument(
+        "--retry-failed", action="store_true", help="run failed trials again from their checkpoint"
+    )
+    p = sub.add_parser(
+        "confirm", help="re-run the best configurations and the seed-like baseline with N seeds"
+    )
+    p.add_argument("sweep", help="sweep name")
+    p.add_argument("--top", type=_positive, default=2, help="best configurations (default 2)")
+    p.add_argument("--seeds", type=_at_least_two, default=3, help="seeds each (default 3)")
+    _with_run(p, "MLflow tracking URI (default: the sweep's)")
     _with_config(sub.add_parser("validate", help="check a config without running anything"))
     p = sub.add_parser("data", help="dry run of the data: rows, duplicates, splits, mixture")
     _with_config(p)
@@ -259,6 +303,7 @@ def make_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "sweep": cmd_sweep,
     "resume": cmd_resume,
+    "confirm": cmd_confirm,
     "validate": cmd_validate,
     "data": cmd_data,
     "promote": cmd_promote,

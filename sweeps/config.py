@@ -125,6 +125,11 @@ class Resources(Strict):
         return self
 
 
+class Confirm(Strict):
+    top: int = Field(2, ge=1, description="Best distinct configurations to re-run.")
+    seeds: int = Field(3, ge=2, description="Training seeds (`train.seed`) per configuration.")
+
+
 class SearchConfig(Strict):
     space: dict[str, Choice | Range] = Field(
         default_factory=dict, description="Dotted trial key -> choice list or range."
@@ -141,6 +146,11 @@ class SearchConfig(Strict):
     max_failures: int = Field(0, ge=0, description="Retries of a failing trial.")
     points_to_evaluate: tuple[dict[str, Any], ...] = Field(
         (), description="Configurations tried first (e.g. the seed's baseline), by dotted key."
+    )
+    confirm: Confirm | None = Field(
+        None,
+        description="After the search, re-run the best configurations and the seed-like "
+        "baseline with several training seeds (`sweeplab confirm`); off by default.",
     )
 
     def check_objective(self, datasets: tuple[str, ...]) -> None:

@@ -17,6 +17,8 @@ from sweeps.report.html import to_html
 from sweeps.report.leaderboard import best, rows_from_runs
 from sweeps.report.plots import plot_deltas, plot_objective_by_dimension
 from sweeps.report.runs import TableCache, Trial, evaluated_steps, load_sweep
+from sweeps.report.seeds import is_replicate, seed_sections
+from sweeps.report.stopping import stopped_section
 from sweeps.report.verdicts import seed_like
 
 
@@ -30,7 +32,12 @@ def finished_trials(tracker: Tracker, parent, cfg) -> list[Trial]:
     ]
     by_id = {r.info.run_id: r for r in runs}
     return [
-        Trial(r, dict(by_id[r.run_id].data.params), evaluated_steps(tracker, r.run_id))
+        Trial(
+            r,
+            dict(by_id[r.run_id].data.params),
+            evaluated_steps(tracker, r.run_id),
+            dict(by_id[r.run_id].data.tags),
+        )
         for r in rows
     ]
 
@@ -39,7 +46,11 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
     """Write `report.md` and `report.html` (+ plots) to `out_dir`, log them to the sweep's
     parent run under `report/`; returns the two paths."""
     parent, cfg = load_sweep(tracker, sweep)
-    trials = finished_trials(tracker, parent, cfg)
+    found = finished_trials(tracker, parent, cfg)
+    # The search's trials carry the sweep's verdicts; replicates (`sweeplab confirm`) add
+    # the seed-aware sections.
+    trials = [t for t in found if not is_replicate(t)]
+    reps = [t for t in found if is_replicate(t)]
     if not trials:
         raise ValueError(f"sweep {sweep!r} has no finished trial to report on")
     top = best([t.row for t in trials], cfg.search.mode)
@@ -52,7 +63,9 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
         md = (
             sections.header(sweep, cfg, trials, parent.info.run_id)
             + sections.overview(cfg, best_t, seed_t)
-            + sections.verdicts(cfg, trials, tables)
+            + sections.verdicts(cfg, trials, tables, seed_aware=bool(reps))
+            + seed_sections(cfg, trials, reps, tables)
+            + stopped_section(trials)
             + sections.lengths(compare, cfg.data.names())
             + sections.errors(compare, seed_t, tables, cfg.data.names())
             + sections.decisions(cfg, compare, best_t)

@@ -7,18 +7,37 @@ Two estimators, in order of preference:
 - regression: ordinary least squares over all finished trials of the metric on one
   treatment indicator per dimension (plus an intercept), with a t interval from the
   residuals; it is confounded by anything the indicators miss (a trial stopped early, say).
-Effects are in points (x100 of a 0..1 metric).
+- hierarchical (seed-aware), where a configuration was run with several training seeds
+  (`sweeplab confirm`): each resample draws the seeds of each configuration with
+  replacement, then the eval examples (the same indices for every run); the interval holds
+  training noise as well as the choice of examples.
+Effects are in points (x100 of a 0..1 metric). Verdicts say the direction: *helps* when the
+whole interval is above zero, *hurts* when it is below, else *inconclusive*.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
 from evaluation.bootstrap import bleu_from_stats, bleu_stats
 
 LEVEL = 0.95
+POWER = 0.8
+
+
+def verdict(low: float | None, high: float | None) -> str:
+    """*helps* / *hurts* when the interval excludes zero on that side, else *inconclusive*."""
+    if low is None or high is None:
+        return "inconclusive"
+    if low > 0:
+        return "helps"
+    if high < 0:
+        return "hurts"
+    return "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -33,13 +52,7 @@ class Effect:
 
     @property
     def verdict(self) -> str:
-        if self.low is None or self.high is None:
-            return "inconclusive"
-        if self.low > 0:
-            return "supported"
-        if self.high < 0:
-            return "not supported"
-        return "inconclusive"
+        return verdict(self.low, self.high)
 
     def text(self) -> str:
         if self.points is None:
@@ -148,3 +161,66 @@ def regression_effect(
     half = stats.t.ppf((1 + LEVEL) / 2, df) * np.sqrt(max(cov[col, col], 0.0))
     b = float(beta[col])
     return 100 * b, 100 * (b - half), 100 * (b + half)
+
+
+def _corpus_bleu_rows(runs: list[ExampleScores], idx: np.ndarray) -> np.ndarray:
+    """Corpus BLEU of each run (rows) on each resample of examples (columns)."""
+    out = np.empty((len(runs), len(idx)))
+    for r, run in enumerate(runs):
+        stats = bleu_stats(run.predictions, run.references)
+        out[r] = [bleu_from_stats(stats[row].sum(0)) for row in idx]
+    return out
+
+
+def _per_resample(runs: list[ExampleScores], metric: str, idx: np.ndarray) -> np.ndarray:
+    """(runs x resamples): each run's metric on each resample of the examples."""
+    if metric in ("meteor", "rougeL"):
+        scores = np.stack([getattr(r, metric) for r in runs])
+        return scores[:, idx].mean(axis=2)
+    return _corpus_bleu_rows(runs, idx)
+
+
+def hierarchical_effect(
+    groups: list[tuple[list[ExampleScores], list[ExampleScores]]],
+    metric: str,
+    samples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(effect, low, high) in points: treated replicates minus control replicates, averaged
+    over the (control, treated) groups. Each resample draws each configuration's seeds with
+    replacement, then the eval examples (shared by every run, as they are the same items)."""
+    n = len(groups[0][0][0].meteor)
+    rng = np.random.default_rng(seed)
+    idx = np.vstack([np.arange(n), rng.integers(0, n, size=(samples, n))])
+    diffs = []
+    for control, treated in groups:
+        sides = []
+        for runs in (control, treated):
+            values = _per_resample(runs, metric, idx)  # (seeds, 1 + samples)
+            pick = rng.integers(0, len(runs), size=(len(runs), samples))
+            boot = np.take_along_axis(values[:, 1:], pick, axis=0).mean(axis=0)
+            sides.append(np.concatenate([[values[:, 0].mean()], boot]))
+        diffs.append(sides[1] - sides[0])
+    diff = np.mean(diffs, axis=0)
+    lo, hi = np.percentile(diff[1:], [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
+    return 100 * float(diff[0]), 100 * float(lo), 100 * float(hi)
+
+
+def pooled_sd(groups: list[list[float]]) -> float | None:
+    """The seed-to-seed standard deviation pooled over configurations: the square root of
+    the within-configuration variances averaged with their degrees of freedom as weights."""
+    dof = sum(len(g) - 1 for g in groups if len(g) > 1)
+    if dof == 0:
+        return None
+    ss = sum(float(np.sum((np.array(g) - np.mean(g)) ** 2)) for g in groups if len(g) > 1)
+    return math.sqrt(ss / dof)
+
+
+def seeds_needed(effect: float, sd: float | None, power: float = POWER) -> int | None:
+    """Seeds per configuration for a two-sided test at 1 - LEVEL to find a difference of
+    `effect` between two configurations with power `power`, given the seed-to-seed SD:
+    n = ceil(2 * ((z_(1-a/2) + z_power) * sd / effect)^2). None when not computable."""
+    if sd is None or not effect or not math.isfinite(effect):
+        return None
+    z = NormalDist().inv_cdf((1 + LEVEL) / 2) + NormalDist().inv_cdf(power)
+    return max(2, math.ceil(2 * (z * sd / effect) ** 2))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ class Trial:
     row: Row
     params: dict[str, str]
     steps: list[int]
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def load_sweep(tracker: Tracker, sweep: str):

@@ -65,8 +65,17 @@ def overview(cfg: SweepConfig, best: Trial, seed: Trial | None) -> list[str]:
     return md
 
 
-def verdicts(cfg: SweepConfig, trials: list[Trial], tables: TableCache) -> list[str]:
+def verdicts(
+    cfg: SweepConfig, trials: list[Trial], tables: TableCache, seed_aware: bool = False
+) -> list[str]:
+    """`seed_aware`: the sweep has replicates, so these verdicts are marked example-only."""
     md = ["## Verdicts, one per search dimension", ""]
+    if seed_aware:
+        md += [
+            "These verdicts are *example-only* (one training seed per configuration); "
+            "see *Seed-aware verdicts* below for those that hold across seeds.",
+            "",
+        ]
     for dim in cfg.search.space:
         effects = dimension_effects(cfg, trials, dim, tables)
         declared = (

@@ -21,6 +21,7 @@ from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.base_models import model_key, model_label, score_bases, searched_models
 from sweeps.run.cluster import NodeError, base_on_cluster, check_nodes
+from sweeps.run.confirm_plan import CONFIRM, ROLE_TAG
 from sweeps.run.lock import SweepLock, describe
 from sweeps.run.plan import check_mixtures
 from sweeps.run.state import (
@@ -57,13 +58,16 @@ def launch(
     tracking_uri: str | None = None,
     ray_address: str | None = None,
     label: str | None = None,
+    retry_failed: bool = False,
 ) -> None:
     """Start or continue `cfg`, holding the sweep's lock throughout (a second driver on
-    the same name is refused). `label` names the config in error messages."""
+    the same name is refused). `label` names the config in error messages; `retry_failed`
+    runs failed trials again from their last checkpoint. With `search.confirm` set, the
+    confirmation follows the search."""
     with SweepLock(place.lock_dir(cfg.name), cfg.name) as lock:
         if lock.took_over:
             print(f"sweep {cfg.name!r}: taking over the lock of {describe(lock.took_over)}, gone")
-        _launch_locked(cfg, place, tracking_uri, ray_address, label)
+        _launch_locked(cfg, place, tracking_uri, ray_address, label, retry_failed)
 
 
 def _launch_locked(
@@ -72,6 +76,7 @@ def _launch_locked(
     tracking_uri: str | None,
     ray_address: str | None,
     label: str | None,
+    retry_failed: bool,
 ) -> None:
     uri, continuing, undo = _record(cfg, place, tracking_uri)
     verb = "continuing" if continuing else "starting"
@@ -87,13 +92,58 @@ def _launch_locked(
         f"a time; objective {cfg.search.objective}",
         flush=True,
     )
-    parent, _ = run_sweep(cfg, data, bases, tracker, place, ray_address)
+    parent, _ = run_sweep(cfg, data, bases, tracker, place, ray_address, None, retry_failed)
     if not any(k.startswith("base/") for k in tracker.client.get_run(parent).data.metrics):
         for key, base in bases.items():  # one model: `base/<dataset>/<metric>` as always
             prefix = f"base/{labels[key]}/" if len(bases) > 1 else "base/"
             metrics = {f"{prefix}{k}": v for k, v in base["metrics"].items()}
             tracker.log_metrics(parent, metrics, 0)
     _summarize(cfg, tracker, parent, place)
+    if cfg.search.confirm is not None:
+        c = cfg.search.confirm
+        _confirm(cfg, data, bases, tracker, place, c.top, c.seeds, ray_address)
+
+
+def confirm(
+    name: str,
+    place: Place,
+    top: int,
+    seeds: int,
+    tracking_uri: str | None = None,
+    ray_address: str | None = None,
+) -> None:
+    """`sweeplab confirm`: re-run the `top` best configurations and the seed-like baseline
+    with `seeds` training seeds each; the same command again continues it."""
+    cfg = recorded_config(name, place)
+    recorded = recorded_tracking_uri(place.storage, name)
+    uri = resolve_tracking_uri(tracking_uri or recorded or cfg.tracking_uri, place.project)
+    if recorded and uri != recorded:
+        raise ConfigError(f"sweep {name!r} logs to {recorded}, not {uri}")
+    tracker = Tracker(uri, place.project, patience=cfg.tracking_patience)
+    from sweeps.run.confirm import finished_parent, plan
+
+    plan(tracker, cfg, finished_parent(tracker, name), top, seeds, place.storage)  # refusals first
+    print(f"sweep {name!r}: confirming; preparing data ...", flush=True)
+    data, bases = _prepare(cfg, place, ray_address, lambda: None, name)
+    _confirm(cfg, data, bases, tracker, place, top, seeds, ray_address)
+
+
+def _confirm(cfg, data, bases, tracker: Tracker, place: Place, top, seeds, ray_address) -> None:
+    from sweeps.run.confirm import finished_parent, plan, record_plan, run_confirm
+
+    parent = finished_parent(tracker, cfg.name)
+    reps, continuing = plan(tracker, cfg, parent, top, seeds, place.storage)
+    points = {r["point"]: r["overrides"] for r in reps}
+    print(
+        f"sweep {cfg.name!r}: {'continuing' if continuing else 'starting'} the confirmation: "
+        f"{len(points)} configurations x {seeds} seeds = {len(reps)} full-budget runs",
+        flush=True,
+    )
+    for i, p in points.items():
+        print(f"  [{i}] " + " ".join(f"{k}={v}" for k, v in p.items() if k != "train.seed"))
+    record_plan(place.storage, cfg, top, seeds, reps)
+    run_confirm(cfg, data, bases, tracker, place.storage, parent, reps, ray_address)
+    print(f"\nconfirmation of {cfg.name!r} done: `sweeplab report {cfg.name}` shows seed spread")
 
 
 def _record(
@@ -195,8 +245,10 @@ def _why(exc: BaseException) -> str:
 
 
 def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) -> None:
-    """The leaderboard, logged on the parent run and printed, and where to look next."""
-    rows = rows_from_runs(tracker.trial_runs(parent), cfg)
+    """The search trials' leaderboard (replicates apart), logged on the parent run and printed,
+    and where to look next."""
+    runs = tracker.trial_runs(parent)
+    rows = rows_from_runs([r for r in runs if r.data.tags.get(ROLE_TAG) != CONFIRM], cfg)
     with tempfile.TemporaryDirectory() as tmp:
         for path in write_leaderboard(rows, cfg, Path(tmp)):
             tracker.log_artifact(parent, path, "leaderboard")

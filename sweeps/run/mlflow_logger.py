@@ -23,12 +23,16 @@ from evaluation.scoring import scoring_params
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
 from sweeps.config import SweepConfig
+from sweeps.run.confirm_plan import overrides_of, tags_of
 
 SHOWN = ("openorca/meteor", "alpaca/meteor", "dolly/meteor")
 
 
 def _short(config: dict) -> str:
-    return " ".join(f"{k}={v}" for k, v in sorted(config.items()))
+    shown = " ".join(f"{k}={v}" for k, v in sorted(overrides_of(config).items()))
+    if tags := tags_of(config):
+        shown += f" (replicate {tags['sweeplab.replicate']})"
+    return shown
 
 
 def _table_columns(rows: list[dict]) -> dict[str, list]:
@@ -142,13 +146,24 @@ class MlflowTrialLogger(Callback):
     def _ensure_run(self, trial) -> None:
         if trial.trial_id in self.known:
             return
-        cfg = self.sweep.trial(trial.config)
+        cfg = self.sweep.trial(overrides_of(trial.config))
         params = cfg.flat_params()
         # Which tokenizers and WordNet scored this trial: runs scored differently must
         # never be compared silently.
         params.update({f"scoring.{k}": v for k, v in scoring_params().items()})
         self.outbox.put("trial", trial.trial_id, params=params, run_name=f"trial-{trial.trial_id}")
+        if tags := tags_of(trial.config):  # a replicate of `sweeplab confirm`
+            self.outbox.put("tags", trial.trial_id, tags=tags)
         self.known.add(trial.trial_id)
+
+    def rung_decision(self, trial, decision: dict) -> None:
+        """An ASHA rung decision (`sweeps.run.rungs`), tagged on the trial's run:
+        `sweeplab.rung.<t>` as JSON, and `sweeplab.stop_reason` when it stopped the trial."""
+        self._ensure_run(trial)
+        tags = {f"sweeplab.rung.{decision['rung']}": json.dumps(decision, sort_keys=True)}
+        if decision["decision"] == "stop":
+            tags["sweeplab.stop_reason"] = stop_reason(decision)
+        self.outbox.put("tags", trial.trial_id, tags=tags)
 
     def log_result(self, trial, result: dict) -> None:
         self._ensure_run(trial)
@@ -241,6 +256,17 @@ class MlflowTrialLogger(Callback):
         else:
             self.outbox.put("end", trial.trial_id, status=RUN_FINISHED)
         self.finalized.add(trial.trial_id)
+
+
+def stop_reason(d: dict) -> str:
+    """`rung 3 (training_iteration): openorca/meteor 0.2100 < cut-off 0.2300 -> stop`."""
+    high = d.get("mode", "max") == "max"
+    op = ("<" if high else ">") if d["decision"] == "stop" else (">=" if high else "<=")
+    cut = "none" if d["cutoff"] is None else f"{d['cutoff']:.4f}"
+    return (
+        f"rung {d['rung']} ({d['time_attr']}): {d['metric']} {d['value']:.4f} {op} "
+        f"cut-off {cut} -> {d['decision']}"
+    )
 
 
 def put_step_table(outbox: Outbox, trial_id: str, ckpt: Path) -> None:

@@ -7,17 +7,22 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from mlflow_server.tracking import RUN_ENDED, RUN_KILLED, TRIAL_TAG, Tracker
+from mlflow_server.tracking import RUN_ENDED, RUN_FAILED, RUN_KILLED, TRIAL_TAG, Tracker
 from sweeps.run.mlflow_logger import MlflowTrialLogger
 
 
-def reconcile(logger: MlflowTrialLogger, tracker: Tracker, parent: str) -> None:
+def reconcile(
+    logger: MlflowTrialLogger, tracker: Tracker, parent: str, role: str = "search"
+) -> None:
     """Trials an earlier (killed) driver saw end in Ray but not in MLflow: log them now.
 
     Their results come from Ray's own record (`result.json`); steps MLflow already has are
-    skipped, so nothing is logged twice. Runs that ended in MLflow are left untouched.
+    skipped, so nothing is logged twice. Runs that ended in MLflow are left untouched, and
+    so are the runs of another role (a confirmation's replicates, or the search's trials).
     """
-    runs = tracker.trial_runs(parent)
+    runs = [
+        r for r in tracker.trial_runs(parent) if r.data.tags.get("sweeplab.role", "search") == role
+    ]
     status = {r.data.tags.get(TRIAL_TAG): r.info.status for r in runs}
     known = {t.trial_id for t in logger.trials}
     for run in runs:
@@ -35,6 +40,21 @@ def reconcile(logger: MlflowTrialLogger, tracker: Tracker, parent: str) -> None:
         for result in recorded_results(trial):
             logger.log_result(trial, result)
         logger.finalize(trial, failed=trial.status == "ERROR")
+
+
+def reopen_failed(tracker: Tracker, parent: str) -> list[str]:
+    """Before `resume --retry-failed`: the failed search trials' runs set RUNNING again, so
+    the retried trials log into them (steps they have are not logged twice) and end them.
+    Returns the trial ids reopened."""
+    reopened = []
+    for run in tracker.trial_runs(parent):
+        tags = run.data.tags
+        if run.info.status != RUN_FAILED or tags.get("sweeplab.role") == "confirm":
+            continue
+        tracker.set_tags(run.info.run_id, {"sweeplab.retried_after_failure": "true"})
+        tracker.client.update_run(run.info.run_id, status="RUNNING")
+        reopened.append(tags.get(TRIAL_TAG, run.info.run_id))
+    return reopened
 
 
 def recorded_results(trial) -> list[dict]:

@@ -14,6 +14,7 @@ from common.uris import is_http
 from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
 from sweeps.run.base_models import model_key
+from sweeps.run.confirm_plan import overrides_of
 from sweeps.run.faults import maybe_fail
 from sweeps.run.mlflow_logger import UPLOADED, log_final_artifacts, log_step_table
 from sweeps.run.trial import run_trial
@@ -31,14 +32,14 @@ def trainable(
     (retrying through outages), so workers on other nodes need no disk shared with the driver.
     """
     trial_id = tune.get_context().get_trial_id()
-    cfg = sweep.trial(config)
+    cfg = sweep.trial(overrides_of(config))
     tracker = None
     if is_http(tracking_uri):
         tracker = Tracker(tracking_uri, Path.cwd(), patience=sweep.tracking_patience)
     run_id: list[str] = []
 
     def report(metrics: dict, ckpt_dir: Path) -> None:
-        maybe_fail(trial_id, config, int(metrics["train/step"]))
+        maybe_fail(trial_id, overrides_of(config), int(metrics["train/step"]))
         if tracker is not None:
             try:
                 if not run_id:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import ray
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from common.uris import mask_credentials
@@ -22,10 +23,12 @@ from sweeps.config import Choice, Range, SweepConfig
 from sweeps.run.handoff import trial_data
 from sweeps.run.local_ray import secure_local_ray
 from sweeps.run.mlflow_logger import MlflowTrialLogger, attached
-from sweeps.run.reconcile import reconcile
+from sweeps.run.reconcile import reconcile, reopen_failed
+from sweeps.run.rungs import AuditedASHA
 from sweeps.run.state import Place
 from sweeps.run.storage import Storage
 from sweeps.run.trainable import trainable
+from sweeps.run.unique_search import UniqueSearch
 from training.prepare import PreparedData
 
 
@@ -52,15 +55,17 @@ def param_space(cfg: SweepConfig) -> dict:
     return space
 
 
-def scheduler(cfg: SweepConfig):
+def scheduler(cfg: SweepConfig, on_decision=None):
+    """FIFO, or ASHA handing each rung decision to `on_decision(trial, decision)`."""
     s = cfg.search.scheduler
     if s.kind == "fifo":
         return FIFOScheduler()
-    return ASHAScheduler(
+    return AuditedASHA(
         time_attr="training_iteration",
         max_t=cfg.train.num_reports,
         grace_period=min(s.grace_period, cfg.train.num_reports),
         reduction_factor=s.reduction_factor,
+        on_decision=on_decision,
     )
 
 
@@ -77,23 +82,36 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
         ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
 
 
-def make_tuner(cfg: SweepConfig, fn, storage: Storage, logger: MlflowTrialLogger) -> tune.Tuner:
-    """A new Tuner, or the sweep's own restored from its folder (call within `attached`)."""
+def make_tuner(
+    cfg: SweepConfig, fn, storage: Storage, logger: MlflowTrialLogger, retry_failed: bool = False
+) -> tune.Tuner:
+    """A new Tuner, or the sweep's own restored from its folder (call within `attached`);
+    `retry_failed`: failed trials run again from their last checkpoint."""
     exp_dir = storage.path(cfg.name)
     fs = storage.ray_kwargs().get("storage_filesystem")
     if tune.Tuner.can_restore(exp_dir, storage_filesystem=fs):
-        return tune.Tuner.restore(exp_dir, fn, resume_unfinished=True, storage_filesystem=fs)
+        return tune.Tuner.restore(
+            exp_dir,
+            fn,
+            resume_unfinished=True,
+            resume_errored=retry_failed,
+            restart_errored=False,
+            storage_filesystem=fs,
+        )
     return tune.Tuner(
         fn,
         param_space=param_space(cfg),
         tune_config=tune.TuneConfig(
             metric="objective",
             mode=cfg.search.mode,
-            search_alg=OptunaSearch(
-                seed=cfg.search.seed,
-                points_to_evaluate=[dict(p) for p in cfg.search.points_to_evaluate] or None,
+            # Never the same searched values twice (Optuna's seeded TPE re-proposes them).
+            search_alg=UniqueSearch(
+                OptunaSearch(
+                    seed=cfg.search.seed,
+                    points_to_evaluate=[dict(p) for p in cfg.search.points_to_evaluate] or None,
+                )
             ),
-            scheduler=scheduler(cfg),
+            scheduler=scheduler(cfg, logger.rung_decision),
             num_samples=cfg.search.num_samples,
             max_concurrent_trials=cfg.search.max_concurrent,
             # A trial's worker process is kept for the next trial: torch, transformers,
@@ -119,10 +137,12 @@ def run_sweep(
     place: Place,
     ray_address: str | None = None,
     out=None,
+    retry_failed: bool = False,
 ) -> tuple[str, object]:
     """Run, or continue, the recorded sweep `cfg`; returns the parent run id and Ray's
     result grid. The sweep's record (`sweeps.run.state`) must be written first; `bases` holds
-    each searched base model's scores by `model_key` (`sweeps.run.base_models`)."""
+    each searched base model's scores by `model_key` (`sweeps.run.base_models`).
+    `retry_failed`: failed trials run again from their last checkpoint, in their own runs."""
     shown = masked_config(cfg)
     parent = tracker.start_sweep(
         cfg.name,
@@ -134,38 +154,67 @@ def run_sweep(
         },
         {"sweeplab.objective": cfg.search.objective},
     )
-    outbox = Outbox(Tracker(tracker.uri, tracker.project_dir), place.outbox(cfg.name), parent, out)
-    if outbox.pending():
-        print(f"sending {outbox.pending()} tracking write(s) left by the last run ...", file=out)
+    outbox = open_outbox(tracker, place.outbox(cfg.name), parent, out)
     outbox.put("artifacts", None, texts={"sweep_config.json": json.dumps(shown, indent=1)})
     logger = MlflowTrialLogger(outbox, cfg, out)
     init_ray(ray_address)
+    if retry_failed:
+        reopen_failed(tracker, parent)
+    fn = trial_fn(cfg, data, tracker, bases)
+    results = fit(cfg, lambda: make_tuner(cfg, fn, place.storage, logger, retry_failed), logger)
+    _finish(cfg, logger, outbox, tracker, parent)
+    return parent, results
+
+
+def open_outbox(tracker: Tracker, root: Path, parent: str, out=None) -> Outbox:
+    outbox = Outbox(Tracker(tracker.uri, tracker.project_dir), root, parent, out)
+    if outbox.pending():
+        print(f"sending {outbox.pending()} tracking write(s) left by the last run ...", file=out)
+    return outbox
+
+
+def trial_fn(
+    cfg: SweepConfig,
+    data: PreparedData,
+    tracker: Tracker,
+    bases: dict[str, dict],
+    trim: bool = True,
+):
+    """The trainable with the sweep's data and settings bound, and its resources; `trim`:
+    each pool cut to the rows the search's trials can draw (not for other seeds)."""
     res = cfg.search.resources
-    fn = tune.with_resources(
+    return tune.with_resources(
         tune.with_parameters(
             trainable,
             sweep=cfg,
-            data=trial_data(cfg, data),  # one object-store put, only drawable rows
+            data=trial_data(cfg, data) if trim else data,  # one object-store put
             bases=bases,
             tracking_uri=tracker.uri,
         ),
         {"cpu": res.cpu, "gpu": res.gpu, **res.custom},
     )
+
+
+def fit(cfg: SweepConfig, build, logger: MlflowTrialLogger, end_parent: bool = True):
+    """`build().fit()` with `logger` attached; SweepInterrupted unless every trial ended.
+    On Ctrl-C or a driver error nothing is left RUNNING (the trials' runs, and the parent's
+    when `end_parent`, are marked KILLED) and nothing is lost (the outbox is flushed)."""
+    outbox = logger.outbox
     try:
         with attached(logger):
-            results = make_tuner(cfg, fn, place.storage, logger).fit()
+            results = build().fit()
         unfinished = [t for t in logger.trials if t.status not in ("TERMINATED", "ERROR")]
         if unfinished or not logger.trials:
             raise SweepInterrupted(f"{len(unfinished)} trial(s) did not end")
-    except BaseException:  # Ctrl-C or a driver error: leave nothing RUNNING, lose nothing
+    except BaseException:
         for trial_id in logger.known - logger.finalized:
             outbox.put("end", trial_id, status=RUN_KILLED)
-        outbox.put("end", None, status=RUN_KILLED)
+        if end_parent:
+            outbox.put("end", None, status=RUN_KILLED)
         outbox.flush(min(cfg.tracking_patience, 60))
         outbox.close()
         raise
-    _finish(cfg, logger, outbox, tracker, parent)
-    return parent, results
+    return results
 
 
 def masked_config(cfg: SweepConfig) -> dict:

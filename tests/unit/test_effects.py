@@ -17,8 +17,8 @@ def test_paired_effect_points_and_interval():
     pt, lo, hi = paired_effect([(control, treated)], "meteor", samples=500)
     assert pt == pytest.approx(8.75)
     assert 0 < lo < pt < hi
-    assert Effect("openorca/meteor", pt, lo, hi, "paired", 40).verdict == "supported"
-    # No difference at all: a zero-width interval at zero is inconclusive, not supported.
+    assert Effect("openorca/meteor", pt, lo, hi, "paired", 40).verdict == "helps"
+    # No difference at all: a zero-width interval at zero is inconclusive, neither helps nor hurts.
     pt0, lo0, hi0 = paired_effect([(control, control)], "meteor", samples=200)
     assert (pt0, lo0, hi0) == (0.0, 0.0, 0.0)
     assert Effect("m", pt0, lo0, hi0, "paired", 40).verdict == "inconclusive"
@@ -39,7 +39,7 @@ def test_regression_recovers_a_known_effect():
     pt, lo, hi = regression_effect(ind, values, 0)
     assert pt == pytest.approx(5.0, abs=0.5) and lo > 0
     pt1, lo1, hi1 = regression_effect(ind, values, 1)
-    assert hi1 < 0 and Effect("m", pt1, lo1, hi1, "r", 12).verdict == "not supported"
+    assert hi1 < 0 and Effect("m", pt1, lo1, hi1, "r", 12).verdict == "hurts"
     # A dimension with no variation cannot be estimated.
     ind[:, 2] = 1.0
     assert regression_effect(ind, values, 2) == (None, None, None)
