@@ -7,7 +7,9 @@ directory holding such files. Anything else is a hub id, loaded with `datasets`.
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,8 @@ class LoadReport:
     """Records read."""
     skipped: int
     """Malformed records skipped (missing or empty required fields)."""
+    available: int = 0
+    """Rows the sample was drawn from (the file's or split's rows; `rows` when not sampled)."""
 
 
 @dataclass(frozen=True)
@@ -96,9 +100,13 @@ def is_local(location: str) -> bool:
     )
 
 
-def _local_files(path: Path) -> list[Path]:
+def local_files(path: Path, names: tuple[str, ...] | None = None) -> list[Path]:
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+        if names:
+            files = [p for p in files if p.name in names]
+            if not files:
+                raise DataError(f"{path}: no {', '.join(names)} in this directory")
         if not files:
             raise DataError(f"{path}: no .json, .jsonl or .parquet files in this directory")
         return files
@@ -107,89 +115,200 @@ def _local_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _read_json(path: Path) -> Iterator[dict]:
-    with path.open("rb") as fh:
-        head = fh.read(4096).lstrip()
-    if head.startswith(b"["):
-        try:
-            records = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not valid JSON ({exc})") from None
-        yield from records
-        return
-    yield from _read_jsonl(path)
+def sample_indices(total: int, k: int | None, seed: int) -> list[int] | None:
+    """Sorted row numbers of a seeded uniform sample of `k` of `total` rows; None: all rows.
+
+    The same (total, k, seed) picks the same rows whether they come from a local file or the
+    hub, so a sweep on a downloaded copy of a dataset sees the rows the hub run saw."""
+    if k is None or k >= total:
+        return None
+    return sorted(random.Random(f"sample:{seed}").sample(range(total), k))
 
 
-def _read_jsonl(path: Path) -> Iterator[dict]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
+Rows = Iterator[tuple[int, "dict | BadLine"]]
+"""(row number within the file or split, record) pairs."""
+
+
+class _LocalFile:
+    """One published file, counted (when a sample needs the total) and read row by row;
+    only the selected rows are parsed (JSON lines) or converted to Python (parquet)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._array: list | None = None  # a JSON array, parsed once for count and rows
+
+    def _json_array(self) -> list | None:
+        if self.path.suffix != ".json":
+            return None
+        if self._array is None:
+            with self.path.open("rb") as fh:
+                head = fh.read(4096).lstrip()
+            if not head.startswith(b"["):
+                return None  # JSON lines under a .json name
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield BadLine(lineno, exc.msg)
+                self._array = json.loads(self.path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise DataError(f"{self.path}: not valid JSON ({exc})") from None
+        return self._array
 
+    def _parquet(self):
+        import pyarrow.parquet as pq
 
-def _read_parquet(path: Path) -> Iterator[dict]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises several types for a bad file
-        raise DataError(f"{path}: not a readable parquet file ({exc})") from None
-    for batch in table.iter_batches(batch_size=4096):
-        yield from batch.to_pylist()
-
-
-def _read_local(path: Path) -> Iterator[dict]:
-    for file in _local_files(path):
         try:
-            if file.suffix == ".parquet":
-                yield from _read_parquet(file)
-            elif file.suffix == ".jsonl":
-                yield from _read_jsonl(file)
-            else:
-                yield from _read_json(file)
-        except UnicodeDecodeError:
-            raise DataError(f"{file}: not UTF-8 text") from None
-        except PermissionError:
-            raise DataError(f"{file}: permission denied") from None
+            return pq.ParquetFile(self.path)
+        except Exception as exc:  # pyarrow raises several types for a bad file
+            raise DataError(f"{self.path}: not a readable parquet file ({exc})") from None
+
+    def count(self) -> int:
+        if self.path.suffix == ".parquet":
+            return self._parquet().metadata.num_rows
+        array = self._json_array()
+        if array is not None:
+            return len(array)
+        with self.path.open("rb") as fh:
+            return sum(1 for line in fh if line.strip())
+
+    def rows(self, wanted: list[int] | None) -> Rows:
+        """Rows whose number is in `wanted` (sorted; None: every row)."""
+        if self.path.suffix == ".parquet":
+            yield from self._parquet_rows(wanted)
+            return
+        array = self._json_array()
+        if array is not None:
+            numbers = wanted if wanted is not None else range(len(array))
+            yield from ((i, array[i]) for i in numbers)
+            return
+        keep = set(wanted) if wanted is not None else None
+        with self.path.open(encoding="utf-8") as fh:
+            number = -1
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                number += 1
+                if keep is not None and number not in keep:
+                    continue
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield number, BadLine(lineno, exc.msg)
+
+    def _parquet_rows(self, wanted: list[int] | None) -> Rows:
+        table = self._parquet()
+        if wanted is None:
+            number = 0
+            for batch in table.iter_batches(batch_size=4096):
+                for record in batch.to_pylist():
+                    yield number, record
+                    number += 1
+            return
+        offset, at = 0, 0
+        for group in range(table.num_row_groups):
+            size = table.metadata.row_group(group).num_rows
+            end = at
+            while end < len(wanted) and wanted[end] < offset + size:
+                end += 1
+            if end > at:
+                local = [i - offset for i in wanted[at:end]]
+                picked = table.read_row_group(group).take(local).to_pylist()
+                yield from zip(wanted[at:end], picked, strict=True)
+            offset, at = offset + size, end
 
 
-def _read_hub(hub_id: str, max_rows: int | None) -> Iterator[dict]:
+def _counted(file: _LocalFile) -> int:
+    try:
+        return file.count()
+    except PermissionError:
+        raise DataError(f"{file.path}: permission denied") from None
+
+
+def _read_local(path: Path, max_rows: int | None, seed: int, names) -> tuple[Rows, int | None]:
+    files = [_LocalFile(f) for f in local_files(path, names)]
+    counts = [_counted(f) for f in files] if max_rows is not None else None
+    total = sum(counts) if counts is not None else None
+    wanted = sample_indices(total, max_rows, seed) if total is not None else None
+
+    def rows() -> Rows:
+        offset = 0
+        for i, file in enumerate(files):
+            local = None
+            if wanted is not None:
+                local = [w - offset for w in wanted if offset <= w < offset + counts[i]]
+            try:
+                last = -1
+                for number, record in file.rows(local):
+                    last = number
+                    yield offset + number, record
+            except UnicodeDecodeError:
+                raise DataError(f"{file.path}: not UTF-8 text") from None
+            except PermissionError:
+                raise DataError(f"{file.path}: permission denied") from None
+            offset += counts[i] if counts is not None else last + 1
+
+    return rows(), total
+
+
+def _read_hub(
+    hub_id: str, max_rows: int | None, seed: int, revision: str | None, names
+) -> tuple[Rows, int]:
+    """The split downloaded whole to the `datasets` cache (memory-mapped, not streamed), then
+    the seeded sample selected from it: a uniform sample, and a second sweep downloads
+    nothing."""
     import datasets
 
     try:
-        ds = datasets.load_dataset(hub_id, split="train", streaming=max_rows is not None)
-        yield from ds
+        extra = {"data_files": list(names)} if names else {}
+        ds = datasets.load_dataset(hub_id, split="train", revision=revision, **extra)
     except Exception as exc:  # offline, unknown id, gated: one line, no traceback
         raise DataError(f"cannot load hub dataset {hub_id!r}: {first_line(exc)}") from None
+    total = len(ds)
+    wanted = sample_indices(total, max_rows, seed)
+    if wanted is not None:
+        ds = ds.select(wanted)
+
+    def rows() -> Rows:
+        numbers = iter(wanted) if wanted is not None else itertools.count()
+        for batch in ds.with_format("arrow").iter(batch_size=4096):
+            for record in batch.to_pylist():
+                yield next(numbers), record
+
+    return rows(), total
 
 
-def read_records(location: str, max_rows: int | None = None) -> Iterator[dict]:
-    """Raw records from a local file/directory or a hub id, at most `max_rows`."""
+def read_records(
+    location: str,
+    max_rows: int | None = None,
+    seed: int = 0,
+    revision: str | None = None,
+    files: tuple[str, ...] | None = None,
+) -> tuple[Rows, int | None]:
+    """(row number, raw record) of a local file/directory or a hub id, a seeded uniform sample
+    of `max_rows` when set, and the rows there are to sample from (None when not counted).
+    `files` picks files of a directory or hub repo; `revision` pins a hub dataset."""
     if is_local(location):
         path = Path(location).expanduser()
         if not path.exists():
             raise DataError(f"{location}: no such file or directory")
-        records = _read_local(path)
-    else:
-        records = _read_hub(location, max_rows)
-    for i, record in enumerate(records):
-        if max_rows is not None and i >= max_rows:
-            return
-        yield record
+        return _read_local(path, max_rows, seed, files)
+    return _read_hub(location, max_rows, seed, revision, files)
 
 
 def load_source(
-    source: str, location: str, max_rows: int | None = None, skip_malformed: bool = False
+    source: str,
+    location: str,
+    max_rows: int | None = None,
+    skip_malformed: bool = False,
+    *,
+    seed: int = 0,
+    revision: str | None = None,
+    files: tuple[str, ...] | None = None,
 ) -> tuple[list[Example], LoadReport]:
-    """All usable examples of one dataset, with how many rows were read and skipped."""
+    """All usable examples of one dataset (a seeded uniform sample of `max_rows` rows when
+    set), with how many rows were read and skipped and how many there were to sample from."""
     examples: list[Example] = []
     seen_columns: set[str] = set()
     rows = skipped = 0
-    for row, record in enumerate(read_records(location, max_rows)):
+    records, total = read_records(location, max_rows, seed, revision, files)
+    for row, record in records:
         rows += 1
         ex = None if isinstance(record, BadLine) else to_example(source, record, row)
         if ex is None and not skip_malformed and isinstance(record, dict):
@@ -223,4 +342,4 @@ def load_source(
         )
     if not examples:
         raise DataError(f"{location}: no usable {source} rows ({rows} read, {skipped} malformed)")
-    return examples, LoadReport(source, location, rows, skipped)
+    return examples, LoadReport(source, location, rows, skipped, total or rows)

@@ -115,7 +115,8 @@ def _prepare(
 ) -> tuple[PreparedData, dict]:
     """The prepared data and the base model's scores; bad input undoes the record."""
     try:
-        data = prepare_data(cfg.data)
+        data = prepare_data(cfg.data, place.project / "runs" / "data_cache")
+        print(f"  data {data.cache_key}: " + ("from the cache" if data.from_cache else "read"))
         for source, st in data.stats.items():
             print(
                 f"  {source}: {st.rows} rows, {st.duplicates} duplicates, {st.skipped} skipped, "
