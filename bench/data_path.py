@@ -127,7 +127,16 @@ def measure(cmd: list[str], cwd: Path) -> dict:
         raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.strip()[-2000:]}")
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     kb = int(found.group(1)) if found else resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"seconds": round(seconds, 1), "peak_rss_mb": round(kb / 1024), "stdout": proc.stdout}
+    cpu = sum(
+        float(m.group(1))
+        for m in re.finditer(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr)
+    )
+    return {
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),  # user + system: less sensitive to a loaded machine
+        "peak_rss_mb": round(kb / 1024),
+        "stdout": proc.stdout,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,9 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for label in ("cold", "cached"):
         results[label] = measure(cmd, project)
+        r = results[label]
         print(
-            f"sweeplab data ({label}): {results[label]['seconds']} s, "
-            f"peak RSS {results[label]['peak_rss_mb']} MB",
+            f"sweeplab data ({label}): {r['seconds']} s wall, {r['cpu_seconds']} s CPU, "
+            f"peak RSS {r['peak_rss_mb']} MB",
             flush=True,
         )
     print(results["cached"]["stdout"])

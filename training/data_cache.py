@@ -93,16 +93,16 @@ def load(
     try:
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
-        meta = json.loads(table.schema.metadata[b"sweeplab"])
+        table = pq.ParquetFile(path)
+        meta = json.loads(table.schema_arrow.metadata[b"sweeplab"])
         if meta["key"] != key or set(meta["stats"]) != set(SOURCES):
             return None
         pools: dict[str, list[Example]] = {s: [] for s in SOURCES}
         eval_sets: dict[str, list[Example]] = {s: [] for s in SOURCES}
-        for batch in table.to_batches(max_chunksize=65536):
-            for row in batch.to_pylist():
-                split = row.pop("split")
-                (pools if split == "train" else eval_sets)[row["source"]].append(Example(**row))
+        for batch in table.iter_batches(batch_size=16384):  # column-wise: no dict per row
+            columns = [batch.column(f).to_pylist() for f in FIELDS]
+            for split, *values in zip(batch.column("split").to_pylist(), *columns, strict=True):
+                (pools if split == "train" else eval_sets)[values[1]].append(Example(*values))
         return pools, eval_sets, meta["stats"]
     except Exception:  # a torn, foreign or older entry: read the sources again
         return None

@@ -89,9 +89,7 @@ def prepare_data(cfg: DataConfig, cache_dir: Path | None = None) -> PreparedData
     cached = data_cache.load(cache_dir, key)
     if cached is not None:
         pools, eval_sets, stats = cached
-        return PreparedData(
-            pools, eval_sets, {s: _stats(st) for s, st in stats.items()}, key, True
-        )
+        return PreparedData(pools, eval_sets, {s: _stats(st) for s, st in stats.items()}, key, True)
     data = replace(_read_sources(cfg), cache_key=key)
     try:
         stats = {s: st.as_dict() for s, st in data.stats.items()}
