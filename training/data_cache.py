@@ -13,6 +13,7 @@ what a resumed sweep needs. Delete the entry (or pin a revision) to read it agai
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -64,22 +65,20 @@ def store(
     eval_sets: dict[str, list[Example]],
     stats: dict[str, dict],
 ) -> Path:
-    """Write one entry, all or nothing."""
+    """Write one entry, all or nothing, in chunks (never a second copy of all the text)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    columns: dict[str, list] = {f: [] for f in (*FIELDS, "split")}
-    for split, groups in (("train", pools), ("eval", eval_sets)):
-        for examples in groups.values():
-            for ex in examples:
-                for f in FIELDS:
-                    columns[f].append(getattr(ex, f))
-                columns["split"].extend([split])
     meta = json.dumps({"key": key, "stats": stats})
-    table = pa.table(columns).replace_schema_metadata({"sweeplab": meta})
+    schema = pa.schema([(f, pa.string()) for f in (*FIELDS, "split")], metadata={"sweeplab": meta})
+    rows = ((ex, split) for split, groups in (("train", pools), ("eval", eval_sets))
+            for examples in groups.values() for ex in examples)  # fmt: skip
     path = entry_path(cache_dir, key)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        while chunk := list(itertools.islice(rows, 50_000)):
+            columns = [pa.array([getattr(ex, f) for ex, _ in chunk], pa.string()) for f in FIELDS]
+            columns.append(pa.array([split for _, split in chunk], pa.string()))
+            writer.write_table(pa.Table.from_arrays(columns, schema=schema))
     return path
 
 
