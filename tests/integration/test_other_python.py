@@ -60,6 +60,7 @@ def _run(*cmd, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
 
 def _source_copy(dest: Path) -> Path:
     """The package's sources alone (a build writes build/ and *.egg-info beside them)."""
+    dest.mkdir(parents=True)
     for name in ("pyproject.toml", "README.md", *PACKAGES):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
