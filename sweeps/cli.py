@@ -48,7 +48,7 @@ def cmd_validate(args) -> int:
 def cmd_data(args) -> int:
     from sweeps.run.plan import data_summary
 
-    print(data_summary(_load(args), as_json=args.json))
+    print(data_summary(_load(args), args.json, Path.cwd() / "runs" / "data_cache"))
     return 0
 
 

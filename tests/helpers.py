@@ -71,6 +71,61 @@ def orca_rows(n: int) -> list[dict]:
     ]
 
 
+ORCA_COLLECTIONS = ("niv", "flan", "t0", "cot")
+PUBLISHED_NAMES = {
+    "alpaca": "alpaca_data.json",
+    "dolly": "databricks-dolly-15k.jsonl",
+    "openorca": "1M-GPT4-Augmented.parquet",
+}
+
+
+def write_published(folder: Path, alpaca: int, dolly: int, openorca: int, gpt35: int = 0):
+    """Files in the three datasets' published layouts, not the demo's rows: Alpaca's
+    `alpaca_data.json` (a JSON array, 4-space indent, `input` often empty), Dolly's
+    `databricks-dolly-15k.jsonl` (context only for some categories), OpenOrca's parquet files
+    (`id` prefixed by its sub-collection, several row groups) and, with `gpt35`, the GPT-3.5
+    file beside the GPT-4 one. Row texts carry their row number, so a sample can be traced."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            "instruction": f"Give three tips for staying healthy, variant {i}.",
+            "input": "" if i % 3 else f"Audience: group {i}",
+            "output": f"1. Eat a balanced diet ({i}). 2. Exercise regularly. 3. Sleep well.",
+        }
+        for i in range(alpaca)
+    ]
+    (folder / PUBLISHED_NAMES["alpaca"]).write_text(json.dumps(rows, indent=4), encoding="utf-8")
+    cats = ("closed_qa", "open_qa", "brainstorming", "information_extraction")
+    dolly_rows_ = [
+        {
+            "instruction": f"When did Virgin Australia start operating, case {i}?",
+            "context": f"Virgin Australia commenced services in 2000 (case {i})." if i % 2 else "",
+            "response": f"It started in 2000 (case {i}).",
+            "category": cats[i % len(cats)],
+        }
+        for i in range(dolly)
+    ]
+    write_jsonl(folder / PUBLISHED_NAMES["dolly"], dolly_rows_)
+
+    def orca(n: int, tag: str) -> pa.Table:
+        return pa.Table.from_pylist(
+            [
+                {
+                    "id": f"{ORCA_COLLECTIONS[i % 4]}.{i}",
+                    "system_prompt": "You are an AI assistant. Think step by step." * (i % 2),
+                    "question": f"[{tag}] Translate sentence {i} to French.",
+                    "response": f"[{tag}] Phrase {i}.",
+                }
+                for i in range(n)
+            ]
+        )
+
+    pq.write_table(orca(openorca, "gpt4"), folder / PUBLISHED_NAMES["openorca"], row_group_size=64)
+    if gpt35:
+        pq.write_table(orca(gpt35, "gpt35"), folder / "3_5M-GPT3_5-Augmented.parquet")
+    return {s: folder / name for s, name in PUBLISHED_NAMES.items()}
+
+
 def config_yaml(tmp_path: Path, data: dict[str, Path], **extra) -> Path:
     import yaml
 

@@ -62,13 +62,34 @@ class DeclaredSource(Strict):
     eval_size: int = Field(40, ge=1, description="Held-out examples of this source.")
 
 
+class Revisions(Strict):
+    alpaca: str | None = Field(None, description="Hub revision (commit, tag, branch) of Alpaca.")
+    dolly: str | None = Field(None, description="Hub revision of Dolly-15k.")
+    openorca: str | None = Field(None, description="Hub revision of OpenOrca.")
+
+
+# OpenOrca's published files: the GPT-4 completions (~1M rows) and the GPT-3.5 ones (~3.2M).
+OPENORCA_FILES = {"gpt4": ("1M-GPT4-Augmented.parquet",), "all": None}
+
+
 class DataConfig(Strict):
     alpaca: str = Field("tatsu-lab/alpaca", description="Alpaca: hub id or local file.")
     dolly: str = Field("databricks/databricks-dolly-15k", description="Dolly: hub id or file.")
     openorca: str = Field("Open-Orca/OpenOrca", description="OpenOrca: hub id or local file.")
-    max_rows: int | None = Field(
-        None, ge=1, description="Read at most this many rows per dataset (OpenOrca has 4M)."
+    openorca_subset: Literal["gpt4", "all"] = Field(
+        "all",
+        description="OpenOrca hub id or directory: `gpt4` reads only 1M-GPT4-Augmented.parquet "
+        "(the seed's GPT-4 prompts), `all` every file (4.2M rows); a single file is read as is.",
     )
+    revisions: Revisions = Field(
+        default_factory=Revisions, description="Pinned hub revisions per dataset (default: main)."
+    )
+    max_rows: int | None = Field(
+        None,
+        ge=1,
+        description="Use a seeded uniform sample of this many rows per dataset (all if unset).",
+    )
+    sample_seed: int = Field(0, description="Seed of the max_rows sample; keep it fixed.")
     eval_size: EvalSizes = Field(default_factory=EvalSizes, description="Held-out sizes.")
     split_seed: int = Field(0, description="Seed of the held-out split; keep it fixed.")
     skip_malformed: bool = Field(
@@ -120,6 +141,10 @@ class DataConfig(Strict):
         return (
             self.sources[name].eval_size if name in self.sources else getattr(self.eval_size, name)
         )
+
+    def data_files(self, name: str) -> tuple[str, ...] | None:
+        """The files of a hub id or directory to read (None: all of them)."""
+        return OPENORCA_FILES[self.openorca_subset] if name == "openorca" else None
 
 
 class MixConfig(Strict):
@@ -223,6 +248,7 @@ __all__ = [
     "LoraSettings",
     "MixConfig",
     "ModelConfig",
+    "Revisions",
     "Strict",
     "TrainConfig",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 SOURCES = ("alpaca", "dolly", "openorca")
 
@@ -26,7 +27,7 @@ class Example:
     category: str = ""
     """Task category (Dolly `category`, the OpenOrca id prefix such as `niv`)."""
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """Hash of what the model sees and learns; equal hashes mean exact duplicates."""
         payload = json.dumps(

@@ -8,7 +8,9 @@ directory holding such files. Anything else is a hub id, loaded with `datasets`.
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 from common.errors import first_line
 from training.config import Columns
 from training.examples import Example
+from training.json_array import JsonArrayError, stream_array
 
 
 class DataError(ValueError):
@@ -39,6 +42,8 @@ class LoadReport:
     """Records read."""
     skipped: int
     """Malformed records skipped (missing or empty required fields)."""
+    available: int = 0
+    """Rows the sample was drawn from (the file's or split's rows; `rows` when not sampled)."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +125,13 @@ def is_local(location: str) -> bool:
     )
 
 
-def _local_files(path: Path) -> list[Path]:
+def local_files(path: Path, names: tuple[str, ...] | None = None) -> list[Path]:
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+        if names:
+            files = [p for p in files if p.name in names]
+            if not files:
+                raise DataError(f"{path}: no {', '.join(names)} in this directory")
         if not files:
             raise DataError(f"{path}: no .json, .jsonl or .parquet files in this directory")
         return files
@@ -131,144 +140,182 @@ def _local_files(path: Path) -> list[Path]:
     return [path]
 
 
-CHUNK = 1 << 20
-MAX_RECORD = 64 << 20
-"""A JSON array is read a chunk at a time; one record larger than this is an error."""
+def sample_indices(total: int, k: int | None, seed: int) -> list[int] | None:
+    """Sorted row numbers of a seeded uniform sample of `k` of `total` rows; None: all rows.
+
+    The same (total, k, seed) picks the same rows whether they come from a local file or the
+    hub, so a sweep on a downloaded copy of a dataset sees the rows the hub run saw."""
+    if k is None or k >= total:
+        return None
+    return sorted(random.Random(f"sample:{seed}").sample(range(total), k))
 
 
-def _read_json(path: Path) -> Iterator[dict]:
-    with path.open("rb") as fh:
-        head = fh.read(4096).lstrip()
-    if head.startswith(b"["):
-        yield from _stream_json_array(path)
-        return
-    yield from _read_jsonl(path)
+Rows = Iterator[tuple[int, "dict | BadLine"]]
+"""(row number within the file or split, record) pairs."""
 
 
-def _stream_json_array(path: Path) -> Iterator:
-    """The records of a JSON array, decoded one at a time from chunks of the file (a
-    multi-GB array is never held whole in memory)."""
-    decoder = json.JSONDecoder()
-    with path.open(encoding="utf-8") as fh:
-        buf, pos, eof, started, after_value, trailing_comma = "", 0, False, False, False, False
-        while True:
-            if not eof and len(buf) - pos < CHUNK:
-                more = fh.read(CHUNK)
-                eof = not more
-                buf, pos = buf[pos:] + more, 0
-            while pos < len(buf) and buf[pos] in " \t\r\n":
-                pos += 1
-            if pos >= len(buf):
-                if eof:
-                    raise DataError(f"{path}: not valid JSON (the array is not closed)")
-                continue
-            if not started:
-                if buf[pos] != "[":
-                    raise DataError(f"{path}: not valid JSON (expected an array)")
-                started, pos = True, pos + 1
-                continue
-            if buf[pos] == "]":
-                if trailing_comma:
-                    raise DataError(f"{path}: not valid JSON (a ',' before ']')")
-                if buf[pos + 1 :].strip() or fh.read(CHUNK).strip():
-                    raise DataError(f"{path}: not valid JSON (extra data after the array)")
-                return
-            if (buf[pos] == ",") != after_value:
-                what = "a value" if buf[pos] == "," else "',' or ']'"
-                raise DataError(f"{path}: not valid JSON (expected {what})")
-            if buf[pos] == ",":
-                pos, after_value, trailing_comma = pos + 1, False, True
-                continue
-            record, pos, grow = _decode_one(decoder, buf, pos, eof, path)
-            if grow:
-                more = fh.read(max(CHUNK, len(buf)))
-                eof = not more
-                buf, pos = buf[pos:] + more, 0
-                continue
-            after_value, trailing_comma = True, False
-            yield record
+class _LocalFile:
+    """One published file, counted (when a sample needs the total) and read row by row;
+    only the selected rows are parsed (JSON lines) or converted to Python (parquet)."""
 
+    def __init__(self, path: Path):
+        self.path = path
 
-def _decode_one(decoder: json.JSONDecoder, buf: str, pos: int, eof: bool, path: Path):
-    """(record, next position, False), or (None, pos, True) when the record runs past the
-    buffer and more of the file is needed."""
-    try:
-        record, end = decoder.raw_decode(buf, pos)
-    except RecursionError:
-        raise DataError(f"{path}: not valid JSON (nested too deeply)") from None
-    except json.JSONDecodeError as exc:
-        if eof:
-            raise DataError(f"{path}: not valid JSON ({exc})") from None
-        if len(buf) - pos > MAX_RECORD:
-            raise DataError(f"{path}: not valid JSON ({exc}; or a record over 64 MB)") from None
-        return None, pos, True
-    if end >= len(buf) and not eof:  # a number may continue in the next chunk
-        return None, pos, True
-    return record, end, False
+    def _is_array(self) -> bool:
+        """A JSON array (Alpaca's layout), not JSON lines under a .json name."""
+        if self.path.suffix != ".json":
+            return False
+        with self.path.open("rb") as fh:
+            return fh.read(4096).lstrip().startswith(b"[")
 
-
-def _read_jsonl(path: Path) -> Iterator[dict]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield BadLine(lineno, exc.msg)
-            except RecursionError:
-                yield BadLine(lineno, "nested too deeply")
-
-
-def _read_parquet(path: Path) -> Iterator[dict]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises several types for a bad file
-        raise DataError(f"{path}: not a readable parquet file ({exc})") from None
-    for batch in table.iter_batches(batch_size=4096):
-        yield from batch.to_pylist()
-
-
-def _read_local(path: Path) -> Iterator[dict]:
-    for file in _local_files(path):
+    def _array(self) -> Iterator:
+        """The array's records, streamed (never read whole)."""
         try:
-            if file.suffix == ".parquet":
-                yield from _read_parquet(file)
-            elif file.suffix == ".jsonl":
-                yield from _read_jsonl(file)
-            else:
-                yield from _read_json(file)
-        except UnicodeDecodeError:
-            raise DataError(f"{file}: not UTF-8 text") from None
-        except PermissionError:
-            raise DataError(f"{file}: permission denied") from None
+            yield from stream_array(self.path)
+        except JsonArrayError as exc:
+            raise DataError(f"{self.path}: {exc}") from None
+
+    def _parquet(self):
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(self.path)
+        except Exception as exc:  # pyarrow raises several types for a bad file
+            raise DataError(f"{self.path}: not a readable parquet file ({exc})") from None
+
+    def count(self) -> int:
+        if self.path.suffix == ".parquet":
+            return self._parquet().metadata.num_rows
+        if self._is_array():
+            return sum(1 for _ in self._array())
+        with self.path.open("rb") as fh:
+            return sum(1 for line in fh if line.strip())
+
+    def rows(self, wanted: list[int] | None) -> Rows:
+        """Rows whose number is in `wanted` (sorted; None: every row)."""
+        if self.path.suffix == ".parquet":
+            yield from self._parquet_rows(wanted)
+            return
+        if self._is_array():
+            keep = set(wanted) if wanted is not None else None
+            for i, record in enumerate(self._array()):
+                if keep is None or i in keep:
+                    yield i, record
+            return
+        keep = set(wanted) if wanted is not None else None
+        with self.path.open(encoding="utf-8") as fh:
+            number = -1
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                number += 1
+                if keep is not None and number not in keep:
+                    continue
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield number, BadLine(lineno, exc.msg)
+                except RecursionError:
+                    yield number, BadLine(lineno, "nested too deeply")
+
+    def _parquet_rows(self, wanted: list[int] | None) -> Rows:
+        table = self._parquet()
+        if wanted is None:
+            number = 0
+            for batch in table.iter_batches(batch_size=4096):
+                for record in batch.to_pylist():
+                    yield number, record
+                    number += 1
+            return
+        offset, at = 0, 0
+        for group in range(table.num_row_groups):
+            size = table.metadata.row_group(group).num_rows
+            end = at
+            while end < len(wanted) and wanted[end] < offset + size:
+                end += 1
+            if end > at:
+                local = [i - offset for i in wanted[at:end]]
+                picked = table.read_row_group(group).take(local).to_pylist()
+                yield from zip(wanted[at:end], picked, strict=True)
+            offset, at = offset + size, end
 
 
-def _read_hub(hub_id: str, max_rows: int | None) -> Iterator[dict]:
+def _counted(file: _LocalFile) -> int:
+    try:
+        return file.count()
+    except PermissionError:
+        raise DataError(f"{file.path}: permission denied") from None
+
+
+def _read_local(path: Path, max_rows: int | None, seed: int, names) -> tuple[Rows, int | None]:
+    files = [_LocalFile(f) for f in local_files(path, names)]
+    counts = [_counted(f) for f in files] if max_rows is not None else None
+    total = sum(counts) if counts is not None else None
+    wanted = sample_indices(total, max_rows, seed) if total is not None else None
+
+    def rows() -> Rows:
+        offset = 0
+        for i, file in enumerate(files):
+            local = None
+            if wanted is not None:
+                local = [w - offset for w in wanted if offset <= w < offset + counts[i]]
+            try:
+                last = -1
+                for number, record in file.rows(local):
+                    last = number
+                    yield offset + number, record
+            except UnicodeDecodeError:
+                raise DataError(f"{file.path}: not UTF-8 text") from None
+            except PermissionError:
+                raise DataError(f"{file.path}: permission denied") from None
+            offset += counts[i] if counts is not None else last + 1
+
+    return rows(), total
+
+
+def _read_hub(
+    hub_id: str, max_rows: int | None, seed: int, revision: str | None, names
+) -> tuple[Rows, int]:
+    """The split downloaded whole to the `datasets` cache (memory-mapped, not streamed), then
+    the seeded sample selected from it: a uniform sample, and a second sweep downloads
+    nothing."""
     import datasets
 
     try:
-        ds = datasets.load_dataset(hub_id, split="train", streaming=max_rows is not None)
-        yield from ds
+        extra = {"data_files": list(names)} if names else {}
+        ds = datasets.load_dataset(hub_id, split="train", revision=revision, **extra)
     except Exception as exc:  # offline, unknown id, gated: one line, no traceback
         raise DataError(f"cannot load hub dataset {hub_id!r}: {first_line(exc)}") from None
+    total = len(ds)
+    wanted = sample_indices(total, max_rows, seed)
+    if wanted is not None:
+        ds = ds.select(wanted)
+
+    def rows() -> Rows:
+        numbers = iter(wanted) if wanted is not None else itertools.count()
+        for batch in ds.with_format("arrow").iter(batch_size=4096):
+            for record in batch.to_pylist():
+                yield next(numbers), record
+
+    return rows(), total
 
 
-def read_records(location: str, max_rows: int | None = None) -> Iterator[dict]:
-    """Raw records from a local file/directory or a hub id, at most `max_rows`."""
+def read_records(
+    location: str,
+    max_rows: int | None = None,
+    seed: int = 0,
+    revision: str | None = None,
+    files: tuple[str, ...] | None = None,
+) -> tuple[Rows, int | None]:
+    """(row number, raw record) of a local file/directory or a hub id, a seeded uniform sample
+    of `max_rows` when set, and the rows there are to sample from (None when not counted).
+    `files` picks files of a directory or hub repo; `revision` pins a hub dataset."""
     if is_local(location):
         path = Path(location).expanduser()
         if not path.exists():
             raise DataError(f"{location}: no such file or directory")
-        records = _read_local(path)
-    else:
-        records = _read_hub(location, max_rows)
-    for i, record in enumerate(records):
-        if max_rows is not None and i >= max_rows:
-            return
-        yield record
+        return _read_local(path, max_rows, seed, files)
+    return _read_hub(location, max_rows, seed, revision, files)
 
 
 def load_source(
@@ -277,8 +324,13 @@ def load_source(
     max_rows: int | None = None,
     skip_malformed: bool = False,
     columns: Columns | None = None,
+    *,
+    seed: int = 0,
+    revision: str | None = None,
+    files: tuple[str, ...] | None = None,
 ) -> tuple[list[Example], LoadReport]:
-    """All usable examples of one dataset, with how many rows were read and skipped.
+    """All usable examples of one dataset (a seeded uniform sample of `max_rows` rows when
+    set), with how many rows were read and skipped and how many there were to sample from.
 
     `columns` reads a declared source through its mapping instead of a known layout.
     """
@@ -286,7 +338,8 @@ def load_source(
     examples: list[Example] = []
     seen_columns: set[str] = set()
     rows = skipped = 0
-    for row, record in enumerate(read_records(location, max_rows)):
+    records, total = read_records(location, max_rows, seed, revision, files)
+    for row, record in records:
         rows += 1
         ex = None if isinstance(record, BadLine) else to_example(source, record, row, columns)
         if ex is None and not skip_malformed and isinstance(record, dict):
@@ -320,4 +373,4 @@ def load_source(
         )
     if not examples:
         raise DataError(f"{location}: no usable {source} rows ({rows} read, {skipped} malformed)")
-    return examples, LoadReport(source, location, rows, skipped)
+    return examples, LoadReport(source, location, rows, skipped, total or rows)

@@ -178,7 +178,8 @@ def _prepare(
     """The prepared data, the cluster checked, and each searched base model's scores
     (`model_key` -> scores, scored where the trials run); bad input undoes the record."""
     with _undone_on_bad_input(undo, label):
-        data = prepare_data(cfg.data)
+        data = prepare_data(cfg.data, place.project / "runs" / "data_cache")
+        print(f"  data {data.cache_key}: " + ("from the cache" if data.from_cache else "read"))
         for source, st in data.stats.items():
             print(
                 f"  {source}: {st.rows} rows, {st.duplicates} duplicates, {st.skipped} skipped, "

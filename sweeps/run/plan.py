@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from pathlib import Path
 
 from sweeps.config import Choice, SweepConfig, TrialConfig
 from training.mixing import Phase, manifest, plan_phases
@@ -43,9 +44,9 @@ def check_mixtures(sweep: SweepConfig, data: PreparedData) -> None:
             raise ValueError(f"trial with {where}: {exc}") from None
 
 
-def data_summary(cfg: SweepConfig, as_json: bool = False) -> str:
+def data_summary(cfg: SweepConfig, as_json: bool = False, cache_dir: Path | None = None) -> str:
     """`sweeplab data`: rows, duplicates, malformed rows, splits and the default mixture."""
-    data = prepare_data(cfg.data)
+    data = prepare_data(cfg.data, cache_dir)
     mix = manifest(trial_phases(cfg, data))
     if as_json:
         return json.dumps({s: st.as_dict() for s, st in data.stats.items()})
@@ -55,6 +56,15 @@ def data_summary(cfg: SweepConfig, as_json: bool = False) -> str:
             f"{source:<10}{st.rows:>8}{st.duplicates:>8}{st.skipped:>9}{st.train:>8}"
             f"{st.eval:>7}  {cfg.data.source(source)}"
         )
+    for source, st in data.stats.items():
+        if st.available > st.rows:
+            lines.append(f"{source}: a uniform sample of {st.rows} of {st.available} rows")
+        if st.collections:
+            mix_of = ", ".join(f"{k} {v / st.rows:.1%}" for k, v in st.collections.items())
+            lines.append(f"{source} sub-collections: {mix_of}")
+    if data.cache_key:
+        how = "read from the cache" if data.from_cache else "read and cached"
+        lines.append(f"prepared data {data.cache_key}: {how} ({cache_dir})")
     lines.append(f"\ntraining mixture ({cfg.curriculum}, content hash {mix['content_hash'][:12]}):")
     for phase in mix["phases"]:
         shares = ", ".join(f"{k} {v}" for k, v in sorted(phase["rows_per_source"].items()))

@@ -149,7 +149,8 @@ def test_two_phase_curriculum_expresses_the_seeds_plan(tiny_data):
         assert_disjoint(leaked, data.eval_sets)
 
 
-def test_cli_data_json_counts(tmp_path, capsys):
+def test_cli_data_json_counts(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the prepared data is cached under ./runs/data_cache
     data = {
         "alpaca": write_alpaca(tmp_path / "alpaca_data.json", alpaca_rows(50, dup_every=5)),
         "dolly": write_jsonl(tmp_path / "dolly.jsonl", dolly_rows(30) + dolly_rows(3)),
@@ -166,7 +167,14 @@ def test_cli_data_json_counts(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["alpaca"] == {"rows": 60, "duplicates": 10, "skipped": 0, "train": 42, "eval": 8}
     assert out["dolly"] == {"rows": 33, "duplicates": 3, "skipped": 0, "train": 24, "eval": 6}
-    assert out["openorca"] == {"rows": 26, "duplicates": 0, "skipped": 1, "train": 19, "eval": 6}
+    assert out["openorca"] == {
+        "rows": 26,
+        "duplicates": 0,
+        "skipped": 1,
+        "train": 19,
+        "eval": 6,
+        "collections": {"niv": 25},  # the sub-collection mix of the usable rows read
+    }
     assert main(["data", str(cfg), "--set", "mix.openorca=0.25"]) == 0
     text = capsys.readouterr().out
     assert "openorca 5" in text and "alpaca 15" in text

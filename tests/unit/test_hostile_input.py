@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import training.json_array as json_array
 import training.loading as loading
 from common.errors import first_line
 from common.uris import mask_credentials
@@ -103,7 +104,7 @@ def test_a_json_array_is_streamed_record_by_record(tmp_path, monkeypatch):
     ]
     path = tmp_path / "alpaca_data.json"
     path.write_text(json.dumps(rows, indent=2))
-    monkeypatch.setattr(loading, "CHUNK", 7)
+    monkeypatch.setattr(json_array, "CHUNK", 7)
     reads = []
     real_open = Path.open
 
@@ -118,7 +119,7 @@ def test_a_json_array_is_streamed_record_by_record(tmp_path, monkeypatch):
         return fh
 
     monkeypatch.setattr(Path, "open", counting_open)
-    assert list(loading.read_records(str(path))) == rows
+    assert [r for _, r in loading.read_records(str(path))[0]] == rows
     assert reads and -1 not in reads and max(reads) < 4096 + 1
 
 
@@ -130,7 +131,7 @@ def test_a_broken_json_array_is_named(text, fragment, tmp_path):
     path = tmp_path / "a.json"
     path.write_text(text)
     with pytest.raises(loading.DataError, match=fragment):
-        list(loading.read_records(str(path)))
+        list(loading.read_records(str(path))[0])
 
 
 def test_an_unreadable_base_cache_is_a_miss(tmp_path, monkeypatch):
