@@ -13,7 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow_server.tracking import Tracker, resolve_tracking_uri, ui_command
+from mlflow_server.tracking import (
+    Tracker,
+    compare_url,
+    resolve_tracking_uri,
+    runs_table_url,
+    ui_base,
+    ui_command,
+)
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
@@ -147,4 +154,12 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
     print(render(rows, cfg))
     print(f"\nruns: {tracker.uri} (experiment {cfg.name!r}, parent run {parent})")
     print(f"open the MLflow UI: {ui_command(tracker.uri, place.project)}")
+    exp, base = tracker.experiment_id(cfg.name), ui_base(tracker.uri)
+    ascending = cfg.search.mode == "min"
+    print(f"  the trials, best first: {runs_table_url(base, exp, ascending=ascending)}")
+    done = [r for r in rows if r.status == "FINISHED" and "objective" in r.metrics]
+    done.sort(key=lambda r: r.metrics["objective"], reverse=not ascending)
+    if len(done) > 1:
+        top = [r.run_id for r in done[:5]]
+        print(f"  compare the top {len(top)}: {compare_url(base, exp, top)}")
     sys.stdout.flush()

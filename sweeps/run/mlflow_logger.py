@@ -23,6 +23,14 @@ from evaluation.scoring import scoring_params
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
 from sweeps.config import SweepConfig
+from sweeps.run.describe import (
+    eval_datasets,
+    portable_params,
+    run_name,
+    search_tags,
+    training_datasets,
+)
+from training.prepare import PreparedData
 
 SHOWN = ("openorca/meteor", "alpaca/meteor", "dolly/meteor")
 
@@ -80,6 +88,10 @@ def _result_metrics(result: dict) -> dict[str, float]:
     }
 
 
+SERIES = {"train_history": "train/loss", "system_history": "system/cpu_utilization_percentage"}
+"""Point series a trial reports (result key -> the metric whose logged steps dedupe them)."""
+
+
 def _step(result: dict) -> int:
     return int(result.get("train/step", result.get("training_iteration", 0)))
 
@@ -100,9 +112,12 @@ def attached(logger: MlflowTrialLogger):
 class MlflowTrialLogger(Callback):
     """Tune events -> outbox writes (never a blocking call to the tracking store)."""
 
-    def __init__(self, outbox: Outbox, sweep: SweepConfig, out=None):
+    def __init__(
+        self, outbox: Outbox, sweep: SweepConfig, out=None, data: PreparedData | None = None
+    ):
         self.outbox = outbox
         self.sweep = sweep
+        self.data = data
         self.remote = is_http(outbox.tracker.uri)
         self.known: set[str] = set()
         self.finalized: set[str] = set()
@@ -113,7 +128,7 @@ class MlflowTrialLogger(Callback):
 
     def __getstate__(self) -> dict:
         # Ray pickles the run config (this callback included) into its experiment state.
-        return {"sweep": self.sweep}
+        return {"sweep": self.sweep, "data": None}
 
     def __setstate__(self, state: dict) -> None:
         # A restored sweep unpickles the old driver's copy: while `attached(logger)` is in
@@ -136,11 +151,16 @@ class MlflowTrialLogger(Callback):
         if trial.trial_id in self.known:
             return
         cfg = self.sweep.trial(trial.config)
-        params = cfg.flat_params()
+        params, path_tags = portable_params(cfg.flat_params())
         # Which tokenizers and WordNet scored this trial: runs scored differently must
         # never be compared silently.
         params.update({f"scoring.{k}": v for k, v in scoring_params().items()})
-        self.outbox.put("trial", trial.trial_id, params=params, run_name=f"trial-{trial.trial_id}")
+        searched = {k: trial.config[k] for k in self.sweep.search.space if k in trial.config}
+        self.outbox.put("trial", trial.trial_id, params=params, run_name=run_name(searched))
+        self.outbox.put("tags", trial.trial_id, tags={**search_tags(searched), **path_tags})
+        if self.data is not None:
+            datasets = eval_datasets(cfg, self.data) + training_datasets(cfg, self.data)
+            self.outbox.put("inputs", trial.trial_id, datasets=datasets)
         self.known.add(trial.trial_id)
 
     def log_result(self, trial, result: dict) -> None:
@@ -152,6 +172,9 @@ class MlflowTrialLogger(Callback):
             step=_step(result),
             timestamp=int(time.time() * 1000),
         )
+        for key, dedupe_key in SERIES.items():
+            if result.get(key):
+                self.outbox.put("points", trial.trial_id, points=result[key], dedupe_key=dedupe_key)
         if "resumed_from_step" in result:
             self.outbox.put(
                 "tags",

@@ -27,6 +27,8 @@ from training.sft import Resume, save_adapter, train_lora
 from training.template import TEMPLATE_NAME, prompt_of
 
 Report = Callable[[dict, Path], None]
+TRAIN_HISTORY = "train_history"
+"""In a report: the training-curve points logged since the previous report (`training.sft`)."""
 RESUME_DIR = "resume"
 """In a checkpoint: the trainer state a trial continues from (optimizer, schedule, RNG)."""
 
@@ -86,6 +88,18 @@ def prediction_rows(items: dict[str, list[EvalItem]], results, base: dict | None
     return rows
 
 
+def trial_record(cfg: TrialConfig, step: int, metrics: dict) -> str:
+    """`trial.json`: the config, step, template, scorers and metrics of one evaluation."""
+    record = {
+        "config": cfg.model_dump(mode="json"),
+        "step": step,
+        "template": TEMPLATE_NAME,
+        "scoring": scoring_params(),
+        "metrics": metrics,
+    }
+    return json.dumps(record)
+
+
 def set_threads(n: int | None) -> None:
     import torch
 
@@ -113,12 +127,13 @@ def run_trial(
     work_dir.mkdir(parents=True, exist_ok=True)
     phases = trial_phases(cfg, data)
     assert_disjoint(phases, data.eval_sets)
-    mix_manifest = manifest(phases)
+    mix_manifest = manifest(phases, data.eval_sets)
     items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
     base = base_scores(cfg.model, items, cfg.generation, base_cache) if base_cache else None
     model, tokenizer = load_base_model(cfg.model)
     resume, last_metrics = resume_point(resume_from, cfg)
     last: dict[str, float] = dict(last_metrics)
+    curve: list[dict] = []  # training-curve points not reported yet
 
     def on_report(step: int, peft_model, trainer_ckpt: Path) -> None:
         metrics, results = evaluate_all(peft_model, tokenizer, items, cfg.generation)
@@ -131,31 +146,29 @@ def run_trial(
         tokenizer.save_pretrained(str(ckpt / "adapter"))
         shutil.move(trainer_ckpt, ckpt / RESUME_DIR)  # the trainer deletes it afterwards
         (ckpt / "data_manifest.json").write_text(json.dumps(mix_manifest), encoding="utf-8")
-        (ckpt / "trial.json").write_text(
-            json.dumps(
-                {
-                    "config": cfg.model_dump(mode="json"),
-                    "step": step,
-                    "template": TEMPLATE_NAME,
-                    "scoring": scoring_params(),
-                    "metrics": metrics,
-                }
-            ),
-            encoding="utf-8",
-        )
+        (ckpt / "trial.json").write_text(trial_record(cfg, step, metrics), encoding="utf-8")
         rows = prediction_rows(items, results, base)
         (ckpt / "predictions.json").write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
         last.clear()
         last.update(metrics)
+        reported = {**metrics, TRAIN_HISTORY: list(curve)}
         if resume is not None and step == _first_report_after(resume.step, cfg):
-            report({**metrics, "resumed_from_step": resume.step}, ckpt)
-        else:
-            report(metrics, ckpt)
+            reported["resumed_from_step"] = resume.step
+        report(reported, ckpt)
+        curve.clear()
         shutil.rmtree(ckpt, ignore_errors=True)
 
     try:
         train_lora(
-            model, tokenizer, phases, cfg.lora, cfg.train, work_dir / "trainer", on_report, resume
+            model,
+            tokenizer,
+            phases,
+            cfg.lora,
+            cfg.train,
+            work_dir / "trainer",
+            on_report,
+            resume,
+            on_log=curve.append,
         )
     except torch_oom() as exc:
         t = cfg.train

@@ -132,7 +132,7 @@ def run_sweep(
     if outbox.pending():
         print(f"sending {outbox.pending()} tracking write(s) left by the last run ...", file=out)
     outbox.put("artifacts", None, files={"sweep_config.json": state / "config.json"})
-    logger = MlflowTrialLogger(outbox, cfg, out)
+    logger = MlflowTrialLogger(outbox, cfg, out, data)
     init_ray(ray_address)
     fn = tune.with_resources(
         tune.with_parameters(
