@@ -33,9 +33,10 @@ def _source(spec: dict):
     if "file" in spec:
         from pathlib import Path
 
-        from mlflow.data.dataset_source_registry import resolve_dataset_source
+        from mlflow.data.dataset_source_registry import get_dataset_source_from_json
 
-        return resolve_dataset_source(Path(spec["file"]).resolve().as_uri())
+        uri = Path(spec["file"]).resolve().as_uri()
+        return get_dataset_source_from_json(json.dumps({"uri": uri}), "local")
     from mlflow.data.code_dataset_source import CodeDatasetSource
 
     # A mixture is built by sweeplab's code from the named sources.

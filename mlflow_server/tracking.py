@@ -69,15 +69,15 @@ def ui_base(uri: str) -> str:
     return uri.rstrip("/") if is_http(uri) else f"http://127.0.0.1:{UI_PORT}"
 
 
-def runs_table_url(
-    base: str, experiment_id: str, order_by: str = "objective", ascending: bool = False
-) -> str:
-    """The experiment's runs table (not MLflow 3's GenAI overview), sorted by `order_by`."""
-    order = quote(f"metrics.`{order_by}`")
-    return (
-        f"{base}/#/experiments/{experiment_id}/runs"
-        f"?orderByKey={order}&orderByAsc={str(ascending).lower()}"
-    )
+SHARED_VIEW_TAG = "mlflow.sharedViewState."
+"""An experiment tag holding a runs-page view (columns, sort, charts) that a link opens."""
+
+
+def runs_table_url(base: str, experiment_id: str, view: str | None = None) -> str:
+    """The experiment's runs table (not MLflow 3's GenAI overview), in the shared `view`
+    (`Tracker.share_view`) when given."""
+    url = f"{base}/#/experiments/{experiment_id}/runs"
+    return f"{url}?viewStateShareKey={quote(view)}" if view else url
 
 
 def compare_url(base: str, experiment_id: str, run_ids: list[str]) -> str:
@@ -196,6 +196,10 @@ class Tracker:
         # Tell the UI these are model-training runs (MLflow 3 opens GenAI views otherwise).
         tags = {"mlflow.experimentKind": "custom_model_development"}
         return self._raw.create_experiment(name, artifact_location=location, tags=tags)
+
+    def share_view(self, experiment_id: str, key: str, state: dict[str, Any]) -> None:
+        """A runs-page view (the UI's own "share view" record) that `runs_table_url` opens."""
+        self.client.set_experiment_tag(experiment_id, SHARED_VIEW_TAG + key, json.dumps(state))
 
     def find_runs(self, experiment_id: str, filter_string: str) -> list:
         return list(self.client.search_runs([experiment_id], filter_string, max_results=5000))

@@ -55,13 +55,18 @@ def _identity(location: str) -> str:
     return f"{path.name}@sha256:{content_id(path)}"
 
 
+def _portable(location: str) -> str:
+    local = is_local(location) and Path(location).exists()
+    return _identity(location) if local else location
+
+
 def portable_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """(params with local paths replaced by name + content hash, `sweeplab.path.*` tags)."""
     out, tags = dict(params), {}
     for key in PATH_KEYS:
         location = params.get(key)
-        if isinstance(location, str) and is_local(location) and Path(location).exists():
-            out[key] = _identity(location)
+        if isinstance(location, str) and _portable(location) != location:
+            out[key] = _portable(location)
             tags[f"sweeplab.path.{key}"] = str(Path(location).resolve())
     return out, tags
 
@@ -98,7 +103,7 @@ def training_datasets(cfg: TrialConfig, data: PreparedData) -> list[dict]:
                 "name": f"train-phase{i}-{phase.name}",
                 "context": "training",
                 "content_hash": content_hash(phase.examples),
-                "source": {"mixture": {s: cfg.data.source(s) for s in sorted(rows)}},
+                "source": {"mixture": {s: _portable(cfg.data.source(s)) for s in sorted(rows)}},
                 "profile": {"rows": len(phase.examples), "steps": phase.steps, **rows},
             }
         )

@@ -35,6 +35,7 @@ from sweeps.run.state import (
 )
 from sweeps.run.trial import eval_items
 from sweeps.run.tuner import run_sweep
+from sweeps.run.ui_views import CURVES_VIEW, RUNS_VIEW, views
 from training.base_model import ModelError, check_model_path
 from training.loading import DataError
 from training.prepare import PreparedData, prepare_data
@@ -155,11 +156,13 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
     print(f"\nruns: {tracker.uri} (experiment {cfg.name!r}, parent run {parent})")
     print(f"open the MLflow UI: {ui_command(tracker.uri, place.project)}")
     exp, base = tracker.experiment_id(cfg.name), ui_base(tracker.uri)
-    ascending = cfg.search.mode == "min"
-    print(f"  the trials, best first: {runs_table_url(base, exp, ascending=ascending)}")
+    for key, state in views(cfg).items():
+        tracker.share_view(exp, key, state)
+    print(f"  the trials, best first: {runs_table_url(base, exp, RUNS_VIEW)}")
+    print(f"  their training curves:  {runs_table_url(base, exp, CURVES_VIEW)}")
     done = [r for r in rows if r.status == "FINISHED" and "objective" in r.metrics]
-    done.sort(key=lambda r: r.metrics["objective"], reverse=not ascending)
+    done.sort(key=lambda r: r.metrics["objective"], reverse=cfg.search.mode == "max")
     if len(done) > 1:
         top = [r.run_id for r in done[:5]]
-        print(f"  compare the top {len(top)}: {compare_url(base, exp, top)}")
+        print(f"  compare the top {len(top)}:  {compare_url(base, exp, top)}")
     sys.stdout.flush()

@@ -92,6 +92,13 @@ SERIES = {"train_history": "train/loss", "system_history": "system/cpu_utilizati
 """Point series a trial reports (result key -> the metric whose logged steps dedupe them)."""
 
 
+def _points(value) -> list[dict]:
+    """A reported series: a JSON string (or a list, as Ray's `result.json` may hold it)."""
+    if isinstance(value, str):
+        return json.loads(value)
+    return list(value or [])
+
+
 def _step(result: dict) -> int:
     return int(result.get("train/step", result.get("training_iteration", 0)))
 
@@ -173,8 +180,8 @@ class MlflowTrialLogger(Callback):
             timestamp=int(time.time() * 1000),
         )
         for key, dedupe_key in SERIES.items():
-            if result.get(key):
-                self.outbox.put("points", trial.trial_id, points=result[key], dedupe_key=dedupe_key)
+            if points := _points(result.get(key)):
+                self.outbox.put("points", trial.trial_id, points=points, dedupe_key=dedupe_key)
         if "resumed_from_step" in result:
             self.outbox.put(
                 "tags",

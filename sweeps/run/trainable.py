@@ -19,7 +19,7 @@ from sweeps.run.trial import run_trial
 from training.prepare import PreparedData
 
 SYSTEM_HISTORY = "system_history"
-"""In a report: the system-metric samples taken since the previous report."""
+"""In a report: the system-metric samples taken since the previous report (a JSON string)."""
 SYSTEM_STATE = "system_metrics.json"
 """In a checkpoint: the next system-metrics step, so a resumed trial does not repeat one."""
 
@@ -51,7 +51,7 @@ def trainable(
     def report(metrics: dict, ckpt_dir: Path) -> None:
         maybe_fail(trial_id, config, int(metrics["train/step"]))
         if sampler:
-            metrics = {**metrics, SYSTEM_HISTORY: sampler[0].drain()}
+            metrics = {**metrics, SYSTEM_HISTORY: json.dumps(sampler[0].drain())}
             state = {"next_step": sampler[0].next_step}
             (ckpt_dir / SYSTEM_STATE).write_text(json.dumps(state), encoding="utf-8")
         if tracker is not None:

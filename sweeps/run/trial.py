@@ -28,7 +28,8 @@ from training.template import TEMPLATE_NAME, prompt_of
 
 Report = Callable[[dict, Path], None]
 TRAIN_HISTORY = "train_history"
-"""In a report: the training-curve points logged since the previous report (`training.sft`)."""
+"""In a report: the training-curve points logged since the previous report (`training.sft`),
+as a JSON string (Ray's result loggers skip strings; a list would be a TensorBoard warning)."""
 RESUME_DIR = "resume"
 """In a checkpoint: the trainer state a trial continues from (optimizer, schedule, RNG)."""
 
@@ -151,7 +152,7 @@ def run_trial(
         (ckpt / "predictions.json").write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
         last.clear()
         last.update(metrics)
-        reported = {**metrics, TRAIN_HISTORY: list(curve)}
+        reported = {**metrics, TRAIN_HISTORY: json.dumps(curve)}
         if resume is not None and step == _first_report_after(resume.step, cfg):
             reported["resumed_from_step"] = resume.step
         report(reported, ckpt)
