@@ -73,11 +73,15 @@ SHARED_VIEW_TAG = "mlflow.sharedViewState."
 """An experiment tag holding a runs-page view (columns, sort, charts) that a link opens."""
 
 
-def runs_table_url(base: str, experiment_id: str, view: str | None = None) -> str:
+def runs_table_url(
+    base: str, experiment_id: str, view: str | None = None, charts: bool = False
+) -> str:
     """The experiment's runs table (not MLflow 3's GenAI overview), in the shared `view`
-    (`Tracker.share_view`) when given."""
+    (`Tracker.share_view`) when given; `charts`: the page's chart mode instead of the table."""
+    query = [f"viewStateShareKey={quote(view)}"] if view else []
+    query += ["compareRunsMode=CHART"] if charts else []
     url = f"{base}/#/experiments/{experiment_id}/runs"
-    return f"{url}?viewStateShareKey={quote(view)}" if view else url
+    return f"{url}?{'&'.join(query)}" if query else url
 
 
 def compare_url(base: str, experiment_id: str, run_ids: list[str]) -> str:

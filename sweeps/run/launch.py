@@ -156,10 +156,10 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
     print(f"\nruns: {tracker.uri} (experiment {cfg.name!r}, parent run {parent})")
     print(f"open the MLflow UI: {ui_command(tracker.uri, place.project)}")
     exp, base = tracker.experiment_id(cfg.name), ui_base(tracker.uri)
-    for key, state in views(cfg).items():
+    for key, state in views(cfg, parent).items():
         tracker.share_view(exp, key, state)
     print(f"  the trials, best first: {runs_table_url(base, exp, RUNS_VIEW)}")
-    print(f"  their training curves:  {runs_table_url(base, exp, CURVES_VIEW)}")
+    print(f"  their training curves:  {runs_table_url(base, exp, CURVES_VIEW, charts=True)}")
     done = [r for r in rows if r.status == "FINISHED" and "objective" in r.metrics]
     done.sort(key=lambda r: r.metrics["objective"], reverse=cfg.search.mode == "max")
     if len(done) > 1:

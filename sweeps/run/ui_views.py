@@ -3,8 +3,9 @@ views (`Tracker.share_view`), so a link shows what a reader came for without cli
 
 - `sweeplab-runs`: the runs table, best objective first, with the objective, the three sets'
   METEOR and the searched values as columns;
-- `sweeplab-curves`: the chart view filtered to the training curves (`train/...`), every
-  trial in each chart.
+- `sweeplab-curves`: (opened in chart mode) the charts filtered to the training loss, every
+  trial in one chart;
+- `sweeplab-grouped`: the runs table in start order, the trials listed under their sweep.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from training.examples import SOURCES
 
 RUNS_VIEW = "sweeplab-runs"
 CURVES_VIEW = "sweeplab-curves"
+GROUPED_VIEW = "sweeplab-grouped"
 
 
 def _metric(name: str) -> str:
@@ -31,8 +33,17 @@ def runs_view(cfg: SweepConfig) -> dict:
 
 
 def curves_view(cfg: SweepConfig) -> dict:
-    return {**runs_view(cfg), "compareRunsMode": "CHART", "chartsSearchFilter": "train/"}
+    return {**runs_view(cfg), "chartsSearchFilter": "train/loss"}
 
 
-def views(cfg: SweepConfig) -> dict[str, dict]:
-    return {RUNS_VIEW: runs_view(cfg), CURVES_VIEW: curves_view(cfg)}
+def grouped_view(cfg: SweepConfig, parent_run_id: str) -> dict:
+    view = {k: v for k, v in runs_view(cfg).items() if not k.startswith("orderBy")}
+    return {**view, "runsExpanded": {parent_run_id: True}}
+
+
+def views(cfg: SweepConfig, parent_run_id: str) -> dict[str, dict]:
+    return {
+        RUNS_VIEW: runs_view(cfg),
+        CURVES_VIEW: curves_view(cfg),
+        GROUPED_VIEW: grouped_view(cfg, parent_run_id),
+    }
