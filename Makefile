@@ -17,7 +17,7 @@ GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
 PORT ?= 5000
 
 .PHONY: setup sweep test test-fast lint format demo-data demo-model server postgres clean help \
-	bench gpu-check
+	bench gpu-check ui
 
 help:
 	@echo "make sweep      install what is missing, build demo data + model, run the demo sweep"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench      measure the platform's speed: bench/results.json + bench/RESULTS.md"
 	@echo "                (about 15 min on 2 cores; BENCH_QUICK=1 for a smoke run of minutes)"
 	@echo "make gpu-check  on a GPU machine: bf16 LoRA SFT of a ~100M Llama, 2 trials on 1 GPU"
+	@echo "make ui         the MLflow UI on the sweeps run here (runs/mlflow.db), port PORT=5000"
 
 # The CPU torch wheel is pinned here: an unpinned torch would download GBs of CUDA.
 $(STAMP): pyproject.toml
@@ -77,6 +78,10 @@ gpu-check:
 
 server: setup
 	$(BIN)/sweeplab server --port $(PORT)
+
+# The venv's own mlflow (not on PATH unless the venv is activated) on the default store.
+ui:
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/runs/mlflow.db --host 127.0.0.1 --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

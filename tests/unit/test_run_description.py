@@ -23,6 +23,7 @@ from sweeps.run.describe import (
     training_datasets,
 )
 from sweeps.run.plan import trial_phases
+from sweeps.run.ui_views import views
 from tests.helpers import config_yaml
 from training.mixing import content_hash, manifest
 from training.prepare import prepare_data
@@ -177,3 +178,16 @@ def test_ui_links_open_the_runs_table_and_the_compare_view():
     assert runs_table_url("http://h:1", "3") == "http://h:1/#/experiments/3/runs"
     cmp_ = unquote(compare_url("http://h:1", "3", ["a1", "b2"]))
     assert cmp_ == 'http://h:1/#/compare-runs?runs=["a1","b2"]&experiments=["3"]'
+
+
+def test_shared_views_show_the_objective_and_the_searched_values(tmp_path, tiny_data):
+    cfg = load_config(config_yaml(tmp_path, tiny_data), [])
+    cfg = cfg.model_copy(update={"search": cfg.search.model_copy(update={"space": {}})})
+    got = views(cfg, "p1")
+    assert set(got) == {"sweeplab-runs", "sweeplab-curves", "sweeplab-grouped"}
+    runs = got["sweeplab-runs"]
+    assert runs["orderByKey"] == "metrics.`objective`" and runs["orderByAsc"] is False
+    assert runs["selectedColumns"][:2] == ["metrics.`objective`", "metrics.`alpaca/meteor`"]
+    assert got["sweeplab-curves"]["chartsSearchFilter"] == "train/loss"
+    assert got["sweeplab-grouped"]["runsExpanded"] == {"p1": True}
+    assert "orderByKey" not in got["sweeplab-grouped"]
