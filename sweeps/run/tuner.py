@@ -15,9 +15,11 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 
+from common.dicts import flatten
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FINISHED, RUN_KILLED, Tracker
 from sweeps.config import Choice, Range, SweepConfig
+from sweeps.run.describe import portable_params
 from sweeps.run.mlflow_logger import MlflowTrialLogger, attached
 from sweeps.run.reconcile import reconcile
 from sweeps.run.state import state_dir
@@ -117,15 +119,17 @@ def run_sweep(
     """Run, or continue, the recorded sweep `cfg`; returns the parent run id and Ray's
     result grid. The sweep's record (`sweeps.run.state`) must be written first."""
     storage = storage.resolve()
+    # Local paths as name + content hash (the same on every machine), the paths as tags.
+    config, path_tags = portable_params(flatten(cfg.model_dump(mode="json")))
     parent = tracker.start_sweep(
         cfg.name,
         {
-            "config": cfg.model_dump(mode="json"),
+            "config": config,
             "search_space": {k: v.model_dump(mode="json") for k, v in cfg.search.space.items()},
             # rows read, duplicates dropped, malformed rows skipped, train/eval sizes
             "data_stats": {s: st.as_dict() for s, st in data.stats.items()},
         },
-        {"sweeplab.objective": cfg.search.objective},
+        {"sweeplab.objective": cfg.search.objective, **path_tags},
     )
     state = state_dir(storage, cfg.name)
     outbox = Outbox(Tracker(tracker.uri, tracker.project_dir), state / "outbox", parent, out)

@@ -97,6 +97,12 @@ def test_every_trial_run_reads_as_a_training_run(sweep, tmp_path):
         assert tags["sweeplab.path.data.alpaca"].endswith("alpaca_data.json")
         assert re.fullmatch(r"demo-llama@sha256:[0-9a-f]{16}", params["model.path"])
     assert len(names) == 2
+    # The sweep's own run names its config's data and model the same way.
+    (parent,), _ = sweep_runs(client, "uitest")
+    assert re.fullmatch(
+        r"alpaca_data\.json@sha256:[0-9a-f]{16}", parent.data.params["config.data.alpaca"]
+    )
+    assert parent.data.tags["sweeplab.path.model.path"].endswith("demo-llama")
 
 
 def _printed(stdout: str, label: str) -> str:
