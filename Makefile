@@ -25,7 +25,7 @@ DRY ?=
 PORT ?= 5000
 
 .PHONY: setup sweep test test-fast lint format demo-data demo-model server postgres clean help \
-	bench gpu-check gpu-wheelhouse wheelhouse
+	bench gpu-check gpu-wheelhouse wheelhouse ui
 
 help:
 	@echo "make sweep      install what is missing, build demo data + model, run the demo sweep"
@@ -37,6 +37,7 @@ help:
 	@echo "make gpu-check  on a GPU machine: sweeplab's run_trial on a TinyLlama-shaped model,"
 	@echo "                1 trial then 2 sharing the GPU (DRY=1: toy sizes on the CPU)"
 	@echo "make gpu-wheelhouse  what gpu-check brings to a GPU machine without network (< 64 MiB)"
+	@echo "make ui         the MLflow UI on the sweeps run here (runs/mlflow.db), port PORT=5000"
 
 # The CPU torch wheel is pinned here: an unpinned torch would download GBs of CUDA.
 $(STAMP): pyproject.toml
@@ -108,6 +109,10 @@ gpu-wheelhouse: $(STAMP) $(WORDNET)
 
 server: setup
 	$(BIN)/sweeplab server --port $(PORT)
+
+# The venv's own mlflow (not on PATH unless the venv is activated) on the default store.
+ui:
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/runs/mlflow.db --host 127.0.0.1 --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,7 +1,9 @@
-"""Files written so that a reader never sees half of one, even after a power loss."""
+"""Files written so that a reader never sees half of one, even after a power loss; files
+and folders named by their content."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -90,3 +92,18 @@ def atomic_path(path: Path) -> Iterator[Path]:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def content_id(path: Path, length: int = 16) -> str:
+    """sha256 (first `length` hex digits) of a file's bytes, or of a folder's files (their
+    relative names and bytes, in name order): the same on every machine."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        if f is not path:
+            digest.update(f.relative_to(path).as_posix().encode() + b"\0")
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:length]

@@ -1,5 +1,7 @@
 """Everything that talks to MLflow: the tracking client (`tracking`), the durable outbox
-(`outbox`), the model registry (`registry`) and the tracking server (`server`).
+(`outbox`), dataset inputs from plain dicts (`datasets`), system metrics sampled by MLflow's
+monitors where nothing may write to the store (`system_metrics`), the model registry
+(`registry`) and the tracking server (`server`).
 
 The only package that imports MLflow. May import `common`; imports nothing of `training`,
 `evaluation` or `sweeps`.

@@ -9,7 +9,9 @@ sent first by the next one (`sweeplab resume`).
 
 Writes name trials by trial id, not run id: the sender finds or creates the child run, so
 a retried creation never leaves a ghost run. Replays are harmless: metrics carry a fixed
-timestamp and a trial's step is logged once (steps already in the store are skipped).
+timestamp and a trial's step is logged once (steps already in the store are skipped); a
+series of points (training curve, system metrics) is deduplicated by step the same way,
+on the series' `dedupe_key` metric; dataset inputs are idempotent in MLflow itself.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Outbox:
         self.replayed = self._unpark()
         self._runs: dict[str, str] = {}
         self._steps: dict[str, set[int]] = {}
+        self._series: dict[tuple[str | None, str], set[int]] = {}
         self._sealed: set[str] = set()
         self._torn = False
         self._cond = threading.Condition()
@@ -253,6 +256,12 @@ class Outbox:
             self._steps[trial_id] = self.tracker.logged_steps(run_id)
         return self._runs[trial_id]
 
+    def _logged(self, trial: str | None, run_id: str, key: str) -> set[int]:
+        """Steps at which `key` is in the store for this trial (read once, then kept)."""
+        if (trial, key) not in self._series:
+            self._series[(trial, key)] = self.tracker.logged_steps(run_id, key)
+        return self._series[(trial, key)]
+
     def _send(self, entry: Path) -> None:
         try:
             e = json.loads((entry / ENTRY).read_text(encoding="utf-8"))
@@ -271,7 +280,7 @@ class Outbox:
                 run_id = t.start_trial(self.parent, trial, e["params"], e["run_name"])
             self._runs[trial] = run_id
             self._steps[trial] = t.logged_steps(run_id)
-        elif trial in self._sealed and kind != "metrics":
+        elif trial in self._sealed and kind not in ("metrics", "points"):
             return
         elif kind == "metrics":
             step, run_id = int(e["step"]), self._run(trial)
@@ -280,6 +289,15 @@ class Outbox:
             t.log_metrics(run_id, e["metrics"], step, e["timestamp"])
             if trial is not None:
                 self._steps[trial].add(step)
+        elif kind == "points":
+            run_id = self._run(trial)
+            seen = self._logged(trial, run_id, e["dedupe_key"])
+            new = [p for p in e["points"] if int(p["step"]) not in seen]
+            if new:  # a step the store has (a resumed or retried trial) is not logged again
+                t.log_points(run_id, new)
+                seen.update(int(p["step"]) for p in new)
+        elif kind == "inputs":
+            t.log_inputs(self._run(trial), e["datasets"])
         elif kind == "table":
             columns = json.loads((entry / "table.json").read_text(encoding="utf-8"))
             t.log_table(self._run(trial), columns, e["artifact_file"])

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
@@ -50,11 +51,44 @@ def is_local_sqlite(uri: str) -> bool:
     return uri.startswith("sqlite:///")
 
 
+UI_PORT = 5000
+
+
 def ui_command(uri: str, project_dir: Path) -> str:
-    """The exact command that opens the MLflow UI on these runs."""
+    """The exact command that opens the MLflow UI on these runs: this environment's own
+    `mlflow` (a venv's is not on PATH unless the venv is activated)."""
     if is_http(uri):
         return f"open {uri} in a browser (the tracking server serves the UI)"
-    return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
+    exe = Path(sys.executable).parent / "mlflow"
+    mlflow = str(exe) if exe.is_file() else "mlflow"
+    return f"{mlflow} ui --backend-store-uri {uri} --host 127.0.0.1 --port {UI_PORT}"
+
+
+def ui_base(uri: str) -> str:
+    """Where the UI answers: the tracking server itself, or `ui_command`'s address."""
+    return uri.rstrip("/") if is_http(uri) else f"http://127.0.0.1:{UI_PORT}"
+
+
+SHARED_VIEW_TAG = "mlflow.sharedViewState."
+"""An experiment tag holding a runs-page view (columns, sort, charts) that a link opens."""
+
+
+def runs_table_url(
+    base: str, experiment_id: str, view: str | None = None, charts: bool = False
+) -> str:
+    """The experiment's runs table (not MLflow 3's GenAI overview), in the shared `view`
+    (`Tracker.share_view`) when given; `charts`: the page's chart mode instead of the table."""
+    query = [f"viewStateShareKey={quote(view)}"] if view else []
+    query += ["compareRunsMode=CHART"] if charts else []
+    url = f"{base}/#/experiments/{experiment_id}/runs"
+    return f"{url}?{'&'.join(query)}" if query else url
+
+
+def compare_url(base: str, experiment_id: str, run_ids: list[str]) -> str:
+    """MLflow's compare view of these runs (parallel coordinates, scatter, metric table)."""
+    runs = quote(json.dumps(run_ids, separators=(",", ":")))
+    exps = quote(json.dumps([experiment_id], separators=(",", ":")))
+    return f"{base}/#/compare-runs?runs={runs}&experiments={exps}"
 
 
 # Signs that the store is unreachable for now rather than refusing the request.
@@ -192,6 +226,10 @@ class Tracker:
         tags = {"mlflow.experimentKind": "custom_model_development"}
         return self._raw.create_experiment(name, artifact_location=location, tags=tags)
 
+    def share_view(self, experiment_id: str, key: str, state: dict[str, Any]) -> None:
+        """A runs-page view (the UI's own "share view" record) that `runs_table_url` opens."""
+        self.client.set_experiment_tag(experiment_id, SHARED_VIEW_TAG + key, json.dumps(state))
+
     def find_runs(self, experiment_id: str, filter_string: str) -> list:
         return list(self.client.search_runs([experiment_id], filter_string, max_results=5000))
 
@@ -232,12 +270,21 @@ class Tracker:
                     self._raw.update_run(run_id, status="RUNNING")
                 return run_id
             tags = {PARENT_TAG: parent_run_id, TRIAL_TAG: trial_id, SWEEP_TAG: sweep}
-            run = self._raw.create_run(exp, run_name=run_name, tags={**tags, KIND_TAG: "trial"})
+            name = self._unique_name(exp, parent_run_id, run_name, trial_id)
+            run = self._raw.create_run(exp, run_name=name, tags={**tags, KIND_TAG: "trial"})
             return run.info.run_id
 
         run_id = self._unit(find_or_create)
         self.log_params(run_id, params)
         return run_id
+
+    def _unique_name(self, exp: str, parent_run_id: str, run_name: str, trial_id: str) -> str:
+        """`run_name`, or `run_name-<trial id>` when a sibling trial already has that name."""
+        taken = self._raw.search_runs(
+            [exp],
+            f"tags.`{PARENT_TAG}` = '{parent_run_id}' and attributes.run_name = '{run_name}'",
+        )
+        return f"{run_name}-{trial_id}" if taken else run_name
 
     def find_trial_run(self, parent_run_id: str, trial_id: str) -> str | None:
         parent = self.client.get_run(parent_run_id)
@@ -292,6 +339,23 @@ class Tracker:
         ]
         for i in range(0, len(items), 1000):
             self.client.log_batch(run_id, metrics=items[i : i + 1000])
+
+    def log_points(self, run_id: str, points: list[dict]) -> None:
+        """A metric series: `{"step", "timestamp", "metrics"}` points, each at its own step
+        and time. Unlike `log_metrics`, NaN and inf are logged as what they are."""
+        items = [
+            Metric(k, float(v), int(p["timestamp"]), int(p["step"]))
+            for p in points
+            for k, v in p["metrics"].items()
+        ]
+        for i in range(0, len(items), 1000):
+            self.client.log_batch(run_id, metrics=items[i : i + 1000])
+
+    def log_inputs(self, run_id: str, datasets: list[dict]) -> None:
+        """Dataset inputs (`dataset_inputs` builds them); logging one twice is a no-op."""
+        from mlflow_server.datasets import dataset_inputs
+
+        self.client.log_inputs(run_id, datasets=dataset_inputs(datasets))
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])

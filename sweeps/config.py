@@ -212,6 +212,9 @@ class SweepConfig(TrialConfig):
     promotion: PromotionConfig = Field(
         default_factory=PromotionConfig, description="Promotion to the model registry."
     )
+    system_metrics: bool = Field(
+        True, description="Log each trial's CPU/memory/GPU use (MLflow's system metrics)."
+    )
 
     @model_validator(mode="after")
     def _space_applies(self) -> SweepConfig:
@@ -239,7 +242,8 @@ class SweepConfig(TrialConfig):
 
     def trial_dict(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
-        for key in ("name", "search", "tracking_uri", "storage", "tracking_patience", "promotion"):
+        sweep_only = ("name", "search", "tracking_uri", "storage", "tracking_patience", "promotion")
+        for key in (*sweep_only, "system_metrics"):
             data.pop(key)
         return data
 

@@ -207,6 +207,9 @@ class TrainConfig(Strict):
     report_every: int = Field(
         50, ge=1, description="Steps between evaluations (each is one ASHA rung)."
     )
+    log_every: int = Field(
+        10, ge=1, description="Steps between training-curve points (loss, LR, grad norm)."
+    )
     phase1_fraction: float = Field(
         0.5, gt=0, lt=1, description="With two_phase, the share of steps spent on Alpaca only."
     )

@@ -83,25 +83,38 @@ def plan_phases(
     return [Phase("alpaca", alpaca_only, first), Phase("mixture", mixture, max_steps - first)]
 
 
-def manifest(phases: list[Phase]) -> dict:
-    """What a trial trained on: example ids per phase and source, and one content hash."""
+def content_hash(examples) -> str:
+    """sha256 over the examples' own content hashes, in order: one set's identity."""
     digest = hashlib.sha256()
+    for ex in examples:
+        digest.update(ex.content_hash.encode())
+    return digest.hexdigest()
+
+
+def manifest(phases: list[Phase], eval_sets: dict[str, list[Example]] | None = None) -> dict:
+    """What a trial trained on: example ids per phase and source, a content hash per phase
+    and one over all phases; with `eval_sets`, each held-out set's size and content hash."""
     out: dict = {"phases": []}
     for phase in phases:
         ids: dict[str, list[str]] = {}
         for ex in phase.examples:
             ids.setdefault(ex.source, []).append(ex.id)
-            digest.update(ex.content_hash.encode())
         out["phases"].append(
             {
                 "name": phase.name,
                 "steps": phase.steps,
                 "rows": len(phase.examples),
                 "rows_per_source": {k: len(v) for k, v in ids.items()},
+                "content_hash": content_hash(phase.examples),
                 "ids": ids,
             }
         )
-    out["content_hash"] = digest.hexdigest()
+    out["content_hash"] = content_hash(ex for phase in phases for ex in phase.examples)
+    if eval_sets is not None:
+        out["eval_sets"] = {
+            name: {"rows": len(exs), "content_hash": content_hash(exs)}
+            for name, exs in eval_sets.items()
+        }
     return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from training.mixing import Phase
 from training.template import completion_of, prompt_of
 
 OnReport = Callable[[int, PeftModel, Path], None]
+OnLog = Callable[[dict], None]
+"""Receives each training-curve point: `{"step", "timestamp", "metrics"}` (see `curve_point`)."""
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
 
@@ -70,16 +73,55 @@ def attach_lora(model, lora: LoraSettings, seed: int) -> PeftModel:
     return get_peft_model(model, config, autocast_adapter_dtype=not half)
 
 
-class _Reporter(TrainerCallback):
-    """Every `every` global steps: a checkpoint, then `on_report`; stops on a NaN loss."""
+CURVE = {"loss": "loss", "learning_rate": "learning_rate", "grad_norm": "grad_norm"}
+"""Trainer log keys -> `train/<name>` training-curve metrics."""
 
-    def __init__(self, model: PeftModel, offset: int, every: int, on_report: OnReport | None):
+
+def curve_point(step: int, logs: dict, tokens_per_s: float | None, epoch: float | None) -> dict:
+    """One training-curve point at global `step`; NaN/inf values stay what they are."""
+    metrics = {f"train/{name}": float(logs[key]) for key, name in CURVE.items() if key in logs}
+    if tokens_per_s is not None:
+        metrics["train/tokens_per_s"] = tokens_per_s
+    if epoch is not None:
+        metrics["train/epoch"] = float(epoch)
+    return {"step": step, "timestamp": int(time.time() * 1000), "metrics": metrics}
+
+
+class _Reporter(TrainerCallback):
+    """Every `every` global steps: a checkpoint, then `on_report`; stops on a NaN loss.
+    Each trainer log with a loss becomes a training-curve point for `on_log`."""
+
+    def __init__(
+        self,
+        model: PeftModel,
+        offset: int,
+        every: int,
+        on_report: OnReport | None,
+        on_log: OnLog | None = None,
+    ):
         self.model, self.offset, self.every, self.on_report = model, offset, every, on_report
+        self.on_log_point = on_log
+        self._since: tuple[float, float] | None = None  # (time, tokens) at the last log
 
     def _due(self, state) -> bool:
         return self.on_report is not None and (self.offset + state.global_step) % self.every == 0
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._since = (time.perf_counter(), 0.0)  # TRL counts `num_tokens` per trainer
+
+    def _tokens_per_s(self, logs: dict) -> float | None:
+        """Tokens trained per second since the previous log (TRL logs `num_tokens`)."""
+        tokens = logs.get("num_tokens")
+        now = time.perf_counter()
+        if tokens is None or self._since is None:
+            return None
+        (then, before), self._since = self._since, (now, float(tokens))
+        return (float(tokens) - before) / max(now - then, 1e-9)
+
     def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.on_log_point is not None and "loss" in (logs or {}):
+            step = self.offset + state.global_step
+            self.on_log_point(curve_point(step, logs, self._tokens_per_s(logs), state.epoch))
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             raise TrainingDiverged(
@@ -100,6 +142,8 @@ class _Reporter(TrainerCallback):
         with torch.no_grad():
             self.on_report(self.offset + state.global_step, self.model, ckpt)
         self.model.train(was_training)
+        if self._since is not None:  # evaluation time is not training time
+            self._since = (time.perf_counter(), self._since[1])
         shutil.rmtree(ckpt, ignore_errors=True)
 
 
@@ -161,7 +205,7 @@ def sft_config(
         gradient_accumulation_steps=train.grad_accum,
         learning_rate=train.learning_rate,
         max_length=train.max_length,
-        logging_steps=max(1, min(10, steps)),
+        logging_steps=max(1, min(train.log_every, steps)),
         # Log NaN/inf losses as they are (the default hides them) so divergence is seen.
         logging_nan_inf_filter=False,
         save_strategy="no",
@@ -186,10 +230,12 @@ def train_lora(
     work_dir: Path,
     on_report: OnReport | None = None,
     resume: Resume | None = None,
+    on_log: OnLog | None = None,
 ) -> PeftModel:
     """Fine-tune a LoRA adapter through the phases; returns the adapted model.
 
-    `model` may already be a PeftModel: then no new adapter is attached.
+    `model` may already be a PeftModel: then no new adapter is attached. `on_log` gets the
+    training curve, one point per `train.log_every` steps, at global steps (all phases).
     """
     peft_model = model if isinstance(model, PeftModel) else attach_lora(model, lora, train.seed)
     done = resume.step if resume else 0
@@ -219,7 +265,7 @@ def train_lora(
             args=args,
             train_dataset=to_dataset(phase),
             processing_class=tokenizer,
-            callbacks=[_Reporter(peft_model, offset, train.report_every, on_report)],
+            callbacks=[_Reporter(peft_model, offset, train.report_every, on_report, on_log)],
         )
         trainer.train(resume_from_checkpoint=resume_from)
         del trainer  # its optimizer and gradients go with it (see training.memory)

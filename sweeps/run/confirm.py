@@ -123,7 +123,7 @@ def run_confirm(
     """Run, or continue, the replicates `reps` (from `plan`) as children of `parent`."""
     folder = confirm_folder(storage, cfg.name)
     outbox = open_outbox(tracker, folder / STATE, parent, out)
-    logger = MlflowTrialLogger(outbox, cfg, out)
+    logger = MlflowTrialLogger(outbox, cfg, out, data)
     init_ray(ray_address)
     fn = trial_fn(cfg, data, tracker, bases, trim=False)  # other seeds draw other rows
     fit(cfg, lambda: make_confirm_tuner(cfg, fn, folder, logger, reps), logger, end_parent=False)

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from common.errors import first_line
 from common.uris import mask_credentials
-from mlflow_server.tracking import Tracker, resolve_tracking_uri, ui_command
+from mlflow_server.tracking import (
+    Tracker,
+    compare_url,
+    resolve_tracking_uri,
+    runs_table_url,
+    ui_base,
+    ui_command,
+)
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
@@ -35,6 +42,7 @@ from sweeps.run.state import (
 )
 from sweeps.run.trial import eval_items
 from sweeps.run.tuner import init_ray, run_sweep
+from sweeps.run.ui_views import CURVES_VIEW, RUNS_VIEW, views
 from training.base_model import ModelError, check_model_path
 from training.loading import DataError
 from training.prepare import PreparedData, prepare_data
@@ -257,4 +265,14 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
     print(render(rows, cfg))
     print(f"\nruns: {mask_credentials(tracker.uri)} (experiment {cfg.name!r}, parent run {parent})")
     print(f"open the MLflow UI: {mask_credentials(ui_command(tracker.uri, place.project))}")
+    exp, base = tracker.experiment_id(cfg.name), ui_base(tracker.uri)
+    for key, state in views(cfg, parent).items():
+        tracker.share_view(exp, key, state)
+    print(f"  the trials, best first: {runs_table_url(base, exp, RUNS_VIEW)}")
+    print(f"  their training curves:  {runs_table_url(base, exp, CURVES_VIEW, charts=True)}")
+    done = [r for r in rows if r.status == "FINISHED" and "objective" in r.metrics]
+    done.sort(key=lambda r: r.metrics["objective"], reverse=cfg.search.mode == "max")
+    if len(done) > 1:
+        top = [r.run_id for r in done[:5]]
+        print(f"  compare the top {len(top)}:  {compare_url(base, exp, top)}")
     sys.stdout.flush()

@@ -24,6 +24,14 @@ from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
 from sweeps.config import SweepConfig
 from sweeps.run.confirm_plan import overrides_of, tags_of
+from sweeps.run.describe import (
+    eval_datasets,
+    portable_params,
+    run_name,
+    search_tags,
+    training_datasets,
+)
+from training.prepare import PreparedData
 
 SHOWN = ("openorca/meteor", "alpaca/meteor", "dolly/meteor")
 
@@ -89,6 +97,17 @@ def _result_metrics(result: dict) -> dict[str, float]:
     }
 
 
+SERIES = {"train_history": "train/loss", "system_history": "system/cpu_utilization_percentage"}
+"""Point series a trial reports (result key -> the metric whose logged steps dedupe them)."""
+
+
+def _points(value) -> list[dict]:
+    """A reported series: a JSON string (or a list, as Ray's `result.json` may hold it)."""
+    if isinstance(value, str):
+        return json.loads(value)
+    return list(value or [])
+
+
 def _step(result: dict) -> int:
     return int(result.get("train/step", result.get("training_iteration", 0)))
 
@@ -109,9 +128,12 @@ def attached(logger: MlflowTrialLogger):
 class MlflowTrialLogger(Callback):
     """Tune events -> outbox writes (never a blocking call to the tracking store)."""
 
-    def __init__(self, outbox: Outbox, sweep: SweepConfig, out=None):
+    def __init__(
+        self, outbox: Outbox, sweep: SweepConfig, out=None, data: PreparedData | None = None
+    ):
         self.outbox = outbox
         self.sweep = sweep
+        self.data = data
         self.remote = is_http(outbox.tracker.uri)
         self.not_uploaded: set[str] = set()  # trials whose worker could not upload itself
         self.known: set[str] = set()
@@ -124,7 +146,7 @@ class MlflowTrialLogger(Callback):
     def __getstate__(self) -> dict:
         # Ray pickles the run config (this callback included) into its experiment state, a
         # world-readable file: without the tracking URI, which may hold a password.
-        return {"sweep": self.sweep.model_copy(update={"tracking_uri": None})}
+        return {"sweep": self.sweep.model_copy(update={"tracking_uri": None}), "data": None}
 
     def __setstate__(self, state: dict) -> None:
         # A restored sweep unpickles the old driver's copy: while `attached(logger)` is in
@@ -146,14 +168,20 @@ class MlflowTrialLogger(Callback):
     def _ensure_run(self, trial) -> None:
         if trial.trial_id in self.known:
             return
-        cfg = self.sweep.trial(overrides_of(trial.config))
-        params = cfg.flat_params()
+        overrides = overrides_of(trial.config)
+        cfg = self.sweep.trial(overrides)
+        params, path_tags = portable_params(cfg.flat_params())
         # Which tokenizers and WordNet scored this trial: runs scored differently must
         # never be compared silently.
         params.update({f"scoring.{k}": v for k, v in scoring_params().items()})
-        self.outbox.put("trial", trial.trial_id, params=params, run_name=f"trial-{trial.trial_id}")
-        if tags := tags_of(trial.config):  # a replicate of `sweeplab confirm`
-            self.outbox.put("tags", trial.trial_id, tags=tags)
+        searched = {k: overrides[k] for k in self.sweep.search.space if k in overrides}
+        self.outbox.put("trial", trial.trial_id, params=params, run_name=run_name(searched))
+        tags = {**search_tags(searched), **path_tags}
+        tags.update(tags_of(trial.config))  # a replicate of `sweeplab confirm`
+        self.outbox.put("tags", trial.trial_id, tags=tags)
+        if self.data is not None:
+            datasets = eval_datasets(cfg, self.data) + training_datasets(cfg, self.data)
+            self.outbox.put("inputs", trial.trial_id, datasets=datasets)
         self.known.add(trial.trial_id)
 
     def rung_decision(self, trial, decision: dict) -> None:
@@ -176,6 +204,9 @@ class MlflowTrialLogger(Callback):
             step=_step(result),
             timestamp=int(time.time() * 1000),
         )
+        for key, dedupe_key in SERIES.items():
+            if points := _points(result.get(key)):
+                self.outbox.put("points", trial.trial_id, points=points, dedupe_key=dedupe_key)
         if "resumed_from_step" in result:
             self.outbox.put(
                 "tags",

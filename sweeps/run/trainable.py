@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -11,6 +12,7 @@ from ray import tune
 
 from common.errors import first_line
 from common.uris import is_http
+from mlflow_server.system_metrics import SystemSampler
 from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
 from sweeps.run.base_models import model_key
@@ -19,6 +21,18 @@ from sweeps.run.faults import maybe_fail
 from sweeps.run.mlflow_logger import UPLOADED, log_final_artifacts, log_step_table
 from sweeps.run.trial import run_trial
 from training.prepare import PreparedData
+
+SYSTEM_HISTORY = "system_history"
+"""In a report: the system-metric samples taken since the previous report (a JSON string)."""
+SYSTEM_STATE = "system_metrics.json"
+"""In a checkpoint: the next system-metrics step, so a resumed trial does not repeat one."""
+
+
+def _next_system_step(restored: Path | None) -> int:
+    state = restored / SYSTEM_STATE if restored is not None else None
+    if state is None or not state.is_file():
+        return 0
+    return int(json.loads(state.read_text(encoding="utf-8"))["next_step"])
 
 
 def trainable(
@@ -37,9 +51,14 @@ def trainable(
     if is_http(tracking_uri):
         tracker = Tracker(tracking_uri, Path.cwd(), patience=sweep.tracking_patience)
     run_id: list[str] = []
+    sampler: list[SystemSampler] = []
 
     def report(metrics: dict, ckpt_dir: Path) -> None:
         maybe_fail(trial_id, overrides_of(config), int(metrics["train/step"]))
+        if sampler:
+            metrics = {**metrics, SYSTEM_HISTORY: json.dumps(sampler[0].drain())}
+            state = {"next_step": sampler[0].next_step}
+            (ckpt_dir / SYSTEM_STATE).write_text(json.dumps(state), encoding="utf-8")
         if tracker is not None:
             try:
                 if not run_id:
@@ -66,13 +85,19 @@ def trainable(
             resume_from = Path(work) / "restored"
             with checkpoint.as_directory() as path:
                 shutil.copytree(path, resume_from)
-        run_trial(
-            cfg,
-            data,
-            Path(work),
-            report,
-            sweep.search.objective,
-            threads,
-            base=bases[model_key(cfg.model)],
-            resume_from=resume_from,
-        )
+        if sweep.system_metrics:
+            sampler.append(SystemSampler(_next_system_step(resume_from)).start())
+        try:
+            run_trial(
+                cfg,
+                data,
+                Path(work),
+                report,
+                sweep.search.objective,
+                threads,
+                base=bases[model_key(cfg.model)],
+                resume_from=resume_from,
+            )
+        finally:
+            for s in sampler:
+                s.stop()

@@ -28,6 +28,9 @@ from training.sft import Resume, merged_copy, save_adapter, train_lora
 from training.template import TEMPLATE_NAME, TURN_MARKERS, prompt_of
 
 Report = Callable[[dict, Path], None]
+TRAIN_HISTORY = "train_history"
+"""In a report: the training-curve points logged since the previous report (`training.sft`),
+as a JSON string (Ray's result loggers skip strings; a list would be a TensorBoard warning)."""
 RESUME_DIR = "resume"
 """In a checkpoint: the trainer state a trial continues from (optimizer, schedule, RNG)."""
 
@@ -87,6 +90,18 @@ def prediction_rows(items: dict[str, list[EvalItem]], results, base: dict | None
     return rows
 
 
+def trial_record(cfg: TrialConfig, step: int, metrics: dict) -> str:
+    """`trial.json`: the config, step, template, scorers and metrics of one evaluation."""
+    record = {
+        "config": cfg.model_dump(mode="json"),
+        "step": step,
+        "template": TEMPLATE_NAME,
+        "scoring": scoring_params(),
+        "metrics": metrics,
+    }
+    return json.dumps(record)
+
+
 def set_threads(n: int | None) -> None:
     import torch
 
@@ -116,13 +131,14 @@ def run_trial(
     work_dir.mkdir(parents=True, exist_ok=True)
     phases = trial_phases(cfg, data)
     assert_disjoint(phases, data.eval_sets)
-    mix_manifest = manifest(phases)
+    mix_manifest = manifest(phases, data.eval_sets)
     items = {name: eval_items(exs) for name, exs in data.eval_sets.items()}
     if base is None and base_cache is not None:
         base = base_scores(cfg.model, items, cfg.generation, base_cache)
     model, tokenizer = load_base_model(cfg.model)
     resume, last_metrics = resume_point(resume_from, cfg)
     last: dict[str, float] = dict(last_metrics)
+    curve: list[dict] = []  # training-curve points not reported yet
 
     def on_report(step: int, peft_model, trainer_ckpt: Path) -> None:
         metrics, results = evaluate(peft_model, tokenizer, items, cfg)
@@ -139,15 +155,24 @@ def run_trial(
         write_records(ckpt, cfg, step, metrics, mix_manifest, rows)
         last.clear()
         last.update(metrics)
+        reported = {**metrics, TRAIN_HISTORY: json.dumps(curve)}
         if resume is not None and step == _first_report_after(resume.step, cfg):
-            report({**metrics, "resumed_from_step": resume.step}, ckpt)
-        else:
-            report(metrics, ckpt)
+            reported["resumed_from_step"] = resume.step
+        report(reported, ckpt)
+        curve.clear()
         shutil.rmtree(ckpt, ignore_errors=True)
 
     try:
         train_lora(
-            model, tokenizer, phases, cfg.lora, cfg.train, work_dir / "trainer", on_report, resume
+            model,
+            tokenizer,
+            phases,
+            cfg.lora,
+            cfg.train,
+            work_dir / "trainer",
+            on_report,
+            resume,
+            on_log=curve.append,
         )
     except torch_oom() as exc:
         t = cfg.train
@@ -167,17 +192,9 @@ def run_trial(
 def write_records(
     ckpt: Path, cfg: TrialConfig, step: int, metrics: dict, mix_manifest: dict, rows: list
 ) -> None:
-    """A checkpoint's records: the data manifest, `trial.json` (config, step, template,
-    scoring, metrics) and the per-example table."""
+    """A checkpoint's records: the data manifest, `trial.json` and the per-example table."""
     (ckpt / "data_manifest.json").write_text(json.dumps(mix_manifest), encoding="utf-8")
-    record = {
-        "config": cfg.model_dump(mode="json"),
-        "step": step,
-        "template": TEMPLATE_NAME,
-        "scoring": scoring_params(),
-        "metrics": metrics,
-    }
-    (ckpt / "trial.json").write_text(json.dumps(record), encoding="utf-8")
+    (ckpt / "trial.json").write_text(trial_record(cfg, step, metrics), encoding="utf-8")
     (ckpt / "predictions.json").write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
 
 

@@ -16,10 +16,12 @@ from ray import tune
 from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 
+from common.dicts import flatten
 from common.uris import mask_credentials
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FINISHED, RUN_KILLED, Tracker
 from sweeps.config import Choice, Range, SweepConfig
+from sweeps.run.describe import portable_params
 from sweeps.run.handoff import trial_data
 from sweeps.run.local_ray import secure_local_ray
 from sweeps.run.mlflow_logger import MlflowTrialLogger, attached
@@ -144,19 +146,21 @@ def run_sweep(
     each searched base model's scores by `model_key` (`sweeps.run.base_models`).
     `retry_failed`: failed trials run again from their last checkpoint, in their own runs."""
     shown = masked_config(cfg)
+    # Local paths as name + content hash (the same on every machine), the paths as tags.
+    config, path_tags = portable_params(flatten(shown))
     parent = tracker.start_sweep(
         cfg.name,
         {
-            "config": shown,
+            "config": config,
             "search_space": {k: v.model_dump(mode="json") for k, v in cfg.search.space.items()},
             # rows read, duplicates dropped, malformed rows skipped, train/eval sizes
             "data_stats": {s: st.as_dict() for s, st in data.stats.items()},
         },
-        {"sweeplab.objective": cfg.search.objective},
+        {"sweeplab.objective": cfg.search.objective, **path_tags},
     )
     outbox = open_outbox(tracker, place.outbox(cfg.name), parent, out)
     outbox.put("artifacts", None, texts={"sweep_config.json": json.dumps(shown, indent=1)})
-    logger = MlflowTrialLogger(outbox, cfg, out)
+    logger = MlflowTrialLogger(outbox, cfg, out, data)
     init_ray(ray_address)
     if retry_failed:
         reopen_failed(tracker, parent)

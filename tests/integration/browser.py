@@ -35,10 +35,14 @@ def page_text(dom: str) -> str:
 
 
 def render(
-    url: str, screenshot: Path | None = None, expect: tuple[str, ...] = (), tries: int = 3
+    url: str,
+    screenshot: Path | None = None,
+    expect: tuple[str, ...] = (),
+    tries: int = 3,
+    screenshot_ms: int = 20000,
 ) -> str:
     """The page's text once scripts ran (retried with more time until every `expect` string
-    shows); optionally a PNG screenshot too."""
+    shows); optionally a PNG screenshot too, taken after `screenshot_ms` of page time."""
     exe = chromium()
     if exe is None:
         raise RuntimeError("chromium not installed: `make setup` installs Debian's chromium")
@@ -61,7 +65,7 @@ def render(
                     exe,
                     *FLAGS,
                     f"--user-data-dir={profile}",
-                    "--virtual-time-budget=20000",
+                    f"--virtual-time-budget={screenshot_ms}",
                     f"--screenshot={screenshot}",
                     url,
                 ],

@@ -101,6 +101,9 @@ def _assert_complete(client: MlflowClient, name: str, num_samples: int, max_step
             assert steps[-1] == max_step
         for key in NINE:
             assert _steps(client, t.info.run_id, key) == steps, (t.info.run_name, key)
+        # The training curve: a point every 10 steps (train.log_every), none twice.
+        curve = _steps(client, t.info.run_id, "train/loss")
+        assert curve == list(range(10, steps[-1] + 1, 10)), (t.info.run_name, curve)
         tables = {a.path for a in client.list_artifacts(t.info.run_id, "eval")}
         assert {f"eval/predictions_step{s}.json" for s in steps} <= tables
         assert "eval/predictions.json" in tables

@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,11 @@ def test_tracking_uri_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5555")
     assert resolve_tracking_uri(None, tmp_path) == "http://127.0.0.1:5555"
     assert resolve_tracking_uri("sqlite:////x.db", tmp_path) == "sqlite:////x.db"
-    assert ui_command("sqlite:////a/b.db", tmp_path).startswith(
-        "mlflow ui --backend-store-uri sqlite:////a/b.db"
-    )
+    # The command runs as printed: this environment's own mlflow, not one that must be on PATH.
+    command = ui_command("sqlite:////a/b.db", tmp_path)
+    exe, _, rest = command.partition(" ")
+    assert rest.startswith("ui --backend-store-uri sqlite:////a/b.db --host 127.0.0.1")
+    assert exe == str(Path(sys.executable).parent / "mlflow") and Path(exe).is_file()
 
 
 def test_flatten():
