@@ -122,7 +122,8 @@ class Outbox:
                 shutil.copy2(src, tmp / name)
         for name, text in (texts or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
-        entry = {"kind": kind, "trial_id": trial_id, "files": sorted(files or {}), **payload}
+        names = sorted({*(files or {}), *(texts or {})})  # what an "artifacts" entry sends
+        entry = {"kind": kind, "trial_id": trial_id, "files": names, **payload}
         (tmp / ENTRY).write_text(json.dumps(entry), encoding="utf-8")
         fsync_tree(tmp)
         rename_durable(tmp, self.root / f"{seq:08d}")

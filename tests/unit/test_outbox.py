@@ -304,3 +304,18 @@ def test_put_is_durable_before_it_returns(tmp_path, mlflow_uri, monkeypatch):
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
     box.put("tags", None, texts={"note.txt": "x"}, tags={"a": "b"})
     assert len(synced) >= 4  # two files, the entry's folder, the outbox folder
+
+
+def test_texts_of_an_artifacts_entry_are_sent_as_files(tmp_path, mlflow_uri):
+    """The sweep's config goes out as text: it must land as the parent's artifact."""
+    from mlflow_server.outbox import Outbox
+    from mlflow_server.tracking import Tracker
+
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    box = Outbox(tracker, tmp_path / "outbox", parent)
+    box.put("artifacts", None, texts={"sweep_config.json": '{"name": "s"}'})
+    assert box.flush(30)
+    box.close()
+    names = [a.path for a in tracker.client.list_artifacts(parent)]
+    assert names == ["sweep_config.json"]
