@@ -203,6 +203,20 @@ def sweeplab_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "sweeps.cli", *args]
 
 
+def start_sweeplab(args: list[str], cwd: Path, log: Path, env=None) -> subprocess.Popen:
+    """`sweeplab ARGS` in its own process group (so the whole group can be killed), its
+    output appended to `log`."""
+    with log.open("a") as fh:
+        return subprocess.Popen(
+            sweeplab_cmd(*args),
+            cwd=cwd,
+            env=env or clean_env(),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
     """Until the MLflow server at `url` answers /health (fails if it exits first)."""
     deadline = time.time() + timeout

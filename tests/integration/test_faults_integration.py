@@ -23,28 +23,15 @@ from tests.helpers import (
     free_port,
     small_sweep_config,
     start_server,
+    start_sweeplab,
     sweep_runs,
-    sweeplab_cmd,
 )
 
 pytestmark = pytest.mark.integration
 
 
-def _start(args: list[str], cwd: Path, log: Path, env: dict | None = None) -> subprocess.Popen:
-    """`sweeplab ARGS` in its own process group (so the whole group can be killed)."""
-    with log.open("a") as fh:
-        return subprocess.Popen(
-            sweeplab_cmd(*args),
-            cwd=cwd,
-            env=env or clean_env(),
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
 def _run(args: list[str], cwd: Path, log: Path, env=None, timeout=900) -> int:
-    proc = _start(args, cwd, log, env)
+    proc = start_sweeplab(args, cwd, log, env)
     try:
         return proc.wait(timeout=timeout)
     finally:
@@ -127,7 +114,7 @@ def test_kill_and_resume_loop(tmp_path, demo_assets):
     finished: dict[str, tuple] = {}  # run id -> (end time, history) when first seen FINISHED
     for args, want in launches:
         mark = len(log.read_text()) if log.exists() else 0
-        proc = _start(args, tmp_path, log)
+        proc = start_sweeplab(args, tmp_path, log)
 
         def enough(text, mark=mark, want=want):
             new = text[mark:]
@@ -178,7 +165,9 @@ def test_tracking_server_outage_mid_sweep(tmp_path, demo_assets):
     server = _start_server(tmp_path, port)
     cfg = _config(tmp_path, demo_assets, **{"search.num_samples": 3})
     log = tmp_path / "driver.log"
-    sweep = _start(["sweep", str(cfg), "--name", "outage", "--tracking-uri", uri], tmp_path, log)
+    sweep = start_sweeplab(
+        ["sweep", str(cfg), "--name", "outage", "--tracking-uri", uri], tmp_path, log
+    )
     try:
         assert _wait_for(log, lambda t: "objective=" in t, 600), log.read_text()[-3000:]
         os.killpg(server.pid, signal.SIGTERM)

@@ -21,24 +21,13 @@ from tests.helpers import (
     clean_env,
     free_port,
     small_sweep_config,
+    start_sweeplab,
     sweep_runs,
     sweeplab_cmd,
     wait_healthy,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def _start(args, cwd: Path, log: Path, env=None) -> subprocess.Popen:
-    with log.open("a") as fh:
-        return subprocess.Popen(
-            sweeplab_cmd(*args),
-            cwd=cwd,
-            env=env or clean_env(),
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
 
 
 def _wait_for(log: Path, text: str, timeout: float, mark: int = 0) -> bool:
@@ -61,7 +50,7 @@ def _finish(proc: subprocess.Popen, timeout: float = 900) -> int:
 def test_two_drivers_on_one_name_and_base_metrics_once(tmp_path, demo_assets):
     cfg = small_sweep_config(tmp_path, demo_assets)
     log = tmp_path / "first.log"
-    first = _start(["sweep", str(cfg), "--name", "twice"], tmp_path, log)
+    first = start_sweeplab(["sweep", str(cfg), "--name", "twice"], tmp_path, log)
     try:
         assert _wait_for(log, "preparing data", 300), log.read_text()[-2000:]
         for args in (["resume", "twice"], ["sweep", str(cfg), "--name", "twice"]):
@@ -77,7 +66,7 @@ def test_two_drivers_on_one_name_and_base_metrics_once(tmp_path, demo_assets):
             os.killpg(first.pid, signal.SIGKILL)
     # Continued twice more: the parent run's base metrics keep their single point.
     for _ in range(2):
-        again = _start(["resume", "twice"], tmp_path, log)
+        again = start_sweeplab(["resume", "twice"], tmp_path, log)
         assert _finish(again) == 0, log.read_text()[-3000:]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
     (parent,), trials = sweep_runs(client, "twice")
@@ -111,7 +100,9 @@ def test_a_store_that_refuses_writes_then_accepts_them(tmp_path, demo_assets):
     password, rotated = uuid.uuid4().hex, uuid.uuid4().hex
     env = {**clean_env(), "MLFLOW_AUTH_ADMIN_PASSWORD": password}
     server_log = tmp_path / "server.log"
-    server = _start(["server", "--port", str(port), "--basic-auth"], tmp_path, server_log, env)
+    server = start_sweeplab(
+        ["server", "--port", str(port), "--basic-auth"], tmp_path, server_log, env
+    )
     driver = None
     try:
         wait_healthy(url, server, 180)
@@ -121,7 +112,7 @@ def test_a_store_that_refuses_writes_then_accepts_them(tmp_path, demo_assets):
         log = tmp_path / "driver.log"
         denv = {**clean_env(), "MLFLOW_TRACKING_USERNAME": "admin"}
         denv["MLFLOW_TRACKING_PASSWORD"] = password
-        driver = _start(
+        driver = start_sweeplab(
             ["sweep", str(cfg), "--name", "rot", "--tracking-uri", url], tmp_path, log, denv
         )
         assert _wait_for(log, "objective=", 600), log.read_text()[-3000:]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from transformers import LlamaConfig
 
+from bench.tinyllama import TINYLLAMA
 from evaluation.generate import generate, kv_bytes_per_row, rows_that_fit
 from training.template import TURN_MARKERS
 
@@ -74,14 +75,7 @@ def test_long_prompts_keep_their_end_and_are_counted():
 
 
 def test_batch_rows_from_memory():
-    cfg = LlamaConfig(
-        hidden_size=2048,
-        intermediate_size=5632,
-        num_hidden_layers=22,
-        num_attention_heads=32,
-        num_key_value_heads=4,
-        vocab_size=32000,
-    )
+    cfg = LlamaConfig(**TINYLLAMA)
     per_row = kv_bytes_per_row(cfg, 1024, 2)
     # KV: 2 x 22 layers x 4 heads x 64 dims x 1024 tokens x 2 bytes = 23 MB; MLP prefill 28 MB.
     assert per_row == 2 * 22 * 4 * 64 * 1024 * 2 + 1024 * (5632 + 4 * 2048) * 2 + 4 * 32000
