@@ -19,7 +19,7 @@ BENCH_ARGS ?=
 GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
 GPU_WHEELS := trl peft accelerate datasets evaluate nltk pydantic annotated-types \
 	typing-inspection huggingface-hub fsspec dill multiprocess
-WHEELHOUSE := bench/gpu/wheelhouse
+GPU_WHEELHOUSE := bench/gpu/wheelhouse
 DRY ?=
 
 PORT ?= 5000
@@ -99,10 +99,10 @@ gpu-check:
 # Pure-Python wheels at the versions installed here (no binaries: they would not match the
 # GPU machine's Python), and WordNet zipped for METEOR; the whole folder stays under 64 MiB.
 gpu-wheelhouse: $(STAMP) $(WORDNET)
-	rm -rf $(WHEELHOUSE) bench/gpu/nltk_data
-	$(BIN)/pip download -q --no-deps --only-binary=:all: -d $(WHEELHOUSE) $$($(PY) -c \
+	rm -rf $(GPU_WHEELHOUSE) bench/gpu/nltk_data
+	$(BIN)/pip download -q --no-deps --only-binary=:all: -d $(GPU_WHEELHOUSE) $$($(PY) -c \
 		"import importlib.metadata as m; print(*[p + '==' + m.version(p) for p in '$(GPU_WHEELS)'.split()])")
-	@! ls $(WHEELHOUSE) | grep -v -- '-none-any.whl$$' || { echo "not pure-Python (above)"; exit 1; }
+	@! ls $(GPU_WHEELHOUSE) | grep -v -- '-none-any.whl$$' || { echo "not pure-Python (above)"; exit 1; }
 	mkdir -p bench/gpu/nltk_data/corpora
 	cd $(VENV)/nltk_data/corpora && zip -qr $(CURDIR)/bench/gpu/nltk_data/corpora/wordnet.zip wordnet
 	@du -sm bench/gpu/wheelhouse bench/gpu/nltk_data | awk '{t += $$1} END {print t " MiB"; exit t >= 64}'
@@ -123,4 +123,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf runs data/demo models/demo-llama models/demo-llama-mini
+	rm -rf runs data/demo models/demo-llama models/demo-llama-mini .wheelhouse
