@@ -10,6 +10,7 @@ import argparse
 import json
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from common.errors import first_line
@@ -70,37 +71,37 @@ def cmd_resume(args) -> int:
 
 def cmd_confirm(args) -> int:
     from sweeps.run.launch import Place, confirm
-    from sweeps.run.tuner import SweepInterrupted, TrackingBacklog
 
     if not re.fullmatch(NAME_PATTERN, args.sweep):
         raise ConfigError(f"{args.sweep!r} is not a sweep name")
-    try:
+    with _running(f"confirmation of {args.sweep!r} interrupted; the same command continues it"):
         confirm(
             args.sweep, Place(Path.cwd()), args.top, args.seeds, args.tracking_uri, args.ray_address
         )
-    except (SweepInterrupted, KeyboardInterrupt):
-        raise ExitCode(
-            130, f"confirmation of {args.sweep!r} interrupted; the same command continues it"
-        ) from None
-    except TrackingBacklog as exc:
-        raise ExitCode(3, str(exc)) from None
     return 0
 
 
 def _launch(cfg: SweepConfig, args, label: str | None, retry_failed: bool = False) -> int:
     from sweeps.run.launch import Place, launch
+
+    with _running(f"sweep {cfg.name!r} interrupted; `sweeplab resume {cfg.name}` continues it"):
+        place = Place(Path.cwd(), args.storage or cfg.storage)
+        launch(cfg, place, args.tracking_uri, args.ray_address, label, retry_failed)
+    return 0
+
+
+@contextmanager
+def _running(interrupted: str):
+    """A sweep or confirmation running: Ctrl-C is exit 130 saying `interrupted`, writes the
+    store did not take are exit 3."""
     from sweeps.run.tuner import SweepInterrupted, TrackingBacklog
 
     try:
-        place = Place(Path.cwd(), args.storage or cfg.storage)
-        launch(cfg, place, args.tracking_uri, args.ray_address, label, retry_failed)
+        yield
     except (SweepInterrupted, KeyboardInterrupt):
-        raise ExitCode(
-            130, f"sweep {cfg.name!r} interrupted; `sweeplab resume {cfg.name}` continues it"
-        ) from None
+        raise ExitCode(130, interrupted) from None
     except TrackingBacklog as exc:
         raise ExitCode(3, str(exc)) from None
-    return 0
 
 
 def cmd_promote(args) -> int:

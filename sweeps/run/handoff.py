@@ -59,8 +59,9 @@ def largest_draws(sweep: SweepConfig) -> tuple[list | None, dict[str, int]]:
     t, mix = sweep.train, sweep.mix
     seeds = _values(sweep, "train.seed", t.seed)
     n = int(max(_values(sweep, "train.num_examples", t.num_examples)))
-    share = {s: max(_values(sweep, f"mix.{s}", getattr(mix, s))) for s in ("openorca", "dolly")}
-    least = {s: min(_values(sweep, f"mix.{s}", getattr(mix, s))) for s in ("openorca", "dolly")}
+    mixed = [s for s in sweep.data.names() if s != "alpaca"]  # Alpaca is the rest
+    share = {s: max(_values(sweep, f"mix.{s}", getattr(mix, s, 0.0))) for s in mixed}
+    least = {s: min(_values(sweep, f"mix.{s}", getattr(mix, s, 0.0))) for s in mixed}
     most = {s: round(n * v) for s, v in share.items()}
     alpaca_only = "two_phase" in _values(sweep, "curriculum", sweep.curriculum)
     most["alpaca"] = n if alpaca_only else n - sum(round(n * v) for v in least.values())

@@ -77,11 +77,13 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     kwargs = dict(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
-    if address:
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address and address != "local":
         ray.init(address=address, **kwargs)
-    else:  # the sweep's own cluster: loopback only, token authentication on
+    else:  # the sweep's own cluster (never another one found running here): loopback only,
+        # token authentication on
         secure_local_ray()
-        ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **kwargs)
 
 
 def make_tuner(

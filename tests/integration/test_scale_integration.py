@@ -110,7 +110,8 @@ def test_two_models_and_a_declared_source(tmp_path, scale_assets):
         assert 0.0 <= m["structured/format_compliance"] <= 1.0
         # Every delta is against the trial's own model's base, which the parent run records:
         # logged exactly where that base scored above 0, and equal to the change against it.
-        label = t.data.params["model.path"].rsplit("/", 1)[-1]
+        # params name a local model by folder + content hash (`demo-llama@sha256:...`)
+        label = t.data.params["model.path"].split("@", 1)[0].rsplit("/", 1)[-1]
         base = {
             k.removeprefix(f"base/{label}/"): v
             for k, v in parent.data.metrics.items()

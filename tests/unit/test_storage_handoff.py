@@ -231,3 +231,32 @@ def test_ray_results_are_read_back_from_the_storage_when_not_staged_here(tmp_pat
     (tmp_path / "not-here").mkdir()
     (tmp_path / "not-here" / "result.json").write_text('{"train/step": 8}\n')
     assert recorded_results(trial) == [{"train/step": 8}]
+
+
+def test_a_declared_source_is_handed_what_its_share_can_draw():
+    """A fourth source mixed by `mix.<name>`: its pool is cut like the others, and trials
+    draw exactly what they would from the whole pools."""
+    space = {"mix.structured": {"choice": [0.0, 0.2]}, "mix.openorca": {"choice": [0.0, 0.1]}}
+    sweep = SweepConfig.model_validate(
+        {
+            "name": "s",
+            "model": {"path": "m"},
+            "data": {
+                "sources": {
+                    "structured": {
+                        "path": "s.jsonl",
+                        "columns": {"instruction": "q", "response": "a"},
+                        "eval_size": 4,
+                    }
+                }
+            },
+            "train": {"num_examples": 300, "max_steps": 20, "report_every": 10},
+            "search": {"space": space},
+        }
+    )
+    data = _data({"alpaca": 5000, "dolly": 900, "openorca": 2000, "structured": 800})
+    assert largest_draws(sweep)[1] == {"dolly": 0, "openorca": 30, "structured": 60, "alpaca": 300}
+    handed = trial_data(sweep, data)
+    for point in [{"mix.structured": s, "mix.openorca": o} for s in (0.0, 0.2) for o in (0.0, 0.1)]:
+        cfg = sweep.trial(point)
+        assert manifest(trial_phases(cfg, handed)) == manifest(trial_phases(cfg, data)), point
