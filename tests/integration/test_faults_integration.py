@@ -263,6 +263,12 @@ def test_eight_concurrent_trials_on_the_sqlite_default(tmp_path, demo_assets):
             "search.num_samples": 8,
             "search.max_concurrent": 8,
             "search.points_to_evaluate": [],
+            # Eight distinct configurations: the searcher never proposes one twice.
+            "search.space": {
+                "lora.r": {"choice": [16, 32]},
+                "mix.openorca": {"choice": [0.0, 0.3]},
+                "mix.dolly": {"choice": [0.0, 0.2]},
+            },
             "search.scheduler": {"kind": "fifo"},
             "search.resources": {"cpu": 0.25, "gpu": 0},
         },
