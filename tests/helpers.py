@@ -251,6 +251,16 @@ def start_server(cwd: Path, port: int, *args: str, log=subprocess.PIPE, env=None
     return proc
 
 
+def stop_group(proc: subprocess.Popen, grace: float = 30) -> None:
+    """SIGTERM to the process group, then SIGKILL if it is still there after `grace` s."""
+    os.killpg(proc.pid, 15)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait(timeout=grace)
+
+
 def sweep_runs(client, name: str) -> tuple[list, list]:
     """(parent runs, trial runs) of sweep `name`."""
     exp = client.get_experiment_by_name(name)
