@@ -24,7 +24,14 @@ from sweeps.run.mlflow_logger import MlflowTrialLogger
 from sweeps.run.reconcile import reconcile
 from sweeps.run.state import STATE
 from sweeps.run.storage import Storage
-from sweeps.run.tuner import TrackingBacklog, fit, init_ray, open_outbox, trial_fn
+from sweeps.run.tuner import (
+    TrackingBacklog,
+    fit,
+    init_ray,
+    open_outbox,
+    run_config,
+    trial_fn,
+)
 from training.prepare import PreparedData
 
 SUFFIX = "-confirm"
@@ -98,14 +105,7 @@ def make_confirm_tuner(
             max_concurrent_trials=cfg.search.max_concurrent,
             reuse_actors=True,
         ),
-        run_config=tune.RunConfig(
-            name=folder.name,
-            storage_path=str(folder.parent),
-            callbacks=[logger],
-            failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            verbose=0,
-        ),
+        run_config=run_config(cfg, folder.name, {"storage_path": str(folder.parent)}, logger),
     )
 
 

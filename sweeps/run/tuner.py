@@ -122,14 +122,21 @@ def make_tuner(
             # TRL and PEFT are imported once per worker, not once per trial.
             reuse_actors=True,
         ),
-        run_config=tune.RunConfig(
-            name=cfg.name,
-            **storage.ray_kwargs(),
-            callbacks=[logger],
-            failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            verbose=0,
-        ),
+        run_config=run_config(cfg, cfg.name, storage.ray_kwargs(), logger),
+    )
+
+
+def run_config(cfg: SweepConfig, name: str, where: dict, logger) -> tune.RunConfig:
+    """Ray's run settings shared by a sweep and its confirmation: experiment `name` at
+    `where` (`storage_path`, and `storage_filesystem` for an object store), the MLflow
+    logger, the sweep's retries, one checkpoint kept per trial."""
+    return tune.RunConfig(
+        name=name,
+        **where,
+        callbacks=[logger],
+        failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        verbose=0,
     )
 
 
