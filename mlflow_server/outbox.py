@@ -45,6 +45,21 @@ def _numbers(folder: Path) -> list[int]:
     return [int(p.name.split(".")[0]) for p in folder.iterdir() if p.name.split(".")[0].isdigit()]
 
 
+def _problem(exc: BaseException, kind: str) -> str:
+    """Why a write is held, in one line a user can act on."""
+    status = http_status(exc)
+    if kind == "down":
+        return f"tracking store unreachable ({first_line(exc)})"
+    if status in (401, 403):
+        return (
+            f"tracking store refuses our credentials (HTTP {status}; check "
+            "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or the token)"
+        )
+    if status == 429:
+        return "tracking store is rate-limiting us (HTTP 429)"
+    return f"tracking write failed ({first_line(exc)})"
+
+
 class Outbox:
     def __init__(self, tracker: Tracker, root: Path, parent_run_id: str, out=None):
         self.tracker = tracker
@@ -203,23 +218,15 @@ class Outbox:
         return 0.5
 
     def _hold(self, exc: BaseException, kind: str) -> None:
-        """Keep the write queued and say why, once per outage."""
-        if self.outage_since is not None:
+        """Keep the write queued and say why: once per outage, and again whenever the
+        reason changes (a server coming back up and then refusing our credentials)."""
+        problem = _problem(exc, kind)
+        if problem == self.problem and self.outage_since is not None:
             return
-        self.outage_since = time.time()
-        status = http_status(exc)
-        if kind == "down":
-            self.problem = f"tracking store unreachable ({first_line(exc)})"
-        elif status in (401, 403):
-            self.problem = (
-                f"tracking store refuses our credentials (HTTP {status}; check "
-                "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or the token)"
-            )
-        elif status == 429:
-            self.problem = "tracking store is rate-limiting us (HTTP 429)"
-        else:
-            self.problem = f"tracking write failed ({first_line(exc)})"
-        self._say(f"{self.problem}; holding {self.pending()} write(s) and retrying")
+        if self.outage_since is None:
+            self.outage_since = time.time()
+        self.problem = problem
+        self._say(f"{problem}; holding {self.pending()} write(s) and retrying")
 
     def _park(self, entry: Path, exc: BaseException) -> None:
         """Set a write aside under its own (unique) number; `resume` tries it again."""

@@ -232,8 +232,12 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
     raise TimeoutError(f"{url} not healthy after {timeout}s")
 
 
-def start_server(cwd: Path, port: int, *args: str, log=subprocess.PIPE, env=None):
-    """`sweeplab server --port PORT ARGS` in its own process group, once healthy."""
+def start_server(cwd: Path, port: int, *args: str, log=None, env=None):
+    """`sweeplab server --port PORT ARGS` in its own process group, once healthy. Its output
+    goes to `log` (default `cwd/server-PORT.log`): never a pipe nobody reads, which fills
+    with the access log and then blocks the server mid-request."""
+    if log is None:
+        log = (cwd / f"server-{port}.log").open("a")
     proc = subprocess.Popen(
         sweeplab_cmd("server", "--port", str(port), *args),
         cwd=cwd,

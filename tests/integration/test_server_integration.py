@@ -63,12 +63,6 @@ def server(tmp_path, request):
 
 
 @pytest.mark.parametrize("server", ["sqlite", "postgresql"], indirect=True)
-@pytest.mark.xfail(
-    reason="known failure after this round's merge (open): loading models:/srv@champion "
-    "through the tracking server timed out (300 s) twice on a loaded machine; the offline "
-    "venv load of the same kind of model passes in test_deploy_integration",
-    strict=False,
-)
 def test_sweep_promote_load_through_server(tmp_path: Path, demo_assets, server: str):
     cfg = small_sweep_config(tmp_path, demo_assets, num_samples=1)
     env = {**os.environ, "MLFLOW_TRACKING_URI": server}

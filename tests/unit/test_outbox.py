@@ -225,8 +225,8 @@ def test_refused_writes_get_unique_names_and_numbers_never_restart(tmp_path, mlf
 
 
 def test_a_store_that_refuses_then_accepts_loses_nothing(tmp_path, mlflow_uri):
-    """401 (a rotated password), 429, 503 and a local error are held and retried, said once,
-    never parked; everything is delivered once the store takes writes again."""
+    """401 (a rotated password), 429, a local error are held and retried, each reason said
+    once as it appears, never parked; everything is delivered once the store takes writes."""
     tracker = Tracker(mlflow_uri, tmp_path)
     parent = tracker.start_sweep("s", {}, {})
     real, failures = tracker.log_metrics, [UNAUTHORIZED, OSError("disk hiccup"), RuntimeError("?")]
@@ -250,7 +250,34 @@ def test_a_store_that_refuses_then_accepts_loses_nothing(tmp_path, mlflow_uri):
     said = out.read_text()
     assert "refuses our credentials (HTTP 401" in said and "holding" in said
     assert "back after" in said and "refused by the store" not in said
+    assert said.count("holding") == 4 and said.count("back after") == 1
     assert tracker.client.get_run(parent).data.metrics == {"base/m0": 0.1, "base/m1": 0.2}
+
+
+def test_a_changed_reason_is_said_again_and_a_repeated_one_is_not(tmp_path, mlflow_uri):
+    """A server that is unreachable, then answers but refuses our credentials (a restart
+    with a new password): the user hears both, each once, and then that it is back."""
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    real, failures = tracker.log_metrics, [DOWN, DOWN, UNAUTHORIZED, UNAUTHORIZED, UNAUTHORIZED]
+
+    def flaky(*args, **kwargs):
+        if failures:
+            raise failures.pop(0)
+        return real(*args, **kwargs)
+
+    tracker.log_metrics = flaky
+    out = tmp_path / "said.txt"
+    box = Outbox(tracker, tmp_path / "outbox", parent, out=out.open("w"))
+    _metric_put(box, 0.1)
+    assert box.flush(120), box.problem
+    box.close()
+    lines = out.read_text().splitlines()
+    assert [("unreachable" in x, "HTTP 401" in x, "back after" in x) for x in lines] == [
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+    ], lines
 
 
 def test_a_store_that_keeps_refusing_keeps_the_writes(tmp_path, mlflow_uri):
