@@ -78,7 +78,8 @@ class ExampleFlags:
 def flag_example(prediction: str, reference: str, system: str, truncated: bool) -> ExampleFlags:
     pw, rw = len(words(prediction)), len(words(reference))
     short = rw <= SHORT_FORM_WORDS
-    violation = short and pw > max(SHORT_FORM_WORDS, 2 * rw)
+    # A short form asked for and not given: an over-long answer, or none at all.
+    violation = short and (pw == 0 or pw > max(SHORT_FORM_WORDS, 2 * rw))
     ignored = False
     if system.strip():
         if _LABEL_ONLY.search(system) and short:

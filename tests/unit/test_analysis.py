@@ -23,6 +23,13 @@ def test_label_task_answered_right():
     assert not (f.format_violation or f.system_ignored or f.wrong_answer or f.overgeneration)
 
 
+def test_no_answer_to_a_label_task_is_not_compliant():
+    for blank in ("", "   \n"):
+        f = flag_example(blank, "Hope Speech", "Answer with a single label only.", False)
+        assert f.short_form and f.format_violation and f.wrong_answer
+    assert summarize([flag_example("", "Yes", "", False)])["format_compliance"] == 0.0
+
+
 def test_step_by_step_needs_a_final_answer_line():
     ref = "Step 1: Subtract 15: 3q = 30.\nStep 2: Divide by 3.\nFinal answer: 10"
     sysp = "Think step by step and end with a final answer line."
