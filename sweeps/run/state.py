@@ -101,9 +101,9 @@ class Place:
         return self.project / "runs" / "base_eval"
 
     def lock_dir(self, name: str) -> Path:
-        """Where the one-driver lock lives: the sweep's folder when the storage is this
-        disk, else the project's runs/locks/ (an object store has no locks: two drivers on
-        two machines are not kept apart)."""
+        """Where the one-driver `flock` lives: the sweep's folder when the storage is this
+        disk, else the project's runs/locks/ (drivers on other machines are kept apart by
+        the lease on the object store, `sweeps.run.lease`)."""
         if self.storage.is_local:
             return Path(self.storage.path(name))
         return self.project / "runs" / "locks" / name

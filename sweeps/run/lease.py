@@ -1,0 +1,176 @@
+"""One driver per sweep on an object store: a lease object beside the sweep's record.
+
+An object store has no locks and no atomic create-if-absent through `pyarrow.fs`, so two
+drivers on two machines are kept apart by a lease: `<sweep>/.sweeplab.lease` names its
+holder (a random token, pid, host, start time) and is rewritten every `renew` seconds.
+Taking it: a lease younger than `stale` seconds (measured on the store's own clock: the
+object's modification time against that of a probe written now) is refused; otherwise our
+lease is written, and read back `settle` seconds later; whoever's token is there then holds
+it (the store keeps the last write, and a reader sees it), the other is refused. A driver
+killed outright stops renewing: its lease goes stale and the next driver takes it over. A
+holder that finds someone else's token at renewal has lost the lease and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pyarrow.fs as pafs
+
+from sweeps.run.lock import SweepLock, SweepLocked, describe
+from sweeps.run.state import Place
+from sweeps.run.storage import Storage
+
+LEASE = ".sweeplab.lease"
+RENEW_S = 15.0
+STALE_S = 60.0
+SETTLE_S = 2.0
+
+
+@dataclass(frozen=True)
+class Held:
+    holder: dict
+    age: float  # seconds since it was last written, by the store's clock
+
+
+class StorageLease:
+    """`with StorageLease(storage, name):` holds sweep `name`'s lease or raises SweepLocked."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        name: str,
+        renew: float = RENEW_S,
+        stale: float = STALE_S,
+        settle: float = SETTLE_S,
+    ):
+        self.storage, self.name = storage, name
+        self.path = storage.path(name, LEASE)
+        self.renew, self.stale, self.settle = renew, stale, settle
+        self.me = {
+            "token": secrets.token_hex(16),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.time(),
+        }
+        self.took_over: dict | None = None
+        self.lost: dict | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # reading and writing the lease ---------------------------------------------------------
+    def _mtime(self, path: str) -> float | None:
+        info = self.storage.fs.get_file_info(path)
+        if info.type != pafs.FileType.File or info.mtime is None:
+            return None
+        return info.mtime.timestamp()
+
+    def _now(self) -> float:
+        """The store's clock: the modification time of a probe written now."""
+        probe = f"{self.path}.clock-{self.me['token']}"
+        self.storage.write_text(probe, "")
+        try:
+            return self._mtime(probe) or time.time()
+        finally:
+            self.storage.delete(probe)
+
+    def held(self) -> Held | None:
+        """The lease as it is on the store now, or None."""
+        mtime = self._mtime(self.path)
+        text = self.storage.read_text(self.path) if mtime is not None else None
+        if text is None:
+            return None
+        try:
+            holder = json.loads(text or "{}")
+        except ValueError:
+            holder = {}  # torn or foreign: no token, so never ours
+        return Held(holder if isinstance(holder, dict) else {}, max(0.0, self._now() - mtime))
+
+    def _write(self) -> None:
+        self.storage.write_text(self.path, json.dumps(self.me))
+
+    def _refuse(self, held: Held) -> SweepLocked:
+        return SweepLocked(
+            f"sweep {self.name!r} is being run by {describe(held.holder)}; wait for it to end "
+            f"or stop it (its lease on {self.storage.uri} was renewed {held.age:.0f}s ago; "
+            f"a driver that died is taken over after {self.stale:.0f}s)"
+        )
+
+    # taking, keeping and giving back -----------------------------------------------------
+    def acquire(self) -> StorageLease:
+        looked = time.monotonic()
+        held = self.held()
+        if held is not None and held.age < self.stale:
+            raise self._refuse(held)
+        self._write()
+        # Wait well past our own look-then-write gap before reading back: a driver that
+        # looked at the same time and wrote after us has written by then (and wins).
+        time.sleep(max(self.settle, 3 * (time.monotonic() - looked)))
+        now = self.held()
+        if now is None or now.holder.get("token") != self.me["token"]:
+            raise self._refuse(now or Held({}, 0.0))  # another driver wrote after us
+        self.took_over = held.holder if held is not None else None
+        self._thread = threading.Thread(target=self._keep, name="sweeplab-lease", daemon=True)
+        self._thread.start()
+        return self
+
+    def _keep(self) -> None:
+        """Rewrite the lease every `renew` s while it is ours; say so once if it is not."""
+        while not self._stop.wait(self.renew):
+            try:
+                now = self.held()
+                if now is not None and now.holder.get("token") != self.me["token"]:
+                    self.lost = now.holder
+                    print(
+                        f"sweeplab: sweep {self.name!r}: the lease was taken over by "
+                        f"{describe(now.holder)}; stop this driver",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    return
+                self._write()
+            except Exception as exc:  # noqa: BLE001 - a store hiccup: try again next round
+                print(
+                    f"sweeplab: sweep {self.name!r}: could not renew the lease ({exc})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    def release(self) -> None:
+        """Stop renewing; delete the lease if it is still ours."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._thread = None
+        now = self.held()
+        if now is not None and now.holder.get("token") == self.me["token"]:
+            self.storage.delete(self.path)
+
+    def __enter__(self) -> StorageLease:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+@contextmanager
+def sweep_lock(place: Place, name: str) -> Iterator[dict | None]:
+    """Hold sweep `name` for one driver: the `flock` on this machine and, when the sweep
+    lives on an object store, its lease there too. Yields the holder taken over (a driver
+    that died), if any."""
+    with SweepLock(place.lock_dir(name), name) as lock:
+        if place.storage.is_local:
+            yield lock.took_over
+            return
+        with StorageLease(place.storage, name) as lease:
+            yield lease.took_over or lock.took_over
