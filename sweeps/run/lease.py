@@ -7,7 +7,8 @@ Taking it: a lease younger than `stale` seconds (measured on the store's own clo
 object's modification time against that of a probe written now) is refused; otherwise our
 lease is written, and read back `settle` seconds later; whoever's token is there then holds
 it (the store keeps the last write, and a reader sees it), the other is refused. A driver
-killed outright stops renewing: its lease goes stale and the next driver takes it over. A
+killed outright stops renewing: its lease goes stale and the next driver takes it over (at
+once when the dead driver ran on the same machine and its process is gone). A
 holder that finds someone else's token at renewal has lost the lease and says so.
 """
 
@@ -95,6 +96,24 @@ class StorageLease:
             holder = {}  # torn or foreign: no token, so never ours
         return Held(holder if isinstance(holder, dict) else {}, max(0.0, self._now() - mtime))
 
+    def _gone(self, held: Held) -> bool:
+        """True when the lease is stale, or its holder was a process on this machine that
+        is no longer running (a driver killed here is taken over at once)."""
+        if held.age >= self.stale:
+            return True
+        pid = held.holder.get("pid")
+        if held.holder.get("host") != socket.gethostname() or not isinstance(pid, int):
+            return False
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # running, as another user
+        return False
+
     def _write(self) -> None:
         self.storage.write_text(self.path, json.dumps(self.me))
 
@@ -109,7 +128,7 @@ class StorageLease:
     def acquire(self) -> StorageLease:
         looked = time.monotonic()
         held = self.held()
-        if held is not None and held.age < self.stale:
+        if held is not None and not self._gone(held):
             raise self._refuse(held)
         self._write()
         # Wait well past our own look-then-write gap before reading back: a driver that

@@ -64,6 +64,24 @@ def test_a_dead_drivers_lease_is_taken_over_once_stale(store, tmp_path):
     lease.release()
 
 
+def test_a_driver_killed_on_this_machine_is_taken_over_at_once(store, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = {"token": "z" * 32, "pid": int(gone.stdout), "host": socket.gethostname()}
+    (tmp_path / "bucket" / "sweeps" / "s" / LEASE).write_text(json.dumps(dead))
+    lease = StorageLease(store, "s", **FAST).acquire()  # fresh, but its process is gone
+    assert lease.took_over == dead
+    lease.release()
+
+
 def test_two_drivers_at_once_one_wins(store):
     results: list[str] = []
 
