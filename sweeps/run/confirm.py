@@ -2,7 +2,8 @@
 full budget, with several training seeds each, as child runs of the same sweep.
 
 The same machinery as a sweep: the same trainable, MLflow logger and outbox (with the
-sweep's parent run), in its own Ray experiment folder (`runs/ray/<sweep>-confirm`): a grid
+sweep's parent run), in its own Ray experiment beside the sweep's (`runs/ray/<sweep>-confirm`,
+or `<sweep>-confirm` on the sweep's shared storage or object store): a grid
 over (configuration, seed), FIFO (no early stopping). Its plan is recorded there first, so
 the same command again continues it: finished replicates are not re-run.
 """
@@ -15,14 +16,13 @@ from pathlib import Path
 from ray import tune
 from ray.tune.schedulers import FIFOScheduler
 
-from common.files import write_atomic
 from mlflow_server.tracking import KIND_TAG, RUN_FINISHED, SWEEP_TAG, Tracker
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import rows_from_runs
 from sweeps.run.confirm_plan import CONFIRM, ROLE_TAG, confirm_points, replicates
 from sweeps.run.mlflow_logger import MlflowTrialLogger
 from sweeps.run.reconcile import reconcile
-from sweeps.run.state import STATE
+from sweeps.run.state import STATE, Place
 from sweeps.run.storage import Storage
 from sweeps.run.tuner import (
     TrackingBacklog,
@@ -38,15 +38,18 @@ SUFFIX = "-confirm"
 PLAN = "confirm.json"
 
 
-def confirm_folder(storage: Storage, name: str) -> Path:
-    """The confirmation's Ray experiment folder, beside the sweep's (local storage only,
-    for now: a sweep on an object store is confirmed by copying it to a shared path)."""
-    if not storage.is_local:
-        raise ConfigError(
-            f"confirming a sweep on {storage.uri} is not supported yet: give it a shared "
-            "filesystem path as --storage"
-        )
-    return Path(storage.root) / f"{name}{SUFFIX}"
+def confirm_path(storage: Storage, name: str) -> str:
+    """The confirmation's Ray experiment, beside the sweep's on the same storage (a local
+    folder, a shared path or an object store)."""
+    return storage.path(f"{name}{SUFFIX}")
+
+
+def confirm_outbox(place: Place, name: str) -> Path:
+    """The confirmation's queue of tracking writes, on the driver's disk: beside its
+    experiment when that is on this disk, else under the project's runs/."""
+    if place.storage.is_local:
+        return Path(confirm_path(place.storage, name)) / STATE
+    return place.project / "runs" / "outbox" / f"{name}{SUFFIX}"
 
 
 def finished_parent(tracker: Tracker, name: str) -> str:
@@ -69,9 +72,9 @@ def plan(
 ) -> tuple[list[dict], bool]:
     """(the replicates to run, continuing?): the recorded plan, or a new one from the
     sweep's finished search trials. A different --top/--seeds than recorded is refused."""
-    path = confirm_folder(storage, cfg.name) / STATE / PLAN
-    if path.is_file():
-        saved = json.loads(path.read_text(encoding="utf-8"))
+    text = storage.read_text(storage.path(f"{cfg.name}{SUFFIX}", STATE, PLAN))
+    if text is not None:
+        saved = json.loads(text)
         if (saved["top"], saved["seeds"]) != (top, seeds):
             raise ConfigError(
                 f"the confirmation of {cfg.name!r} was started with --top {saved['top']} "
@@ -83,17 +86,20 @@ def plan(
 
 
 def record_plan(storage: Storage, cfg: SweepConfig, top: int, seeds: int, reps: list) -> None:
-    path = confirm_folder(storage, cfg.name) / STATE / PLAN
-    if not path.is_file():
-        write_atomic(path, json.dumps({"top": top, "seeds": seeds, "replicates": reps}, indent=1))
+    path = storage.path(f"{cfg.name}{SUFFIX}", STATE, PLAN)
+    if not storage.is_file(path):
+        if storage.is_local:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        storage.write_text(path, json.dumps({"top": top, "seeds": seeds, "replicates": reps}))
 
 
 def make_confirm_tuner(
-    cfg: SweepConfig, fn, folder: Path, logger: MlflowTrialLogger, reps: list[dict]
+    cfg: SweepConfig, fn, storage: Storage, logger: MlflowTrialLogger, reps: list[dict]
 ) -> tune.Tuner:
     """A grid over the replicates (FIFO, no early stopping), or the one restored."""
-    if tune.Tuner.can_restore(str(folder)):
-        return tune.Tuner.restore(str(folder), fn, resume_unfinished=True)
+    path, fs = confirm_path(storage, cfg.name), storage.ray_kwargs().get("storage_filesystem")
+    if tune.Tuner.can_restore(path, storage_filesystem=fs):
+        return tune.Tuner.restore(path, fn, resume_unfinished=True, storage_filesystem=fs)
     return tune.Tuner(
         fn,
         param_space={CONFIRM: tune.grid_search(reps)},
@@ -105,7 +111,7 @@ def make_confirm_tuner(
             max_concurrent_trials=cfg.search.max_concurrent,
             reuse_actors=True,
         ),
-        run_config=run_config(cfg, folder.name, {"storage_path": str(folder.parent)}, logger),
+        run_config=run_config(cfg, f"{cfg.name}{SUFFIX}", storage.ray_kwargs(), logger),
     )
 
 
@@ -114,19 +120,19 @@ def run_confirm(
     data: PreparedData,
     bases: dict[str, dict],
     tracker: Tracker,
-    storage: Storage,
+    place: Place,
     parent: str,
     reps: list[dict],
     ray_address: str | None = None,
     out=None,
 ) -> None:
     """Run, or continue, the replicates `reps` (from `plan`) as children of `parent`."""
-    folder = confirm_folder(storage, cfg.name)
-    outbox = open_outbox(tracker, folder / STATE, parent, out)
+    outbox = open_outbox(tracker, confirm_outbox(place, cfg.name), parent, out)
     logger = MlflowTrialLogger(outbox, cfg, out, data)
     init_ray(ray_address)
     fn = trial_fn(cfg, data, tracker, bases, trim=False)  # other seeds draw other rows
-    fit(cfg, lambda: make_confirm_tuner(cfg, fn, folder, logger, reps), logger, end_parent=False)
+    tuner = lambda: make_confirm_tuner(cfg, fn, place.storage, logger, reps)  # noqa: E731
+    fit(cfg, tuner, logger, end_parent=False)
     if outbox.flush(cfg.tracking_patience):
         reconcile(logger, tracker, parent, role=CONFIRM)
     sent = outbox.flush(cfg.tracking_patience)

@@ -159,7 +159,7 @@ def _confirm(cfg, data, bases, tracker: Tracker, place: Place, top, seeds, ray_a
     for i, p in points.items():
         print(f"  [{i}] " + " ".join(f"{k}={v}" for k, v in p.items() if k != "train.seed"))
     record_plan(place.storage, cfg, top, seeds, reps)
-    run_confirm(cfg, data, bases, tracker, place.storage, parent, reps, ray_address)
+    run_confirm(cfg, data, bases, tracker, place, parent, reps, ray_address)
     print(f"\nconfirmation of {cfg.name!r} done: `sweeplab report {cfg.name}` shows seed spread")
 
 

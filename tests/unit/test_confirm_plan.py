@@ -118,3 +118,29 @@ def test_failed_search_runs_reopen_for_a_retry_and_confirm_runs_do_not(tmp_path,
     assert tracker.run_status(runs["ok"]) == "FINISHED"
     tracker.end_run(parent, "FINISHED")
     assert finished_parent(tracker, "s") == parent
+
+
+def test_the_plan_is_kept_on_an_object_store_and_the_outbox_on_this_disk(tmp_path):
+    """A sweep on an object store is confirmed there: the plan beside the sweep (read back
+    to continue, a different --top refused), the outbox on the driver's own disk."""
+    import pyarrow.fs as pafs
+
+    from sweeps.run.confirm import confirm_outbox, confirm_path, plan, record_plan
+    from sweeps.run.state import Place
+    from sweeps.run.storage import Storage
+
+    (tmp_path / "bucket").mkdir()
+    fs = pafs.SubTreeFileSystem(str(tmp_path), pafs.LocalFileSystem())
+    store = Storage("s3://bucket/sweeps", fs, "bucket/sweeps")
+    place = Place(tmp_path / "project")
+    place.__dict__["storage"] = store
+    cfg = _cfg()
+    reps = [{"point": 0, "replicate": 0, "overrides": {"lora.r": 16, "train.seed": 8}}]
+    (tmp_path / "bucket" / "sweeps" / "s-confirm" / "sweeplab").mkdir(parents=True)
+    record_plan(store, cfg, 1, 2, reps)
+    assert confirm_path(store, "s") == "bucket/sweeps/s-confirm"
+    assert (tmp_path / "bucket" / "sweeps" / "s-confirm" / "sweeplab" / "confirm.json").is_file()
+    assert plan(None, cfg, "parent", 1, 2, store) == (reps, True)  # the tracker is not asked
+    with pytest.raises(ValueError, match="--top 1 --seeds 2"):
+        plan(None, cfg, "parent", 2, 2, store)
+    assert confirm_outbox(place, "s") == tmp_path / "project" / "runs" / "outbox" / "s-confirm"
