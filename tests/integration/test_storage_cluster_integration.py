@@ -118,10 +118,38 @@ def test_kill_and_resume_elsewhere_on_two_nodes_with_s3_storage(tmp_path, demo_a
         assert any("/checkpoint_" in k for k in keys)  # Ray's checkpoints went to S3
         # The base model's scores are kept with the record: the resume did not score again.
         assert any(k.startswith("team/s3sweep/sweeplab/base-") for k in keys)
+        _confirmed_on_s3(tmp_path / "machine-b", env, storage, ray_port, demo_assets)
+        mark("confirmed on S3 (2 configurations x 2 seeds)")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+        assert "team/s3sweep-confirm/sweeplab/confirm.json" in keys
+        assert any(k.startswith("team/s3sweep-confirm/experiment_state-") for k in keys)
+        assert not [k for k in keys if k.endswith(".sweeplab.lease")]  # given back
     finally:
         stop_ray(temp_dir)
         os.killpg(moto.pid, signal.SIGKILL)
         print("\n".join(["storage test timeline:", *timeline]))
+
+
+def _confirmed_on_s3(project: Path, env, storage, ray_port, assets) -> None:
+    """`sweeplab confirm` of the sweep on S3, from machine B: replicates as child runs."""
+    address = ["--storage", storage, "--ray-address", f"127.0.0.1:{ray_port}"]
+    done = subprocess.run(
+        sweeplab_cmd("confirm", "s3sweep", "--top", "1", "--seeds", "2", *address),
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    assert not (project / "runs" / "ray").exists()  # Ray's files went to S3
+    client = MlflowClient(
+        tracking_uri=f"sqlite:///{project.parent / 'machine-a' / 'runs' / 'mlflow.db'}"
+    )
+    _, runs = sweep_runs(client, "s3sweep")
+    reps = [r for r in runs if r.data.tags.get("sweeplab.role") == "confirm"]
+    assert len(reps) in (2, 4) and all(r.info.status == "FINISHED" for r in reps), done.stdout
+    assert sorted({r.data.params["train.seed"] for r in reps}) == ["1", "2"]
 
 
 def _sweep_killed_then_resumed(tmp_path, assets, env, storage, ray_port, mark) -> None:
@@ -166,6 +194,8 @@ def _sweep_killed_then_resumed(tmp_path, assets, env, storage, ray_port, mark) -
     assert resume.returncode == 0, resume.stderr[-3000:] + resume.stdout[-3000:]
     assert not (second / "runs" / "ray").exists()  # nothing of Ray's kept locally
     assert "checked 1 node(s)" in resume.stdout
+    # The killed driver's lease on S3 was fresh, but its process on this machine is gone.
+    assert f"taking over the lock of pid {proc.pid}" in resume.stdout, resume.stdout[-3000:]
     client = MlflowClient(tracking_uri=f"sqlite:///{first / 'runs' / 'mlflow.db'}")
     parents, trials = sweep_runs(client, "s3sweep")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
