@@ -27,11 +27,11 @@ from dataclasses import dataclass
 
 import pyarrow.fs as pafs
 
-from sweeps.run.lock import SweepLock, SweepLocked, describe
+from sweeps.run.lock import LEASE_FILE, SweepLock, SweepLocked, describe
 from sweeps.run.state import Place
 from sweeps.run.storage import Storage
 
-LEASE = ".sweeplab.lease"
+LEASE = LEASE_FILE
 RENEW_S = 15.0
 STALE_S = 60.0
 SETTLE_S = 2.0

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 LOCK_FILE = ".sweeplab.lock"
+LEASE_FILE = ".sweeplab.lease"
+"""The lease on an object store (`sweeps.run.lease`), beside where the lock would be."""
 
 
 class SweepLocked(ValueError):

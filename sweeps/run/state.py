@@ -16,7 +16,7 @@ from pathlib import Path
 
 from common.dicts import first_difference
 from sweeps.config import SweepConfig
-from sweeps.run.lock import LOCK_FILE
+from sweeps.run.lock import LEASE_FILE, LOCK_FILE
 from sweeps.run.storage import Storage
 
 STATE = "sweeplab"
@@ -42,7 +42,7 @@ def check_continuation(cfg: SweepConfig, storage: Storage) -> bool:
     exp_dir = storage.path(cfg.name)
     previous = saved_config(storage, cfg.name)
     if previous is None:
-        if storage.has_files(exp_dir, ignore=(LOCK_FILE,)):
+        if storage.has_files(exp_dir, ignore=(LOCK_FILE, LEASE_FILE)):
             where = exp_dir if storage.is_local else f"{storage.uri} ({exp_dir})"
             raise SweepExists(f"{where} exists but holds no sweeplab sweep; choose another --name")
         return False

@@ -156,3 +156,14 @@ def test_on_a_real_s3_endpoint(tmp_path):
         server.stop()
         for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.pop(k, None)
+
+
+def test_a_new_sweep_is_not_refused_for_its_own_lease(store, tmp_path):
+    """The lease is written before the sweep record: a new sweep's folder holding only the
+    lease is still a new sweep, not "exists but holds no sweeplab sweep"."""
+    from sweeps.config import SweepConfig
+    from sweeps.run.state import check_continuation
+
+    cfg = SweepConfig.model_validate({"name": "s", "model": {"path": "m"}})
+    with StorageLease(store, "s", **FAST):
+        assert check_continuation(cfg, store) is False
