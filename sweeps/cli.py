@@ -75,9 +75,8 @@ def cmd_confirm(args) -> int:
     if not re.fullmatch(NAME_PATTERN, args.sweep):
         raise ConfigError(f"{args.sweep!r} is not a sweep name")
     with _running(f"confirmation of {args.sweep!r} interrupted; the same command continues it"):
-        confirm(
-            args.sweep, Place(Path.cwd()), args.top, args.seeds, args.tracking_uri, args.ray_address
-        )
+        place = Place(Path.cwd(), args.storage)
+        confirm(args.sweep, place, args.top, args.seeds, args.tracking_uri, args.ray_address)
     return 0
 
 

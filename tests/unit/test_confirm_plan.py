@@ -144,3 +144,13 @@ def test_the_plan_is_kept_on_an_object_store_and_the_outbox_on_this_disk(tmp_pat
     with pytest.raises(ValueError, match="--top 1 --seeds 2"):
         plan(None, cfg, "parent", 2, 2, store)
     assert confirm_outbox(place, "s") == tmp_path / "project" / "runs" / "outbox" / "s-confirm"
+
+
+def test_confirm_looks_for_the_sweep_on_the_storage_it_is_given(tmp_path, monkeypatch, capsys):
+    from sweeps.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "shared"
+    assert main(["confirm", "s", "--storage", str(elsewhere)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"no sweep 's' was started here ({elsewhere / 's'})" in err and "\n" not in err
