@@ -13,6 +13,9 @@ WHEELHOUSE := .wheelhouse/.complete
 DEMO_MINI := models/demo-llama-mini/demo_model.json
 NAME ?= demo-$(shell date +%Y%m%d-%H%M%S)
 PYTEST_ARGS ?=
+# Test files run two at a time (pytest-xdist; a file stays on one worker, so its shared
+# fixtures are built once): the integration suite is mostly waiting on processes. 0: serial.
+PYTEST_JOBS ?= 2
 BENCH_ARGS ?=
 # gpu-check runs on a GPU machine without `make setup`: its own python; what that python lacks
 # comes from the wheelhouse `make gpu-wheelhouse` builds here (pure-Python wheels, WordNet).
@@ -85,7 +88,7 @@ sweep: setup demo-data demo-model
 	$(BIN)/sweeplab sweep configs/demo.yaml --name $(NAME)
 
 test: setup demo-data demo-model $(WHEELHOUSE) $(CHROMIUM) postgres
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
