@@ -84,8 +84,9 @@ class StorageLease:
         finally:
             self.storage.delete(probe)
 
-    def held(self) -> Held | None:
-        """The lease as it is on the store now, or None."""
+    def held(self, age: bool = True) -> Held | None:
+        """The lease as it is on the store now, or None; its age is measured (a probe
+        written and deleted) only when `age` is asked for."""
         mtime = self._mtime(self.path)
         text = self.storage.read_text(self.path) if mtime is not None else None
         if text is None:
@@ -94,7 +95,8 @@ class StorageLease:
             holder = json.loads(text or "{}")
         except ValueError:
             holder = {}  # torn or foreign: no token, so never ours
-        return Held(holder if isinstance(holder, dict) else {}, max(0.0, self._now() - mtime))
+        seconds = max(0.0, self._now() - mtime) if age else 0.0
+        return Held(holder if isinstance(holder, dict) else {}, seconds)
 
     def _gone(self, held: Held) -> bool:
         """True when the lease is stale, or its holder was a process on this machine that
@@ -134,7 +136,7 @@ class StorageLease:
         # Wait well past our own look-then-write gap before reading back: a driver that
         # looked at the same time and wrote after us has written by then (and wins).
         time.sleep(max(self.settle, 3 * (time.monotonic() - looked)))
-        now = self.held()
+        now = self.held(age=False)
         if now is None or now.holder.get("token") != self.me["token"]:
             raise self._refuse(now or Held({}, 0.0))  # another driver wrote after us
         self.took_over = held.holder if held is not None else None
@@ -146,7 +148,7 @@ class StorageLease:
         """Rewrite the lease every `renew` s while it is ours; say so once if it is not."""
         while not self._stop.wait(self.renew):
             try:
-                now = self.held()
+                now = self.held(age=False)
                 if now is not None and now.holder.get("token") != self.me["token"]:
                     self.lost = now.holder
                     print(
@@ -171,7 +173,7 @@ class StorageLease:
         self._stop.set()
         self._thread.join(timeout=30)
         self._thread = None
-        now = self.held()
+        now = self.held(age=False)
         if now is not None and now.holder.get("token") == self.me["token"]:
             self.storage.delete(self.path)
 
