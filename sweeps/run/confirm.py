@@ -47,9 +47,13 @@ def confirm_path(storage: Storage, name: str) -> str:
 def confirm_outbox(place: Place, name: str) -> Path:
     """The confirmation's queue of tracking writes, on the driver's disk: beside its
     experiment when that is on this disk, else under the project's runs/."""
-    if place.storage.is_local:
+    if place.storage.is_local:  # where a confirmation has always kept it
         return Path(confirm_path(place.storage, name)) / STATE
-    return place.project / "runs" / "outbox" / f"{name}{SUFFIX}"
+    return place.outbox(f"{name}{SUFFIX}")
+
+
+def _plan_path(storage: Storage, name: str) -> str:
+    return f"{confirm_path(storage, name)}/{STATE}/{PLAN}"
 
 
 def finished_parent(tracker: Tracker, name: str) -> str:
@@ -72,7 +76,7 @@ def plan(
 ) -> tuple[list[dict], bool]:
     """(the replicates to run, continuing?): the recorded plan, or a new one from the
     sweep's finished search trials. A different --top/--seeds than recorded is refused."""
-    text = storage.read_text(storage.path(f"{cfg.name}{SUFFIX}", STATE, PLAN))
+    text = storage.read_text(_plan_path(storage, cfg.name))
     if text is not None:
         saved = json.loads(text)
         if (saved["top"], saved["seeds"]) != (top, seeds):
@@ -86,10 +90,8 @@ def plan(
 
 
 def record_plan(storage: Storage, cfg: SweepConfig, top: int, seeds: int, reps: list) -> None:
-    path = storage.path(f"{cfg.name}{SUFFIX}", STATE, PLAN)
-    if not storage.is_file(path):
-        if storage.is_local:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = _plan_path(storage, cfg.name)
+    if not storage.is_file(path):  # a local file's folders are made by the atomic write
         storage.write_text(path, json.dumps({"top": top, "seeds": seeds, "replicates": reps}))
 
 

@@ -30,7 +30,6 @@ from sweeps.run.base_models import model_key, model_label, score_bases, searched
 from sweeps.run.cluster import NodeError, base_on_cluster, check_nodes
 from sweeps.run.confirm_plan import CONFIRM, ROLE_TAG
 from sweeps.run.lease import sweep_lock
-from sweeps.run.lock import describe
 from sweeps.run.plan import check_mixtures
 from sweeps.run.state import (
     Place,
@@ -73,9 +72,7 @@ def launch(
     the same name is refused). `label` names the config in error messages; `retry_failed`
     runs failed trials again from their last checkpoint. With `search.confirm` set, the
     confirmation follows the search."""
-    with sweep_lock(place, cfg.name) as took_over:
-        if took_over:
-            print(f"sweep {cfg.name!r}: taking over the lock of {describe(took_over)}, gone")
+    with sweep_lock(place, cfg.name):
         _launch_locked(cfg, place, tracking_uri, ray_address, label, retry_failed)
 
 
@@ -124,9 +121,7 @@ def confirm(
     """`sweeplab confirm`: re-run the `top` best configurations and the seed-like baseline
     with `seeds` training seeds each; the same command again continues it. Holds the
     sweep's lock: no `resume` or second `confirm` of the same sweep meanwhile."""
-    with sweep_lock(place, name) as took_over:
-        if took_over:
-            print(f"sweep {name!r}: taking over the lock of {describe(took_over)}, gone")
+    with sweep_lock(place, name):
         _confirm_locked(name, place, top, seeds, tracking_uri, ray_address)
 
 

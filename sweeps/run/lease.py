@@ -22,16 +22,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-
-import pyarrow.fs as pafs
 
 from sweeps.run.lock import LEASE_FILE, SweepLock, SweepLocked, describe
 from sweeps.run.state import Place
 from sweeps.run.storage import Storage
 
-LEASE = LEASE_FILE
 RENEW_S = 15.0
 STALE_S = 60.0
 SETTLE_S = 2.0
@@ -55,7 +52,7 @@ class StorageLease:
         settle: float = SETTLE_S,
     ):
         self.storage, self.name = storage, name
-        self.path = storage.path(name, LEASE)
+        self.path = storage.path(name, LEASE_FILE)
         self.renew, self.stale, self.settle = renew, stale, settle
         self.me = {
             "token": secrets.token_hex(16),
@@ -69,25 +66,19 @@ class StorageLease:
         self._thread: threading.Thread | None = None
 
     # reading and writing the lease ---------------------------------------------------------
-    def _mtime(self, path: str) -> float | None:
-        info = self.storage.fs.get_file_info(path)
-        if info.type != pafs.FileType.File or info.mtime is None:
-            return None
-        return info.mtime.timestamp()
-
     def _now(self) -> float:
         """The store's clock: the modification time of a probe written now."""
         probe = f"{self.path}.clock-{self.me['token']}"
         self.storage.write_text(probe, "")
         try:
-            return self._mtime(probe) or time.time()
+            return self.storage.mtime(probe) or time.time()
         finally:
             self.storage.delete(probe)
 
     def held(self, age: bool = True) -> Held | None:
         """The lease as it is on the store now, or None; its age is measured (a probe
         written and deleted) only when `age` is asked for."""
-        mtime = self._mtime(self.path)
+        mtime = self.storage.mtime(self.path)
         text = self.storage.read_text(self.path) if mtime is not None else None
         if text is None:
             return None
@@ -187,11 +178,11 @@ class StorageLease:
 @contextmanager
 def sweep_lock(place: Place, name: str) -> Iterator[dict | None]:
     """Hold sweep `name` for one driver: the `flock` on this machine and, when the sweep
-    lives on an object store, its lease there too. Yields the holder taken over (a driver
-    that died), if any."""
-    with SweepLock(place.lock_dir(name), name) as lock:
-        if place.storage.is_local:
-            yield lock.took_over
-            return
-        with StorageLease(place.storage, name) as lease:
-            yield lease.took_over or lock.took_over
+    lives on an object store, its lease there too. Says so when it takes over from a
+    driver that died, and yields that driver's record (None when there was none)."""
+    lease = nullcontext() if place.storage.is_local else StorageLease(place.storage, name)
+    with SweepLock(place.lock_dir(name), name) as lock, lease as on_store:
+        took_over = (on_store.took_over if on_store is not None else None) or lock.took_over
+        if took_over:
+            print(f"sweep {name!r}: taking over the lock of {describe(took_over)}, gone")
+        yield took_over

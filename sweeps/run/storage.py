@@ -79,6 +79,14 @@ class Storage:
         found = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
         return any(info.base_name not in ignore for info in found)
 
+    def mtime(self, path: str) -> float | None:
+        """The file's modification time (the store's clock, s since the epoch), or None
+        when there is no such file."""
+        info = self._info(path)
+        if info.type != pafs.FileType.File or info.mtime is None:
+            return None
+        return info.mtime.timestamp()
+
     def read_text(self, path: str) -> str | None:
         """The file's text, or None when there is no such file."""
         if not self.is_file(path):

@@ -14,7 +14,8 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
-from sweeps.run.lease import LEASE, StorageLease, sweep_lock
+from sweeps.run.lease import StorageLease, sweep_lock
+from sweeps.run.lock import LEASE_FILE as LEASE
 from sweeps.run.lock import SweepLocked
 from sweeps.run.state import Place
 from sweeps.run.storage import Storage
@@ -118,9 +119,6 @@ def test_a_lease_taken_over_is_noticed_and_not_deleted(store, tmp_path, capsys):
 
 
 def test_sweep_lock_on_an_object_store_holds_both(store, tmp_path, monkeypatch):
-    import sweeps.run.lease as lease_mod
-
-    monkeypatch.setattr(lease_mod, "SETTLE_S", 0.2)
     monkeypatch.setattr(StorageLease.__init__, "__defaults__", (0.2, 3.0, 0.2))
     place = Place(tmp_path / "project")
     place.__dict__["storage"] = store
@@ -133,15 +131,15 @@ def test_sweep_lock_on_an_object_store_holds_both(store, tmp_path, monkeypatch):
     assert not (tmp_path / "bucket" / "sweeps" / "s" / LEASE).exists()
 
 
-def test_on_a_real_s3_endpoint(tmp_path):
+def test_on_a_real_s3_endpoint(tmp_path, monkeypatch):
     """The same, against moto's S3 server: mtimes, overwrites and deletes as S3 does them."""
     moto = pytest.importorskip("moto.server")
     server = moto.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     try:
         host, port = server.get_host_and_port()
-        env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-        os.environ.update(env)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
         uri = f"s3://leases/sweeps?endpoint_override={host}:{port}&scheme=http&region=us-east-1"
         fs, _ = pafs.FileSystem.from_uri(uri + "&allow_bucket_creation=true")
         fs.create_dir("leases")

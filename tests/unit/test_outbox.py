@@ -224,15 +224,12 @@ def test_refused_writes_get_unique_names_and_numbers_never_restart(tmp_path, mlf
     assert tracker.client.get_run(parent).data.metrics == {"base/m0": 0.5, "base/m1": 0.7}
 
 
-def test_a_store_that_refuses_then_accepts_loses_nothing(tmp_path, mlflow_uri):
-    """401 (a rotated password), 429, a local error are held and retried, each reason said
-    once as it appears, never parked; everything is delivered once the store takes writes."""
+def _failing_then_sending(tmp_path, mlflow_uri, failures: list):
+    """(tracker, parent run, outbox saying things to said.txt, that file): the tracker's
+    metric writes raise `failures` in turn (emptying the list), then go through."""
     tracker = Tracker(mlflow_uri, tmp_path)
     parent = tracker.start_sweep("s", {}, {})
-    real, failures = tracker.log_metrics, [UNAUTHORIZED, OSError("disk hiccup"), RuntimeError("?")]
-    failures.insert(
-        1, MlflowException("failed with error code 429", error_code=get_error_code(429))
-    )
+    real = tracker.log_metrics
 
     def flaky(*args, **kwargs):
         if failures:
@@ -241,7 +238,17 @@ def test_a_store_that_refuses_then_accepts_loses_nothing(tmp_path, mlflow_uri):
 
     tracker.log_metrics = flaky
     out = tmp_path / "said.txt"
-    box = Outbox(tracker, tmp_path / "outbox", parent, out=out.open("w"))
+    return tracker, parent, Outbox(tracker, tmp_path / "outbox", parent, out=out.open("w")), out
+
+
+def test_a_store_that_refuses_then_accepts_loses_nothing(tmp_path, mlflow_uri):
+    """401 (a rotated password), 429, a local error are held and retried, each reason said
+    once as it appears, never parked; everything is delivered once the store takes writes."""
+    failures = [UNAUTHORIZED, OSError("disk hiccup"), RuntimeError("?")]
+    failures.insert(
+        1, MlflowException("failed with error code 429", error_code=get_error_code(429))
+    )
+    tracker, parent, box, out = _failing_then_sending(tmp_path, mlflow_uri, failures)
     _metric_put(box, 0.1)
     _metric_put(box, 0.2, step=1)
     assert box.flush(90), box.problem
@@ -257,18 +264,8 @@ def test_a_store_that_refuses_then_accepts_loses_nothing(tmp_path, mlflow_uri):
 def test_a_changed_reason_is_said_again_and_a_repeated_one_is_not(tmp_path, mlflow_uri):
     """A server that is unreachable, then answers but refuses our credentials (a restart
     with a new password): the user hears both, each once, and then that it is back."""
-    tracker = Tracker(mlflow_uri, tmp_path)
-    parent = tracker.start_sweep("s", {}, {})
-    real, failures = tracker.log_metrics, [DOWN, DOWN, UNAUTHORIZED, UNAUTHORIZED, UNAUTHORIZED]
-
-    def flaky(*args, **kwargs):
-        if failures:
-            raise failures.pop(0)
-        return real(*args, **kwargs)
-
-    tracker.log_metrics = flaky
-    out = tmp_path / "said.txt"
-    box = Outbox(tracker, tmp_path / "outbox", parent, out=out.open("w"))
+    failures = [DOWN, DOWN, UNAUTHORIZED, UNAUTHORIZED, UNAUTHORIZED]
+    _, _, box, out = _failing_then_sending(tmp_path, mlflow_uri, failures)
     _metric_put(box, 0.1)
     assert box.flush(120), box.problem
     box.close()
