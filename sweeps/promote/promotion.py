@@ -83,6 +83,27 @@ def check_trial_model(trial: dict, cfg: SweepConfig, trial_id: str) -> None:
         )
 
 
+SAFE_SUFFIXES = (".safetensors", ".json", ".txt", ".md", ".model", ".jinja")
+"""What a promoted adapter folder may hold: weights as safetensors, configs, tokenizer
+files (a sentencepiece `.model` is protobuf). A `.bin`, `.pt` or `.pkl` could be a pickle,
+which runs code when loaded."""
+
+
+def check_adapter_files(adapter: Path, trial_id: str) -> None:
+    """The trial's adapter holds its safetensors weights and config, and nothing a loader
+    could unpickle; refused in one line otherwise."""
+    names = {p.relative_to(adapter).as_posix() for p in adapter.rglob("*") if p.is_file()}
+    for need in ("adapter_model.safetensors", "adapter_config.json"):
+        if need not in names:
+            raise PromotionRefused(f"trial {trial_id}: its adapter has no {need}; refusing")
+    odd = sorted(n for n in names if not n.lower().endswith(SAFE_SUFFIXES))
+    if odd:
+        raise PromotionRefused(
+            f"trial {trial_id}: its adapter holds {odd[0]!r}, not safetensors or a config; "
+            "refusing to promote (a pickle would run code where the model loads)"
+        )
+
+
 def hub_commit(hub_id: str, revision: str | None) -> str:
     """The commit a hub revision names, from the local hub cache (no network)."""
     if revision and re.fullmatch(r"[0-9a-f]{40}", revision):
@@ -135,6 +156,7 @@ def _register(tracker: Tracker, parent, cfg: SweepConfig, best: Row, metric: str
         adapter, manifest = get("adapter"), get("data_manifest.json")
         trial = json.loads(get("trial.json").read_text())
         check_trial_model(trial, cfg, best.trial_id)
+        check_adapter_files(adapter, best.trial_id)
         base = base_reference(cfg.model)
         extra = {
             "sweeplab.template": trial.get("template", ""),

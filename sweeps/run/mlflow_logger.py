@@ -17,12 +17,13 @@ from pathlib import Path
 
 from ray.tune import Callback
 
-from common.errors import last_line
+from common.errors import first_line, last_line
 from common.uris import is_http
 from evaluation.scoring import scoring_params
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
 from sweeps.config import SweepConfig
+from sweeps.run.checkpoints import repair_restored
 from sweeps.run.confirm_plan import overrides_of, tags_of
 from sweeps.run.describe import (
     eval_datasets,
@@ -142,6 +143,7 @@ class MlflowTrialLogger(Callback):
         self.started: dict[str, float] = {}
         self.out = out or sys.stdout
         self.max_reports = sweep.train.num_reports
+        self.checked_restored = False
 
     def __getstate__(self) -> dict:
         # Ray pickles the run config (this callback included) into its experiment state, a
@@ -213,6 +215,28 @@ class MlflowTrialLogger(Callback):
                 trial.trial_id,
                 tags={"sweeplab.resumed_from_step": str(result["resumed_from_step"])},
             )
+
+    def on_step_begin(self, iteration, trials, **info):
+        """Once, before a resumed sweep starts its trials: each restored trial's record made
+        to name its furthest complete checkpoint (`sweeps.run.checkpoints`)."""
+        if self.checked_restored:
+            return
+        self.checked_restored = True
+        for trial in trials:
+            if trial.status != "PENDING":
+                continue
+            try:
+                repair = repair_restored(trial)
+            except Exception as exc:  # noqa: BLE001 - Ray's own restore is still there
+                self._say(trial, f"its checkpoints could not be checked ({first_line(exc)})")
+                continue
+            if repair is None:
+                continue
+            self._say(trial, repair.said)
+            if repair.reported is not None:  # reported as the last driver was killed
+                self.log_result(trial, repair.reported)
+                with repair.checkpoint.as_directory() as path:
+                    put_step_table(self.outbox, trial.trial_id, Path(path))
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self._ensure_run(trial)

@@ -16,6 +16,7 @@ from mlflow_server.system_metrics import SystemSampler
 from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
 from sweeps.run.base_models import model_key
+from sweeps.run.checkpoints import REPORTED, seal
 from sweeps.run.confirm_plan import overrides_of
 from sweeps.run.faults import maybe_fail
 from sweeps.run.mlflow_logger import UPLOADED, log_final_artifacts, log_step_table
@@ -59,6 +60,9 @@ def trainable(
             metrics = {**metrics, SYSTEM_HISTORY: json.dumps(sampler[0].drain())}
             state = {"next_step": sampler[0].next_step}
             (ckpt_dir / SYSTEM_STATE).write_text(json.dumps(state), encoding="utf-8")
+        step = int(metrics["train/step"])
+        (ckpt_dir / REPORTED).write_text(json.dumps(metrics), encoding="utf-8")
+        seal(ckpt_dir, step, step // cfg.train.report_every)  # a resume checks it is whole
         if tracker is not None:
             try:
                 if not run_id:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import threading
@@ -152,6 +153,53 @@ def test_kill_and_resume_loop(tmp_path, demo_assets):
         max((tmp_path / "runs" / "ray" / "kills").glob("experiment_state-*.json")).read_text()
     )
     assert len(state["trial_data"]) == 4
+
+
+def test_a_kill_before_ray_saved_its_record_loses_no_progress(tmp_path, demo_assets):
+    """The driver is killed after a trial's newer checkpoint was registered (and the one
+    before it deleted: one kept per trial) but before Ray saved its record: the record names
+    a checkpoint that is gone. The trial continues from the newest, nothing lost or repeated."""
+    cfg = _config(
+        tmp_path,
+        demo_assets,
+        **{
+            "search.num_samples": 1,
+            "search.points_to_evaluate": [{"lora.r": 16, "mix.openorca": 0.3}],
+            "search.scheduler": {"kind": "fifo"},
+            "train.max_steps": 64,
+        },
+    )
+    log = tmp_path / "driver.log"
+    exp_dir = tmp_path / "runs" / "ray" / "lag"
+    proc = start_sweeplab(["sweep", str(cfg), "--name", "lag"], tmp_path, log)
+    try:
+        assert _wait_for(log, lambda t: "step    8  objective=" in t, 600), log.read_text()
+        time.sleep(0.5)  # Ray's record now names the step-8 checkpoint: keep that record
+        (state,) = exp_dir.glob("experiment_state-*.json")
+        old_record = state.read_bytes()
+        assert _wait_for(log, lambda t: "step   16  objective=" in t, 600), log.read_text()
+        time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    (trial_dir,) = [p for p in exp_dir.iterdir() if p.is_dir() and "trainable" in p.name]
+    assert not (trial_dir / "checkpoint_000000").exists()  # deleted once step 16's came
+    state.write_bytes(old_record)  # as if the kill had come before Ray saved its record
+
+    mark = len(log.read_text())
+    assert _run(["resume", "lag"], tmp_path, log) == 0, log.read_text()[-4000:]
+    found = re.search(r"continues from step (\d+), a checkpoint newer", log.read_text()[mark:])
+    assert found, log.read_text()[mark:]
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    (trial,) = _assert_complete(client, "lag", 1, max_step=64)
+    continued = int(found.group(1))
+    assert continued >= 16
+    if continued < 64:
+        assert trial.data.tags["sweeplab.resumed_from_step"] == str(continued)
+    assert trial.data.tags["sweeplab.reports"] == "8"
+    assert trial.data.tags["sweeplab.stopped_early"] == "false"
+    # Only the last checkpoint is left in the trial's folder.
+    assert len(list(trial_dir.glob("checkpoint_*"))) == 1
 
 
 def _start_server(tmp_path: Path, port: int) -> subprocess.Popen:

@@ -11,7 +11,12 @@ import pytest
 
 from sweeps.config import SweepConfig
 from sweeps.promote.champion import compare
-from sweeps.promote.promotion import PromotionRefused, check_trial_model, pick_best
+from sweeps.promote.promotion import (
+    PromotionRefused,
+    check_adapter_files,
+    check_trial_model,
+    pick_best,
+)
 from sweeps.promote.serving import serve_argv, split_target
 from sweeps.promote.shipping import PACKAGE, SHIPPED, build_code_dir, closure, pinned
 from sweeps.report.effects import ExampleScores, paired_effect
@@ -161,3 +166,28 @@ def test_serve_binds_loopback_and_names_the_alias():
     assert argv[argv.index("--host") + 1] == "127.0.0.1"
     assert argv[argv.index("--env-manager") + 1] == "local"
     assert json.dumps(argv)  # plain strings only
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        ("adapter_model.bin", "'adapter_model.bin', not safetensors"),
+        ("sub/optimizer.pt", "'sub/optimizer.pt'"),
+        ("payload.pkl", "'payload.pkl'"),
+    ],
+)
+def test_an_adapter_holding_a_possible_pickle_is_refused(tmp_path, extra, needle):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer.json"):
+        (adapter / name).write_bytes(b"{}")
+    check_adapter_files(adapter, "t1")  # what a trial writes passes
+    (adapter / extra).parent.mkdir(exist_ok=True)
+    (adapter / extra).write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(PromotionRefused, match="refusing to promote") as err:
+        check_adapter_files(adapter, "t1")
+    assert needle in str(err.value) and "\n" not in str(err.value)
+    (adapter / extra).unlink()
+    (adapter / "adapter_model.safetensors").unlink()
+    with pytest.raises(PromotionRefused, match="no adapter_model.safetensors"):
+        check_adapter_files(adapter, "t1")
