@@ -39,6 +39,7 @@ from sweeps.run.state import (
     recorded_tracking_uri,
     saved_config,
     state_dir,
+    write_tracking_uri,
 )
 from sweeps.run.trial import eval_items
 from sweeps.run.tuner import init_ray, run_sweep
@@ -127,10 +128,7 @@ def confirm(
 
 def _confirm_locked(name, place: Place, top, seeds, tracking_uri, ray_address) -> None:
     cfg = recorded_config(name, place)
-    recorded = recorded_tracking_uri(place.storage, name)
-    uri = resolve_tracking_uri(tracking_uri or recorded or cfg.tracking_uri, place.project)
-    if recorded and uri != recorded:
-        raise ConfigError(f"sweep {name!r} logs to {recorded}, not {uri}")
+    uri = _recorded_uri(cfg, place, tracking_uri or cfg.tracking_uri)
     tracker = Tracker(uri, place.project, patience=cfg.tracking_patience)
     from sweeps.run.confirm import finished_parent, plan
 
@@ -169,19 +167,32 @@ def _record(
     except (SweepExists, ModelError) as exc:
         raise ConfigError(str(exc)) from None
     explicit = explicit or cfg.tracking_uri
-    uri = resolve_tracking_uri(explicit, place.project)
-    recorded = recorded_tracking_uri(place.storage, cfg.name) if continuing else None
-    if recorded and recorded != uri:
-        if explicit:
-            raise ConfigError(
-                f"sweep {cfg.name!r} logs to {mask_credentials(recorded)}, not "
-                f"{mask_credentials(uri)}; resume it with that "
-                "tracking URI (or none)"
-            )
-        uri = recorded  # a resumed sweep keeps logging where it started
     if continuing:
-        return uri, True, lambda: None
+        return _recorded_uri(cfg, place, explicit), True, lambda: None
+    uri = resolve_tracking_uri(explicit, place.project)
     return uri, False, record_sweep(cfg, place.storage, uri)
+
+
+def _recorded_uri(cfg: SweepConfig, place: Place, explicit: str | None) -> str:
+    """Where a sweep started before logs: its record's URI (an `explicit` other one is
+    refused); a damaged record is never guessed at: `explicit` is then needed."""
+    recorded = recorded_tracking_uri(place.storage, cfg.name)
+    uri = resolve_tracking_uri(explicit, place.project) if explicit else None
+    if not recorded:
+        if uri is None:
+            raise ConfigError(
+                f"sweep {cfg.name!r}: its record names no tracking URI ("
+                f"{state_dir(place.storage, cfg.name)}/tracking_uri is empty or missing); "
+                "give the one it logs to with --tracking-uri"
+            )
+        write_tracking_uri(place.storage, cfg.name, uri)
+        return uri
+    if uri is not None and uri != recorded:
+        raise ConfigError(
+            f"sweep {cfg.name!r} logs to {mask_credentials(recorded)}, not "
+            f"{mask_credentials(uri)}; continue it with that tracking URI (or none)"
+        )
+    return recorded  # a sweep continued keeps logging where it started
 
 
 def _prepare(

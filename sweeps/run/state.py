@@ -67,7 +67,7 @@ def record_sweep(cfg: SweepConfig, storage: Storage, tracking_uri: str) -> Calla
     for d in (storage.root, storage.path(cfg.name), state):
         storage.fs.create_dir(d, recursive=True)
     # Both may hold credentials (a password in the tracking URI): owner-only.
-    storage.write_text(f"{state}/tracking_uri", tracking_uri, mode=0o600)
+    write_tracking_uri(storage, cfg.name, tracking_uri)
     storage.write_text(f"{state}/config.json", cfg.model_dump_json(indent=1), mode=0o600)
 
     def undo() -> None:
@@ -77,6 +77,11 @@ def record_sweep(cfg: SweepConfig, storage: Storage, tracking_uri: str) -> Calla
             storage.delete(d)
 
     return undo
+
+
+def write_tracking_uri(storage: Storage, name: str, uri: str) -> None:
+    """Where the sweep logs (it may hold a password: owner-only)."""
+    storage.write_text(f"{state_dir(storage, name)}/tracking_uri", uri, mode=0o600)
 
 
 def recorded_tracking_uri(storage: Storage, name: str) -> str | None:

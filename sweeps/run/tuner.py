@@ -25,6 +25,7 @@ from sweeps.run.describe import portable_params
 from sweeps.run.handoff import trial_data
 from sweeps.run.local_ray import secure_local_ray
 from sweeps.run.mlflow_logger import MlflowTrialLogger, attached
+from sweeps.run.ray_state import set_aside_torn
 from sweeps.run.reconcile import reconcile, reopen_failed
 from sweeps.run.rungs import AuditedASHA
 from sweeps.run.state import Place
@@ -93,6 +94,8 @@ def make_tuner(
     `retry_failed`: failed trials run again from their last checkpoint."""
     exp_dir = storage.path(cfg.name)
     fs = storage.ray_kwargs().get("storage_filesystem")
+    for session in set_aside_torn(storage, cfg.name):
+        print(f"Ray's record of session {session} is torn: set aside, the one before it restored")
     if tune.Tuner.can_restore(exp_dir, storage_filesystem=fs):
         return tune.Tuner.restore(
             exp_dir,

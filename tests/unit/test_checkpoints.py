@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow.fs as pafs
 
-from sweeps.run.checkpoints import MANIFEST, checkpoint_dirs, prune, restore, seal
+from sweeps.run.checkpoints import checkpoint_dirs, furthest, prune, repair_restored, seal
 
 FS = pafs.LocalFileSystem()
 
@@ -29,64 +30,115 @@ def _checkpoint(trial_dir: Path, index: int, step: int, sealed: bool = True) -> 
 
 def test_the_named_checkpoint_when_it_is_the_furthest(tmp_path):
     trial = tmp_path / "trial"
+    _checkpoint(trial, 0, 8)
     named = _checkpoint(trial, 1, 16)
-    got = restore(FS, str(trial), named, tmp_path / "local")
-    assert (got.step, got.iteration, got.unknown_to_ray) == (16, 2, False)
-    assert got.source == named
-    assert (got.path / "resume" / "optimizer.pt").read_bytes() == b"opt-16"
+    got = furthest(FS, str(trial), named)
+    assert (got.step, got.iteration, got.named, got.path) == (16, 2, True, named)
 
 
-def test_a_newer_checkpoint_than_rays_record_is_taken_when_the_named_one_is_gone(tmp_path):
+def test_a_newer_checkpoint_than_rays_record_when_the_named_one_is_gone(tmp_path):
     # Given Ray's record naming checkpoint 0, deleted when checkpoint 1 was registered
     trial = tmp_path / "trial"
     newer = _checkpoint(trial, 1, 16)
-    gone = str(trial / "checkpoint_000000")
-    # When the trial is restored
-    got = restore(FS, str(trial), gone, tmp_path / "local")
-    # Then it continues from step 16, and Ray must be told of it
-    assert (got.step, got.iteration, got.unknown_to_ray, got.source) == (16, 2, True, newer)
+    # When the trial is restored: step 16, with what it reported
+    got = furthest(FS, str(trial), str(trial / "checkpoint_000000"))
+    assert (got.step, got.iteration, got.named, got.path, got.index) == (16, 2, False, newer, 1)
+    assert got.reported == {"objective": 0.16, "train/step": 16}
 
 
-def test_a_copy_cut_short_is_passed_over(tmp_path):
+def test_a_copy_cut_short_or_written_over_is_passed_over(tmp_path):
     trial = tmp_path / "trial"
     named = _checkpoint(trial, 1, 16)
     torn = Path(_checkpoint(trial, 2, 24))
     (torn / "adapter" / "adapter_model.safetensors").write_bytes(b"\0" * 100)  # cut short
     (torn / "resume" / "optimizer.pt").unlink()
-    got = restore(FS, str(trial), named, tmp_path / "local")
-    assert (got.step, got.unknown_to_ray) == (16, False)
-    # A folder written over with another step's bytes (same names, same sizes) too.
+    assert furthest(FS, str(trial), named).step == 16
+    # Same names, same sizes, another step's bytes: a folder being written over.
     (torn / "resume" / "optimizer.pt").write_bytes(b"opt-16")
     (torn / "adapter" / "adapter_model.safetensors").write_bytes(bytes([16]) * 4096)
-    assert restore(FS, str(trial), named, tmp_path / "local").step == 16
+    assert furthest(FS, str(trial), named).step == 16
+    (torn / "adapter" / "adapter_model.safetensors").write_bytes(bytes([24]) * 4096)
+    (torn / "resume" / "optimizer.pt").write_bytes(b"opt-24")
+    assert furthest(FS, str(trial), named).step == 24  # whole again
 
 
-def test_the_furthest_wins_and_ties_go_to_the_named_one(tmp_path):
+def test_ties_go_to_the_named_one(tmp_path):
     trial = tmp_path / "trial"
     _checkpoint(trial, 3, 8)
-    twin = _checkpoint(trial, 4, 24)
+    _checkpoint(trial, 4, 24)
     named = _checkpoint(trial, 5, 24)
-    got = restore(FS, str(trial), named, tmp_path / "local")
-    assert (got.step, got.source, got.unknown_to_ray) == (24, named, False)
-    got = restore(FS, str(trial), str(trial / "checkpoint_000001"), tmp_path / "local")
-    assert got.step == 24 and got.source in (twin, named) and got.unknown_to_ray
+    got = furthest(FS, str(trial), named)
+    assert (got.step, got.path, got.named) == (24, named, True)
 
 
-def test_an_unsealed_checkpoint_of_an_older_sweeplab_is_used_as_ray_names_it(tmp_path):
+def test_an_unsealed_checkpoint_of_an_older_sweeplab_counts_only_as_ray_names_it(tmp_path):
     trial = tmp_path / "trial"
     named = _checkpoint(trial, 0, 8, sealed=False)
-    got = restore(FS, str(trial), named, tmp_path / "local")
-    assert (got.step, got.iteration, got.unknown_to_ray) == (8, None, False)
-    assert not (got.path / MANIFEST).exists()
+    _checkpoint(trial, 1, 16, sealed=False)  # not named, no manifest: cannot be checked
+    got = furthest(FS, str(trial), named)
+    assert (got.step, got.iteration, got.named) == (8, None, True)
 
 
-def test_nothing_complete_means_a_fresh_start(tmp_path):
+def test_nothing_complete_means_none(tmp_path):
     trial = tmp_path / "trial"
     torn = Path(_checkpoint(trial, 0, 8))
     (torn / "trial.json").unlink()
-    assert restore(FS, str(trial), str(torn), tmp_path / "local") is None
-    assert not (tmp_path / "local").exists()
-    assert restore(FS, str(tmp_path / "no-such-trial"), None, tmp_path / "local") is None
+    assert furthest(FS, str(trial), str(torn)) is None
+    assert furthest(FS, str(tmp_path / "no-such-trial"), None) is None
+
+
+class _Trial:
+    """The parts of a Tune trial `repair_restored` reads and sets."""
+
+    def __init__(self, trial_dir: Path, named: str | None):
+        from ray.train import CheckpointConfig
+        from ray.train._internal.checkpoint_manager import _CheckpointManager
+        from ray.train._internal.session import _TrainingResult
+        from ray.tune import Checkpoint
+
+        self.storage = SimpleNamespace(
+            storage_filesystem=FS, trial_fs_path=str(trial_dir), current_checkpoint_index=0
+        )
+        manager = _CheckpointManager(CheckpointConfig(num_to_keep=1))
+        if named is not None:
+            old = _TrainingResult(Checkpoint(named, FS), {"training_iteration": 1})
+            manager.register_checkpoint(old)
+        self.run_metadata = SimpleNamespace(checkpoint_manager=manager, last_result={"a": 1})
+        self.invalidated = False
+
+    @property
+    def checkpoint(self):
+        result = self.run_metadata.checkpoint_manager.latest_checkpoint_result
+        return result.checkpoint if result else None
+
+    def invalidate_json_state(self):
+        self.invalidated = True
+
+
+def test_repair_points_rays_record_at_the_furthest_and_deletes_the_rest(tmp_path):
+    trial_dir = tmp_path / "trial"
+    _checkpoint(trial_dir, 2, 24)
+    newest = _checkpoint(trial_dir, 3, 32)
+    torn = Path(_checkpoint(trial_dir, 4, 40))
+    (torn / "resume" / "optimizer.pt").unlink()
+    trial = _Trial(trial_dir, str(trial_dir / "checkpoint_000000"))  # gone
+    repair = repair_restored(trial)
+    assert "continues from step 32" in repair.said
+    assert trial.checkpoint.path == newest and trial.storage.current_checkpoint_index == 3
+    assert repair.reported == {"objective": 0.32, "train/step": 32, "training_iteration": 4}
+    assert trial.run_metadata.last_result["training_iteration"] == 4
+    assert sorted(checkpoint_dirs(FS, str(trial_dir))) == [3] and trial.invalidated
+    assert repair_restored(trial) is None  # right now: nothing to do
+
+
+def test_repair_starts_a_trial_afresh_when_nothing_whole_is_left(tmp_path):
+    trial_dir = tmp_path / "trial"
+    torn = Path(_checkpoint(trial_dir, 1, 16))
+    (torn / "adapter" / "adapter_model.safetensors").unlink()
+    trial = _Trial(trial_dir, str(torn))
+    assert "starts afresh" in repair_restored(trial).said
+    assert trial.checkpoint is None and checkpoint_dirs(FS, str(trial_dir)) == {}
+    assert repair_restored(_Trial(tmp_path / "new", None)) is None  # never checkpointed
 
 
 def test_prune_keeps_only_what_it_is_told(tmp_path):
