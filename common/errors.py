@@ -16,6 +16,6 @@ def first_line(exc: BaseException | str, limit: int = 200) -> str:
 
 
 def last_line(text: str, default: str = "error") -> str:
-    """A traceback's last line: the exception it ended with."""
-    lines = text.strip().splitlines()
+    """A traceback's last line: the exception it ended with (a password in a URI masked)."""
+    lines = mask_credentials(text).strip().splitlines()
     return lines[-1] if lines else default

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
@@ -58,15 +58,19 @@ def ui_command(uri: str, project_dir: Path) -> str:
     """The exact command that opens the MLflow UI on these runs: this environment's own
     `mlflow` (a venv's is not on PATH unless the venv is activated)."""
     if is_http(uri):
-        return f"open {uri} in a browser (the tracking server serves the UI)"
+        return f"open {ui_base(uri)} in a browser (the tracking server serves the UI)"
     exe = Path(sys.executable).parent / "mlflow"
     mlflow = str(exe) if exe.is_file() else "mlflow"
     return f"{mlflow} ui --backend-store-uri {uri} --host 127.0.0.1 --port {UI_PORT}"
 
 
 def ui_base(uri: str) -> str:
-    """Where the UI answers: the tracking server itself, or `ui_command`'s address."""
-    return uri.rstrip("/") if is_http(uri) else f"http://127.0.0.1:{UI_PORT}"
+    """Where the UI answers: the tracking server itself (without any user:password in
+    its URI: a link is printed and shared; the browser asks), or `ui_command`'s address."""
+    if not is_http(uri):
+        return f"http://127.0.0.1:{UI_PORT}"
+    parts = urlsplit(uri.rstrip("/"))
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 SHARED_VIEW_TAG = "mlflow.sharedViewState."

@@ -18,7 +18,7 @@ from pathlib import Path
 from ray.tune import Callback
 
 from common.errors import first_line, last_line
-from common.uris import is_http
+from common.uris import is_http, mask_credentials
 from evaluation.scoring import scoring_params
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
@@ -343,7 +343,8 @@ def _put_table(outbox: Outbox, trial_id: str, columns: dict, artifact_file: str)
 
 
 def _error_text(trial) -> str:
+    """The trial's error as Ray recorded it (a traceback), a password in a URI masked."""
     path = getattr(trial, "error_file", None)
     if path and Path(path).is_file():
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    return str(getattr(trial, "error_msg", "") or "trial failed")
+        return mask_credentials(Path(path).read_text(encoding="utf-8", errors="replace"))
+    return mask_credentials(str(getattr(trial, "error_msg", "") or "trial failed"))

@@ -12,8 +12,9 @@ import yaml
 
 import training.json_array as json_array
 import training.loading as loading
-from common.errors import first_line
+from common.errors import first_line, last_line
 from common.uris import mask_credentials
+from mlflow_server.tracking import runs_table_url, ui_base, ui_command
 from sweeps.cli import main
 from sweeps.config import SweepConfig
 from sweeps.run.state import record_sweep, state_dir
@@ -161,6 +162,13 @@ def test_credentials_are_masked_everywhere_they_are_shown():
     assert mask_credentials("http://u:p@ss@h:5000/x") == "http://u:***@h:5000/x"
     assert mask_credentials("sqlite:////a/b.db") == "sqlite:////a/b.db"
     assert "hunter2" not in first_line(ValueError(f"cannot reach {SECRET}"))
+    trace = f"Traceback ...\nMlflowException: API request to {SECRET} failed\n"
+    assert "hunter2" not in last_line(trace) and "team:***@" in last_line(trace)
+    # Printed links to the UI and the command that opens it carry no user:password at all.
+    server = "http://team:hunter2-secret@10.0.0.5:5000/"
+    assert ui_base(server) == "http://10.0.0.5:5000"
+    assert "hunter2" not in runs_table_url(ui_base(server), "1", "v")
+    assert ui_command(server, Path(".")).startswith("open http://10.0.0.5:5000 ")
 
 
 def test_a_tracking_uri_with_a_password_is_not_logged_and_its_files_are_private(tmp_path):
