@@ -158,6 +158,8 @@ class Repair:
     said: str
     checkpoint: object | None = None
     reported: dict | None = None
+    step: int | None = None
+    """The step of the checkpoint it continues from."""
 
 
 def repair_restored(trial) -> Repair | None:
@@ -193,4 +195,4 @@ def repair_restored(trial) -> Repair | None:
     prune(fs, trial_dir, {best.path})
     trial.invalidate_json_state()
     said = f"continues from step {best.step}, a checkpoint newer than Ray's record names"
-    return Repair(said, checkpoint, reported)
+    return Repair(said, checkpoint, reported, best.step)

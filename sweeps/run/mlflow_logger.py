@@ -234,7 +234,7 @@ class MlflowTrialLogger(Callback):
                 continue
             self._say(trial, repair.said)
             if repair.reported is not None:  # reported as the last driver was killed
-                self.log_result(trial, repair.reported)
+                self.log_result(trial, {**repair.reported, "resumed_from_step": repair.step})
                 with repair.checkpoint.as_directory() as path:
                     put_step_table(self.outbox, trial.trial_id, Path(path))
 
