@@ -13,8 +13,14 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from common.errors import first_line
-from sweeps.config import NAME_PATTERN, ConfigError, SweepConfig, load_config, localize
+from common.proctitle import mask_own_command_line
+
+# First thing, before the slower imports: a password typed into the command line (a
+# backend or tracking URI) is masked where `ps` shows it to every local user.
+mask_own_command_line()
+
+from common.errors import first_line  # noqa: E402
+from sweeps.config import NAME_PATTERN, ConfigError, SweepConfig, load_config, localize  # noqa: E402
 
 
 class ExitCode(Exception):

@@ -223,3 +223,83 @@ def test_server_auth_state_password_change_and_sigterm(tmp_path):
                     os.killpg(proc.pid, signal.SIGKILL)  # leftovers would fail the check above
                 except ProcessLookupError:
                     pass
+
+
+def _pg_database() -> str:
+    import psycopg2
+
+    name = f"sweeplab_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    conn.autocommit = True
+    conn.cursor().execute(f"CREATE DATABASE {name}")
+    conn.close()
+    return name
+
+
+def _drop(name: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    conn.autocommit = True
+    conn.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    conn.close()
+
+
+def test_a_password_in_a_postgresql_uri_is_never_shown(tmp_path, demo_assets):
+    """A PostgreSQL password typed into sweeplab's command lines (the server's backend, a
+    sweep's tracking URI): not in `ps` while they run, not in their output, not in MLflow's
+    params, tags or artifacts, and only in owner-only files under runs/."""
+    import threading
+
+    from mlflow import MlflowClient
+
+    secret = f"pw-{uuid.uuid4().hex}"  # trust auth here: any password gets in
+    dbs = [_pg_database(), _pg_database()]
+    server_uri, sweep_uri = (f"postgresql://postgres:{secret}@127.0.0.1:5432/{d}" for d in dbs)
+    seen_in_ps, stop = [], threading.Event()
+
+    def sample_ps():  # a process older than a second: sweeplab masks it as it starts (the
+        # interpreter's own ~30 ms start-up, before any code runs, cannot be helped)
+        while not stop.is_set():
+            ps = ["ps", "-ww", "-eo", "etimes=,args="]  # -ww: whole command lines
+            for line in subprocess.run(ps, capture_output=True, text=True).stdout.splitlines():
+                age, _, args = line.strip().partition(" ")
+                if secret in args and int(age) >= 1:
+                    seen_in_ps.append(args)
+            time.sleep(0.5)
+
+    sampler = threading.Thread(target=sample_ps, daemon=True)
+    sampler.start()
+    port = free_port()
+    log = tmp_path / "server.log"
+    server = start_server(tmp_path, port, "--backend-store-uri", server_uri, log=log.open("a"))
+    try:
+        cfg = small_sweep_config(tmp_path, demo_assets, num_samples=1)
+        run = run_sweeplab("sweep", str(cfg), "--name", "pw", "--tracking-uri", sweep_uri,
+                           cwd=tmp_path)  # fmt: skip
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "postgres:***@127.0.0.1" in run.stdout
+    finally:
+        stop.set()
+        sampler.join(timeout=30)
+        stop_group(server)
+    try:
+        assert not seen_in_ps, seen_in_ps[:3]
+        for text in (run.stdout, run.stderr, log.read_text()):
+            assert secret not in text
+        client = MlflowClient(tracking_uri=sweep_uri)
+        exp = client.get_experiment_by_name("pw")
+        runs = client.search_runs([exp.experiment_id])
+        assert len(runs) == 2
+        for r in runs:
+            assert secret not in json.dumps([r.data.params, r.data.tags])
+            dest = str(tmp_path / "artifacts" / r.info.run_id)
+            local = Path(client.download_artifacts(r.info.run_id, "", dest))
+            for f in (p for p in local.rglob("*") if p.is_file()):
+                assert secret.encode() not in f.read_bytes(), f
+        for f in (p for p in (tmp_path / "runs").rglob("*") if p.is_file()):
+            if secret.encode() in f.read_bytes():
+                assert f.name == "tracking_uri" and f.stat().st_mode & 0o077 == 0, f
+    finally:
+        for d in dbs:
+            _drop(d)

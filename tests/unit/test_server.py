@@ -141,3 +141,25 @@ def test_sigterm_reaches_the_mlflow_process(tmp_path):
     while not mark.exists() and time.time() < deadline:
         time.sleep(0.1)
     assert mark.read_text() == "got SIGTERM"
+
+
+def test_a_password_on_sweeplabs_own_command_line_is_masked_for_ps():
+    """What `ps` reads (/proc/PID/cmdline) once sweeplab's CLI module is loaded; the program
+    itself still sees the real argument."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sweeps.cli; "
+        "print(open('/proc/self/cmdline', 'rb').read().decode(errors='replace')); "
+        "print(sys.argv[-1])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "--backend-store-uri", SECRET_URI],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    shown, argv = proc.stdout.rsplit("\n", 2)[:2]
+    assert "hunter2" not in shown and "postgresql://team:***@db.example:5432/mlflow" in shown
+    assert argv == SECRET_URI
