@@ -60,9 +60,6 @@ def trainable(
             metrics = {**metrics, SYSTEM_HISTORY: json.dumps(sampler[0].drain())}
             state = {"next_step": sampler[0].next_step}
             (ckpt_dir / SYSTEM_STATE).write_text(json.dumps(state), encoding="utf-8")
-        step = int(metrics["train/step"])
-        (ckpt_dir / REPORTED).write_text(json.dumps(metrics), encoding="utf-8")
-        seal(ckpt_dir, step, step // cfg.train.report_every)  # a resume checks it is whole
         if tracker is not None:
             try:
                 if not run_id:
@@ -78,6 +75,9 @@ def trainable(
                     flush=True,
                 )
                 metrics = {**metrics, UPLOADED: 0}
+        step = int(metrics["train/step"])
+        (ckpt_dir / REPORTED).write_text(json.dumps(metrics), encoding="utf-8")
+        seal(ckpt_dir, step, step // cfg.train.report_every)  # a resume checks it is whole
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(ckpt_dir)))
 
     threads = max(1, int(sweep.search.resources.cpu))
