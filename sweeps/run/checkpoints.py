@@ -119,7 +119,7 @@ def furthest(fs: pafs.FileSystem, trial_dir: str, named: str | None) -> Furthest
         manifest = _read_json(fs, posixpath.join(path, MANIFEST))
         if manifest is None and path != named:
             continue
-        step = (manifest or {}).get("step", step_of(fs, path))
+        step = manifest.get("step") if manifest else step_of(fs, path)
         if isinstance(step, int) and step >= 0:
             found.append((step, path == named, index, path, manifest))
     for step, is_named, index, path, manifest in sorted(found, reverse=True):
