@@ -330,6 +330,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # ConfigError, DataError, InputError, refusals: bad input
         print(f"sweeplab {args.command}: error: {first_line(exc, 2000)}", file=sys.stderr)
         return 2
+    except RecursionError:  # hostile JSON or YAML read back from a store or a file
+        print(
+            f"sweeplab {args.command}: error: an input is nested too deeply to read",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print(f"sweeplab {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -189,3 +189,20 @@ def test_a_tracking_uri_with_a_password_is_not_logged_and_its_files_are_private(
     for name in ("tracking_uri", "config.json"):
         path = Path(state_dir(storage, "t")) / name
         assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_hostile_json_read_back_from_the_store_is_one_line(tmp_path, mlflow_uri, capsys):
+    """A sweep whose recorded config in the store was replaced by deeply nested JSON:
+    `promote` and `report` say so in one line (no traceback), exit 2."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    exp = client.create_experiment("hostile", artifact_location=str(tmp_path / "art"))
+    run = client.create_run(exp, tags={"sweeplab.kind": "sweep", "sweeplab.sweep": "hostile"})
+    (tmp_path / "up").mkdir()
+    (tmp_path / "up" / "sweep_config.json").write_text("[" * 200_000 + "]" * 200_000)
+    client.log_artifact(run.info.run_id, str(tmp_path / "up" / "sweep_config.json"))
+    for command in ("promote", "report"):
+        assert main([command, "hostile", "--tracking-uri", mlflow_uri]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"sweeplab {command}: error: an input is nested too deeply to read", err
