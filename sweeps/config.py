@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from common.dicts import flatten
 from evaluation.config import GenerationSettings
 from evaluation.metric_names import METRICS, metric_keys
+from sweeps import bounded_yaml
 from training.config import (
     DataConfig,
     LoraSettings,
@@ -336,9 +337,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> SweepCo
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = bounded_yaml.load(path.read_text(encoding="utf-8"))
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to read") from None
+    except bounded_yaml.YamlTooLarge as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""

@@ -206,3 +206,21 @@ def test_hostile_json_read_back_from_the_store_is_one_line(tmp_path, mlflow_uri,
         assert main([command, "hostile", "--tracking-uri", mlflow_uri]) == 2
         err = capsys.readouterr().err.strip()
         assert err == f"sweeplab {command}: error: an input is nested too deeply to read", err
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(tmp_path, capsys):
+    lines = ["name: bomb", "model: {path: m}", "x0: &a0 [{lora.r: 16}, {lora.r: 16}]"]
+    lines += [f"x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 12)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\nsearch: {points_to_evaluate: *a11}\n")
+    assert main(["validate", str(bomb)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "through its aliases (more than 100,000)" in err and "\n" not in err, err
+    # Aliases as people use them (a shared block) still load.
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(
+        "name: ok\nmodel: {path: m}\nx: &lr {train.learning_rate: 0.001}\n"
+        "search: {points_to_evaluate: [*lr, *lr]}\n"
+    )
+    main(["validate", str(shared)])
+    assert "aliases" not in capsys.readouterr().err
