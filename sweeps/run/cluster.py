@@ -127,7 +127,11 @@ def base_on_cluster(
         scores = kept
     if scores is None:
         task = ray.remote(max_retries=0, **task_resources(res))(_score_base)
-        scores = ray.get(task.remote(model, items, settings, threads))
+        try:
+            scores = ray.get(task.remote(model, items, settings, threads))
+        except ray.exceptions.RayTaskError as exc:  # the model's own error, not Ray's wrapper
+            cause = getattr(exc, "cause", None)
+            raise (cause if isinstance(cause, Exception) else exc) from None
     if record and kept is None:
         record[0].write_text(f"{record[1]}/{name}", json.dumps(scores))
     if read_cache(path) is None:

@@ -155,3 +155,24 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
     assert f"{delta:+.1f}%" in md
     logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
     assert {"report/report.md", "report/report.html"} <= logged
+
+
+def test_a_base_model_that_needs_remote_code_is_refused_and_runs_none(tmp_path, demo_assets):
+    """A model folder whose config asks for its own Python (`auto_map`) to be run: one line
+    naming it, exit 2, the code never ran, no sweep record left."""
+    import shutil
+
+    evil = tmp_path / "evil-model"
+    shutil.copytree(demo_assets["model"], evil)
+    config = json.loads((evil / "config.json").read_text())
+    auto = {"AutoConfig": "evil.EvilConfig", "AutoModelForCausalLM": "evil.EvilModel"}
+    config.update(model_type="evil", auto_map=auto)
+    (evil / "config.json").write_text(json.dumps(config))
+    ran = tmp_path / "it-ran"
+    (evil / "evil.py").write_text(f"open({str(ran)!r}, 'w').write('x')\n")
+    cfg = small_sweep_config(tmp_path, {**demo_assets, "model": evil})
+    proc = run_sweeplab("sweep", str(cfg), "--name", "evil", cwd=tmp_path)
+    err = [line for line in proc.stderr.splitlines() if "WARNING" not in line]
+    assert proc.returncode == 2 and len(err) == 1, proc.stderr[-2000:]
+    assert "custom code" in err[0] and str(evil) in err[0] and "ray::" not in err[0]
+    assert not ran.exists() and not (tmp_path / "runs" / "ray" / "evil").exists()
