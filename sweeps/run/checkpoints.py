@@ -39,8 +39,10 @@ def _digests(folder: Path) -> dict[str, str]:
 
 def seal(folder: Path, step: int, iteration: int) -> None:
     """Write `folder`'s manifest: its training step, its report number (Tune's
-    `training_iteration`) and the sha256 of every file in it."""
-    record = {"step": step, "iteration": iteration, "files": _digests(folder)}
+    `training_iteration`), and the sha256 and size of every file in it."""
+    files = _digests(folder)
+    sizes = {name: (folder / name).stat().st_size for name in files}
+    record = {"step": step, "iteration": iteration, "files": files, "sizes": sizes}
     (folder / MANIFEST).write_text(json.dumps(record), encoding="utf-8")
 
 
@@ -76,22 +78,35 @@ def step_of(fs: pafs.FileSystem, path: str | None) -> int:
     return -1
 
 
-def _complete(fs: pafs.FileSystem, path: str, manifest: dict) -> bool:
-    """Every file the manifest lists is there with its sha256 (read in place on a local
-    disk, downloaded from an object store)."""
-    files = manifest.get("files")
-    if not isinstance(files, dict):
+def _sizes(fs: pafs.FileSystem, path: str) -> dict[str, int]:
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+    except OSError:
+        return {}
+    return {posixpath.relpath(i.path, path): i.size for i in infos if i.type == pafs.FileType.File}
+
+
+def _complete(fs: pafs.FileSystem, path: str, manifest: dict, deep: bool) -> bool:
+    """Every file the manifest lists is there at its size (a listing) and, when `deep`,
+    with its sha256 (read in place on a local disk, downloaded from an object store)."""
+    files, sizes = manifest.get("files"), manifest.get("sizes", {})
+    if not isinstance(files, dict) or not isinstance(sizes, dict):
         return False
+    have = _sizes(fs, path)
+    if any(name not in have or have[name] != sizes.get(name, have[name]) for name in files):
+        return False
+    if not deep:
+        return True
     if isinstance(fs, pafs.LocalFileSystem):
-        have = _digests(Path(path))
+        digests = _digests(Path(path))
     else:
         with tempfile.TemporaryDirectory(prefix="sweeplab-ckpt-") as tmp:
             try:
                 pafs.copy_files(path, tmp, fs, pafs.LocalFileSystem())
             except OSError:
                 return False
-            have = _digests(Path(tmp))
-    return all(have.get(name) == digest for name, digest in files.items())
+            digests = _digests(Path(tmp))
+    return all(digests.get(name) == digest for name, digest in files.items())
 
 
 @dataclass(frozen=True)
@@ -111,7 +126,9 @@ class Furthest:
 def furthest(fs: pafs.FileSystem, trial_dir: str, named: str | None) -> Furthest | None:
     """The complete checkpoint with the highest step in `trial_dir`, the one at `named`
     (Ray's record's; None: none) winning ties; None when nothing complete is there. Sealed
-    checkpoints are checked against their manifest; an unsealed one (an older sweeplab's)
+    checkpoints are checked against their manifest: the named one by its files' sizes (Ray
+    registered it whole; a kill may have cut its deletion short), the others by their bytes
+    too (a copy cut short, or one written over); an unsealed one (an older sweeplab's)
     counts only if it is the named one, as Ray has it."""
     named = posixpath.normpath(named) if named else None
     found = []
@@ -124,7 +141,8 @@ def furthest(fs: pafs.FileSystem, trial_dir: str, named: str | None) -> Furthest
             found.append((step, path == named, index, path, manifest))
     for step, is_named, index, path, manifest in sorted(found, reverse=True):
         record = _read_json(fs, posixpath.join(path, "trial.json"))
-        if record is None or (manifest is not None and not _complete(fs, path, manifest)):
+        whole = manifest is None or _complete(fs, path, manifest, deep=not is_named)
+        if record is None or not whole:
             continue
         reported = _read_json(fs, posixpath.join(path, REPORTED)) or record.get("metrics")
         iteration = (manifest or {}).get("iteration")
