@@ -148,3 +148,21 @@ def test_prune_keeps_only_what_it_is_told(tmp_path):
     assert sorted(prune(FS, str(trial), {a, None, c + "/"})) == [b]
     assert sorted(checkpoint_dirs(FS, str(trial))) == [0, 2]
     assert (trial / "checkpoint_tmp_x").is_dir()
+
+
+def test_on_an_object_store_the_others_are_downloaded_to_be_checked(tmp_path):
+    """The same choice on a non-local filesystem (pyarrow's in-memory one, as an object
+    store): the named checkpoint by its listing, a newer one by its downloaded bytes."""
+    local = tmp_path / "trial"
+    named = Path(_checkpoint(local, 1, 16))
+    newer = Path(_checkpoint(local, 2, 24))
+    (newer / "resume" / "optimizer.pt").write_bytes(b"opt-XX")  # same size, other bytes
+    store = pafs._MockFileSystem()
+    pafs.copy_files(str(local), "bucket/trial", pafs.LocalFileSystem(), store)
+    named_key = f"bucket/trial/{named.name}"
+    got = furthest(store, "bucket/trial", named_key)
+    assert (got.step, got.named, got.path) == (16, True, named_key)
+    with store.open_output_stream(f"bucket/trial/{newer.name}/resume/optimizer.pt") as fh:
+        fh.write(b"opt-24")  # now whole
+    got = furthest(store, "bucket/trial", named_key)
+    assert (got.step, got.named, got.path) == (24, False, f"bucket/trial/{newer.name}")
