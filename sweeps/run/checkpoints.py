@@ -193,13 +193,13 @@ def repair_restored(trial) -> Repair | None:
     named = trial.checkpoint.path if trial.checkpoint is not None else None
     manager = trial.run_metadata.checkpoint_manager
     best = furthest(fs, trial_dir, named)
-    prune(fs, trial_dir, {best.path if best else None, named})
+    # Ray's record stays as it is only when it names the best: then Ray deletes that one.
+    prune(fs, trial_dir, {best.path if best else None, named if best and best.named else None})
     if best is None and named is None or best is not None and best.named:
         return None
     if best is None:
         manager._checkpoint_results = []
         manager._latest_checkpoint_result = None
-        prune(fs, trial_dir, set())
         trial.invalidate_json_state()
         return Repair("starts afresh (the checkpoint Ray's record names is gone, none is whole)")
     reported = dict(best.reported)
@@ -210,7 +210,6 @@ def repair_restored(trial) -> Repair | None:
     manager._latest_checkpoint_result = manager._checkpoint_results[0]
     trial.run_metadata.last_result = {**trial.run_metadata.last_result, **reported}
     storage.current_checkpoint_index = best.index  # the next one goes after it
-    prune(fs, trial_dir, {best.path})
     trial.invalidate_json_state()
     said = f"continues from step {best.step}, a checkpoint newer than Ray's record names"
     return Repair(said, checkpoint, reported, best.step)
