@@ -69,10 +69,10 @@ def checkpoint_dirs(fs: pafs.FileSystem, trial_dir: str) -> dict[int, str]:
     return found
 
 
-def step_of(fs: pafs.FileSystem, path: str | None) -> int:
+def step_of(fs: pafs.FileSystem, path: str) -> int:
     """The training step of the checkpoint at `path`; -1 when it is gone or unreadable."""
     for name in (MANIFEST, "trial.json"):
-        doc = _read_json(fs, posixpath.join(path, name)) if path else None
+        doc = _read_json(fs, posixpath.join(path, name))
         if doc is not None and isinstance(doc.get("step"), int):
             return doc["step"]
     return -1

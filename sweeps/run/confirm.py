@@ -21,12 +21,12 @@ from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import rows_from_runs
 from sweeps.run.confirm_plan import CONFIRM, ROLE_TAG, confirm_points, replicates
 from sweeps.run.mlflow_logger import MlflowTrialLogger
-from sweeps.run.ray_state import set_aside_torn
 from sweeps.run.reconcile import reconcile
 from sweeps.run.state import STATE, Place
 from sweeps.run.storage import Storage
 from sweeps.run.tuner import (
     TrackingBacklog,
+    can_restore,
     fit,
     init_ray,
     open_outbox,
@@ -101,9 +101,7 @@ def make_confirm_tuner(
 ) -> tune.Tuner:
     """A grid over the replicates (FIFO, no early stopping), or the one restored."""
     path, fs = confirm_path(storage, cfg.name), storage.ray_kwargs().get("storage_filesystem")
-    for session in set_aside_torn(storage, f"{cfg.name}{SUFFIX}"):
-        print(f"Ray's record of session {session} is torn: set aside, the one before it restored")
-    if tune.Tuner.can_restore(path, storage_filesystem=fs):
+    if can_restore(storage, f"{cfg.name}{SUFFIX}"):
         return tune.Tuner.restore(path, fn, resume_unfinished=True, storage_filesystem=fs)
     return tune.Tuner(
         fn,

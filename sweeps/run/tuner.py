@@ -87,6 +87,15 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **kwargs)
 
 
+def can_restore(storage: Storage, name: str) -> bool:
+    """Whether Ray has a record of experiment `name` there to restore; a torn newest
+    session of it is set aside first (`sweeps.run.ray_state`), and the user told."""
+    for session in set_aside_torn(storage, name):
+        print(f"Ray's record of session {session} is torn: set aside, the one before it restored")
+    fs = storage.ray_kwargs().get("storage_filesystem")
+    return tune.Tuner.can_restore(storage.path(name), storage_filesystem=fs)
+
+
 def make_tuner(
     cfg: SweepConfig, fn, storage: Storage, logger: MlflowTrialLogger, retry_failed: bool = False
 ) -> tune.Tuner:
@@ -94,9 +103,7 @@ def make_tuner(
     `retry_failed`: failed trials run again from their last checkpoint."""
     exp_dir = storage.path(cfg.name)
     fs = storage.ray_kwargs().get("storage_filesystem")
-    for session in set_aside_torn(storage, cfg.name):
-        print(f"Ray's record of session {session} is torn: set aside, the one before it restored")
-    if tune.Tuner.can_restore(exp_dir, storage_filesystem=fs):
+    if can_restore(storage, cfg.name):
         return tune.Tuner.restore(
             exp_dir,
             fn,
