@@ -113,9 +113,10 @@ gpu-wheelhouse: $(STAMP) $(WORDNET)
 server: setup
 	$(BIN)/sweeplab server --port $(PORT)
 
-# The venv's own mlflow (not on PATH unless the venv is activated) on the default store.
+# The venv's own mlflow (not on PATH unless the venv is activated) on the default store,
+# without MLflow's job runner (eight idle processes for jobs sweeplab never submits).
 ui:
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/runs/mlflow.db --host 127.0.0.1 --port $(PORT)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/runs/mlflow.db --host 127.0.0.1 --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -40,6 +40,12 @@ class ServerError(ValueError):
     """The server cannot start as asked; one line."""
 
 
+QUIET_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+"""The environment of every MLflow server sweeplab starts (a user's own setting wins):
+MLflow's job runner (eight idle `huey_consumer` processes, for MLflow's GenAI jobs, which
+sweeplab never submits) is left off."""
+
+
 def server_command(
     artifacts_destination: Path,
     host: str = "127.0.0.1",
@@ -223,6 +229,7 @@ def serve(
         db.parent.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{db.resolve()}"
     env["MLFLOW_BACKEND_STORE_URI"] = uri  # not on the command line: `ps` shows that
+    env.update(QUIET_SERVER_ENV | {k: env[k] for k in QUIET_SERVER_ENV if k in env})
     if basic_auth:
         _check_auth_env(env, runs)
         print("basic auth on: every request needs a user (admin: 'admin')")

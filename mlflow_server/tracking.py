@@ -29,6 +29,7 @@ from mlflow.exceptions import MlflowException
 from common.dicts import flatten
 from common.errors import first_line
 from common.uris import is_http
+from mlflow_server.server import QUIET_SERVER_ENV
 
 DEFAULT_STORE = Path("runs") / "mlflow.db"
 ARTIFACTS = Path("runs") / "mlartifacts"
@@ -61,7 +62,8 @@ def ui_command(uri: str, project_dir: Path) -> str:
         return f"open {ui_base(uri)} in a browser (the tracking server serves the UI)"
     exe = Path(sys.executable).parent / "mlflow"
     mlflow = str(exe) if exe.is_file() else "mlflow"
-    return f"{mlflow} ui --backend-store-uri {uri} --host 127.0.0.1 --port {UI_PORT}"
+    quiet = " ".join(f"{k}={v}" for k, v in QUIET_SERVER_ENV.items())  # no idle job runner
+    return f"{quiet} {mlflow} ui --backend-store-uri {uri} --host 127.0.0.1 --port {UI_PORT}"
 
 
 def ui_base(uri: str) -> str:

@@ -21,7 +21,9 @@ def test_tracking_uri_resolution(tmp_path, monkeypatch):
     assert resolve_tracking_uri(None, tmp_path) == "http://127.0.0.1:5555"
     assert resolve_tracking_uri("sqlite:////x.db", tmp_path) == "sqlite:////x.db"
     # The command runs as printed: this environment's own mlflow, not one that must be on PATH.
-    command = ui_command("sqlite:////a/b.db", tmp_path)
+    # It starts no idle job runner (MLflow's eight `huey_consumer` processes).
+    quiet, _, command = ui_command("sqlite:////a/b.db", tmp_path).partition(" ")
+    assert quiet == "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false"
     exe, _, rest = command.partition(" ")
     assert rest.startswith("ui --backend-store-uri sqlite:////a/b.db --host 127.0.0.1")
     assert exe == str(Path(sys.executable).parent / "mlflow") and Path(exe).is_file()
