@@ -42,3 +42,61 @@ def test_lora_parameters_of_the_tinyllama_config():
 
     # q, o: 16 x (2048 + 2048); k, v: 16 x (2048 + 256); 22 layers.
     assert gpu_check._lora_params(TINYLLAMA, Cfg) == 22 * 16 * (2 * 4096 + 2 * 2304)
+
+
+def _override(overrides: list[str], key: str) -> int:
+    return int(next(o.split("=", 1)[1] for o in overrides if o.startswith(key + "=")))
+
+
+def test_gpu_trial_trains_as_many_rows_as_its_steps_take_and_the_demo_corpus_holds():
+    from demo.corpus import DEFAULT_SIZES
+    from sweeps.config import load_config
+
+    cfg = load_config(ROOT / "configs" / "tinyllama.yaml", gpu_check.GPU_OVERRIDES).train
+    rows = _override(gpu_check.GPU_OVERRIDES, "train.num_examples")
+    assert rows == cfg.max_steps * cfg.batch_size * cfg.grad_accum == 40 * 8 * 4
+    held_out = load_config(ROOT / "configs" / "tinyllama.yaml").data.eval_size.alpaca
+    assert rows <= DEFAULT_SIZES["alpaca"] - held_out  # 1280 <= 3000 - 198
+
+
+def test_training_rate_is_that_of_the_summed_interval_time():
+    # Two intervals of equal tokens at 100 and 300 tokens/s: 2 units in 1/100 + 1/300 s.
+    assert gpu_check.harmonic_mean([100.0, 300.0]) == 2 / (1 / 100 + 1 / 300) == 150.0
+    assert gpu_check.harmonic_mean([]) == 0.0 and gpu_check.harmonic_mean([0.0, 50.0]) == 50.0
+
+
+def test_wheel_names_are_one_per_distribution(tmp_path):
+    for name in (
+        "pydantic_core-2.50.5-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+        "pydantic_core-2.50.5-cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+        "multiprocess-0.70.19-py311-none-any.whl",
+        "trl-1.16.0-py3-none-any.whl",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    assert gpu_check.wheel_names(tmp_path) == ["multiprocess", "pydantic_core", "trl"]
+
+
+def test_a_failed_wheelhouse_install_shows_pips_own_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / "wheelhouse").mkdir()
+    (tmp_path / "wheelhouse" / "notapackage-1.0-py3-none-any.whl").write_bytes(b"not a zip")
+    monkeypatch.setattr(gpu_check, "TRIAL_PACKAGES", ("no_such_module_xyz",))
+    monkeypatch.setattr(gpu_check, "OPTIONAL_PACKAGES", ())
+    found = gpu_check.packages(tmp_path / "wheelhouse")
+    assert found["missing"] == ["no_such_module_xyz"] and found["installed_from_wheelhouse"] == []
+    assert found["pip_error"] and "notapackage" in found["pip_error"]
+    assert "notapackage" in capsys.readouterr().err
+
+
+def test_the_tokenizer_has_an_id_for_each_of_the_models_and_each_decodes_to_text():
+    import random
+
+    from bench.tinyllama import train_tokenizer
+
+    # Two sentences give a few hundred merges; filler words make up the rest of 2,048.
+    tok = train_tokenizer(["The cat sat on the mat.", "A dog ran in the park."], 2048)
+    assert len(tok) == 2048
+    rng = random.Random(0)
+    ids = [rng.randrange(3 + 256, 2048) for _ in range(300)]  # past the specials and bytes
+    assert all(tok.decode([i]) for i in ids)
+    text = tok.decode(tok("The cat sat.")["input_ids"], skip_special_tokens=True)
+    assert text.strip() == "The cat sat."  # the demo text still round-trips
