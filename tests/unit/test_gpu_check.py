@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 
 from bench.tinyllama import TINYLLAMA, TOY, matmul_params
@@ -100,3 +102,42 @@ def test_the_tokenizer_has_an_id_for_each_of_the_models_and_each_decodes_to_text
     assert all(tok.decode([i]) for i in ids)
     text = tok.decode(tok("The cat sat.")["input_ids"], skip_special_tokens=True)
     assert text.strip() == "The cat sat."  # the demo text still round-trips
+
+
+def _wheel(folder, name: str) -> None:
+    """A minimal pure-Python wheel holding the module `name`."""
+    import zipfile
+
+    dist = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}.py": "VALUE = 7\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{dist}/RECORD"] = "".join(f"{f},,\n" for f in [*files, f"{dist}/RECORD"])
+    with zipfile.ZipFile(folder / f"{name}-1.0-py3-none-any.whl", "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text)
+
+
+def test_wheelhouse_install_reaches_the_shared_stages_worker_processes(tmp_path, monkeypatch):
+    # Given a missing trial package that only the wheelhouse holds
+    (tmp_path / "wheelhouse").mkdir()
+    _wheel(tmp_path / "wheelhouse", "sweeplab_probe_pkg")
+    monkeypatch.setattr(gpu_check, "TRIAL_PACKAGES", ("sweeplab_probe_pkg",))
+    monkeypatch.setattr(gpu_check, "OPTIONAL_PACKAGES", ())
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    # when it is installed
+    found = gpu_check.packages(tmp_path / "wheelhouse")
+    assert found["installed_from_wheelhouse"] == ["sweeplab_probe_pkg"]
+    assert found["missing"] == [] and found["pip_error"] is None
+    # then a child process (a worker of the shared stage) imports it too
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sweeplab_probe_pkg as m; print(m.VALUE)"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.stdout.strip() == "7", proc.stderr
+    target = str(tmp_path / "site")
+    assert os.environ["PYTHONPATH"].split(os.pathsep) == [target, str(ROOT), "/elsewhere"]
