@@ -141,3 +141,21 @@ def test_wheelhouse_install_reaches_the_shared_stages_worker_processes(tmp_path,
     assert proc.stdout.strip() == "7", proc.stderr
     target = str(tmp_path / "site")
     assert os.environ["PYTHONPATH"].split(os.pathsep) == [target, str(ROOT), "/elsewhere"]
+
+
+def test_readme_device_call_carries_the_wheelhouse_and_leaves_room_for_a_second_try():
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    call = dict(re.findall(r"^    (command|carry|timeout_s): +(.+)$", readme, re.M))
+    assert call["command"] == "bash scripts/device_gpu_check.sh"
+    carry = json.loads(call["carry"])
+    assert carry == ["bench/gpu/wheelhouse", "bench/gpu/nltk_data"]
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert all(f"/{path}/" in ignored for path in carry)  # ignored: travels only if carried
+    script = (ROOT / "scripts" / "device_gpu_check.sh").read_text()
+    limit = int(re.search(r"limit=\$\{GPU_CHECK_LIMIT_S:-(\d+)\}\nfi", script).group(1))
+    timeout_s = int(call["timeout_s"])
+    # The check, its 20 s kill grace and ~40 s of installs fit one call; two calls and a
+    # machine start (up to 4 min) fit the 15 minutes of device time.
+    assert limit + 20 + 40 <= timeout_s and 2 * timeout_s + 240 <= 15 * 60
