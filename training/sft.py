@@ -224,9 +224,9 @@ def sft_config(
 
 def checkpointing_named(config_cls, settings: dict) -> dict:
     """`settings` with `activation_checkpointing` under the name `config_cls` takes: it
-    is TrainingArguments' name only in newer transformers (5.17 has `gradient_checkpointing`
-    alone; newer keep that as a deprecated alias); TRL's SFTConfig overrides the old name's
-    default to on, so whichever name is used is always given."""
+    is TrainingArguments' name from transformers 5.23 on (5.17 to 5.22 have only
+    `gradient_checkpointing`, later ones keep it as a deprecated alias); TRL's SFTConfig
+    overrides the old name's default to on, so whichever name is used is always given."""
     names = {f.name for f in dataclasses.fields(config_cls)}
     if "activation_checkpointing" in names or "activation_checkpointing" not in settings:
         return settings
