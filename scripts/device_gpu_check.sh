@@ -40,7 +40,7 @@ umask 022
 # Nothing outside the machine can be reached: no library should try.
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_EVALUATE_OFFLINE=1
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT  # the model (2 GiB at TinyLlama's size), data, installed wheels
+trap 'rm -rf "$scratch"' EXIT  # the model (4.4 GB fp32 at TinyLlama's size), data, wheels
 # Never carried: the machine's own (the same list as scripts/gpu_wheelhouse.py MACHINE_OWN).
 machine_own='torch transformers huggingface_hub accelerate tokenizers safetensors'
 
