@@ -18,11 +18,10 @@ PYTEST_ARGS ?=
 PYTEST_JOBS ?= 2
 BENCH_ARGS ?=
 # gpu-check runs on a GPU machine without `make setup`: its own python; what that python lacks
-# comes from the wheelhouse `make gpu-wheelhouse` builds here (pure-Python wheels, WordNet).
+# comes from the wheelhouse `make gpu-wheelhouse` builds here (scripts/gpu_wheelhouse.py:
+# wheels for CPython 3.12 and 3.11, rouge_score's built here, WordNet zipped). On the lent
+# machine the whole check is `bash scripts/device_gpu_check.sh` (README "Trials on a GPU").
 GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
-GPU_WHEELS := trl peft accelerate datasets evaluate nltk pydantic annotated-types \
-	typing-inspection huggingface-hub fsspec dill multiprocess
-GPU_WHEELHOUSE := bench/gpu/wheelhouse
 DRY ?=
 
 PORT ?= 5000
@@ -99,16 +98,10 @@ bench: setup demo-data demo-model
 gpu-check:
 	$(GPU_PYTHON) scripts/gpu_check.py $(if $(DRY),--dry-run)
 
-# Pure-Python wheels at the versions installed here (no binaries: they would not match the
-# GPU machine's Python), and WordNet zipped for METEOR; the whole folder stays under 64 MiB.
+# The packages gpu-check needs that the lent machine's image lacks, at the versions installed
+# here (never its own transformers, huggingface-hub, torch, ...), and WordNet zipped; < 64 MiB.
 gpu-wheelhouse: $(STAMP) $(WORDNET)
-	rm -rf $(GPU_WHEELHOUSE) bench/gpu/nltk_data
-	$(BIN)/pip download -q --no-deps --only-binary=:all: -d $(GPU_WHEELHOUSE) $$($(PY) -c \
-		"import importlib.metadata as m; print(*[p + '==' + m.version(p) for p in '$(GPU_WHEELS)'.split()])")
-	@! ls $(GPU_WHEELHOUSE) | grep -v -- '-none-any.whl$$' || { echo "not pure-Python (above)"; exit 1; }
-	mkdir -p bench/gpu/nltk_data/corpora
-	cd $(VENV)/nltk_data/corpora && zip -qr $(CURDIR)/bench/gpu/nltk_data/corpora/wordnet.zip wordnet
-	@du -sm bench/gpu/wheelhouse bench/gpu/nltk_data | awk '{t += $$1} END {print t " MiB"; exit t >= 64}'
+	$(PY) scripts/gpu_wheelhouse.py --out bench/gpu
 
 server: setup
 	$(BIN)/sweeplab server --port $(PORT)

@@ -1,8 +1,9 @@
 """A TinyLlama-shaped base model for `make gpu-check`, built offline: TinyLlama-1.1B's real
 dimensions (22 layers, hidden 2048, 32 heads, 4 KV heads, intermediate 5632, vocab 32000)
 with random weights, and a Llama-style BPE tokenizer (byte fallback, `<s>`/`</s>`/`<unk>`, no
-pad token) trained here on the texts given. Saved with `save_pretrained` (safetensors), so a
-trial loads it through the same `from_pretrained` path as the hub model.
+pad token) trained here on the texts given, filler words added until it has an id for each of
+the model's. Saved with `save_pretrained` (safetensors), so a trial loads it through the same
+`from_pretrained` path as the hub model.
 
 `TOY` keeps TinyLlama's proportions (grouped-query attention 8:1, SwiGLU 2.75x, untied
 embeddings) at sizes a CPU trains in seconds: the dry run's model.
@@ -35,7 +36,9 @@ SPECIALS = ("<unk>", "<s>", "</s>")
 
 def train_tokenizer(texts: list[str], vocab_size: int):
     """A Llama-style tokenizer (SentencePiece-like BPE: metaspace, byte fallback) trained on
-    `texts`; it has no pad token, like Llama's (the trial loader sets pad = eos)."""
+    `texts` (plus filler words when they are too few for `vocab_size` merges: every id the model
+    can generate decodes to text); it has no pad token, like Llama's (the trial loader sets
+    pad = eos)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from tokenizers.processors import TemplateProcessing
     from transformers import PreTrainedTokenizerFast
@@ -53,12 +56,34 @@ def train_tokenizer(texts: list[str], vocab_size: int):
         show_progress=False,
     )
     tok.train_from_iterator(texts, trainer)
+    if tok.get_vocab_size() < vocab_size:  # too little text for the merges: filler words
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size, special_tokens=[*SPECIALS, *byte_tokens], show_progress=False
+        )
+        tok.train_from_iterator([*texts, *filler_text(vocab_size)], trainer)
+    if tok.get_vocab_size() != vocab_size:
+        raise ValueError(f"tokenizer has {tok.get_vocab_size()} ids, the model {vocab_size}")
     tok.post_processor = TemplateProcessing(
         single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))]
     )
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
     )
+
+
+def filler_text(vocab_size: int, seed: int = 0) -> list[str]:
+    """Lines of random lowercase words, enough for BPE to learn `vocab_size` merges: the demo
+    corpus alone gives ~3,200 of TinyLlama's 32,000 ids, and the ids past them would decode to
+    nothing (a random model generates them ~90% of the time, so scoring would see blanks)."""
+    import random
+    import string
+
+    rng = random.Random(seed)
+
+    def word() -> str:
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 9)))
+
+    return [" ".join(word() for _ in range(200)) for _ in range(max(1, vocab_size // 16))]
 
 
 def build(out_dir: Path, dims: dict, texts: list[str], device: str = "cpu") -> Path:

@@ -13,6 +13,9 @@ from pathlib import Path
 import nltk
 
 MISSING_MESSAGE = "WordNet data not found: run `make setup`"
+# The trailing slash finds the corpus as a folder and as corpora/wordnet.zip (what
+# `make gpu-wheelhouse` carries); without it NLTK looks for the folder only.
+WORDNET_RESOURCE = "corpora/wordnet/"
 # Files whose content decides METEOR's synonym matches (plus sense keys and lexnames).
 FINGERPRINT_FILES = (
     "lexnames",
@@ -39,7 +42,7 @@ def ensure_wordnet() -> str:
     if venv_data not in nltk.data.path:
         nltk.data.path.append(venv_data)
     try:
-        pointer = nltk.data.find("corpora/wordnet")
+        pointer = nltk.data.find(WORDNET_RESOURCE)
     except LookupError:
         raise WordNetMissingError(MISSING_MESSAGE) from None
     return str(getattr(pointer, "path", pointer))
@@ -52,7 +55,7 @@ def wordnet_fingerprint() -> dict[str, str]:
     Hashing reads about 35 MB once per process (~0.1 s); the result is cached.
     """
     path = ensure_wordnet()
-    pointer = nltk.data.find("corpora/wordnet")
+    pointer = nltk.data.find(WORDNET_RESOURCE)
     digest = hashlib.sha256()
     for name in FINGERPRINT_FILES:
         digest.update(name.encode() + b"\0")

@@ -32,7 +32,19 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 WHEELHOUSE = ROOT / "bench" / "gpu" / "wheelhouse"
-TRIAL_PACKAGES = ("torch", "transformers", "peft", "trl", "datasets", "pydantic", "yaml", "nltk")
+TRIAL_PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "datasets",
+    "evaluate",
+    "pydantic",
+    "yaml",
+    "nltk",
+    "rouge_score",
+    "sacrebleu",
+)
 OPTIONAL_PACKAGES = ("ray", "mlflow")
 # Toy sizes for the dry run; on a GPU the tinyllama config's own sizes, fewer steps.
 DRY_OVERRIDES = [
@@ -41,6 +53,7 @@ DRY_OVERRIDES = [
     "train.batch_size=2",
     "train.grad_accum=1",
     "train.num_examples=32",
+    "train.log_every=1",
     "train.max_length=96",
     "data.max_rows=400",
     "data.eval_size.alpaca=4",
@@ -49,7 +62,15 @@ DRY_OVERRIDES = [
     "generation.max_new_tokens=8",
     "generation.batch_size=4",
 ]
-GPU_OVERRIDES = ["train.max_steps=40", "train.report_every=20", "data.max_rows=20000"]
+# 40 steps x 8 x 4 = 1,280 rows, which the demo corpus (3,000 Alpaca rows, less the 198 held
+# out) fills; the tinyllama config's 48,000 it cannot.
+GPU_OVERRIDES = [
+    "train.max_steps=40",
+    "train.report_every=20",
+    "train.log_every=5",
+    "train.num_examples=1280",
+    "data.max_rows=20000",
+]
 
 
 class JsonLines:
@@ -69,21 +90,36 @@ class JsonLines:
 
 
 def packages(wheelhouse: Path) -> dict:
-    """Which packages import; the missing ones installed from `wheelhouse` (no network) into
-    a folder put on sys.path. Returns what is present, installed and still missing."""
+    """Which packages import; when some do not, the wheelhouse (no network) installed into a
+    folder put first on sys.path and on PYTHONPATH (the shared stage's worker processes
+    inherit it). pip's own error is printed when it fails. Returns what is present, installed
+    and still missing. `scripts/device_gpu_check.sh` installs first, so nothing is missing."""
     wanted = TRIAL_PACKAGES + OPTIONAL_PACKAGES
     missing = [p for p in wanted if importlib.util.find_spec(p) is None]
-    installed = []
-    if missing and wheelhouse.is_dir() and any(wheelhouse.glob("*.whl")):
+    installed, error = [], None
+    if set(missing) & set(TRIAL_PACKAGES) and wheelhouse.is_dir() and any(wheelhouse.glob("*.whl")):
         target = wheelhouse.parent / "site"
         cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps"]
-        cmd += ["--target", str(target), *map(str, sorted(wheelhouse.glob("*.whl")))]
-        if subprocess.run(cmd, capture_output=True, text=True).returncode == 0:
+        cmd += ["--find-links", str(wheelhouse), "--target", str(target)]
+        proc = subprocess.run([*cmd, *wheel_names(wheelhouse)], capture_output=True, text=True)
+        if proc.returncode == 0:
             sys.path.insert(0, str(target))
+            os.environ["PYTHONPATH"] = os.pathsep.join(
+                [str(target), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+            )
             importlib.invalidate_caches()
             installed = [p for p in missing if importlib.util.find_spec(p) is not None]
+        else:
+            error = proc.stderr.strip()[-2000:]
+            print(f"pip install --target {target} failed:\n{error}", file=sys.stderr, flush=True)
     still = [p for p in wanted if importlib.util.find_spec(p) is None]
-    return {"installed_from_wheelhouse": installed, "missing": still}
+    return {"installed_from_wheelhouse": installed, "missing": still, "pip_error": error}
+
+
+def wheel_names(wheelhouse: Path) -> list[str]:
+    """One requirement name per distribution in the wheelhouse: pip picks the file that fits
+    this Python (it holds cp311 and cp312 builds of compiled packages)."""
+    return sorted({w.name.split("-")[0] for w in wheelhouse.glob("*.whl")})
 
 
 def machine(device: str) -> dict:
@@ -171,7 +207,7 @@ def trial_figures(spec: dict, work: Path, peak: float, threads: int) -> dict:
     from bench.tinyllama import matmul_params
     from sweeps.config import SweepConfig
     from sweeps.run.baseline import base_scores
-    from sweeps.run.trial import eval_items, run_trial
+    from sweeps.run.trial import TRAIN_HISTORY, eval_items, run_trial
     from training.memory import cuda_memory, release_memory
     from training.prepare import prepare_data
 
@@ -191,46 +227,72 @@ def trial_figures(spec: dict, work: Path, peak: float, threads: int) -> dict:
 
     def report(metrics: dict, ckpt: Path) -> None:
         rows = json.loads((ckpt / "predictions.json").read_text(encoding="utf-8"))
-        reports.append({**metrics, "gen_tokens": sum(r["pred_tokens"] for r in rows)})
+        curve = json.loads(metrics.get(TRAIN_HISTORY, "[]"))
+        rates = [p["metrics"]["train/tokens_per_s"] for p in curve]
+        reports.append(
+            {**metrics, "gen_tokens": sum(r["pred_tokens"] for r in rows), "rates": rates}
+        )
 
     started = time.perf_counter()
     run_trial(cfg, data, work / "trial", report, sweep.search.objective, threads, base_cache)
     trial_s = time.perf_counter() - started
-    after = {"rss": _rss(), **cuda_memory()}
+    after = {"rss": _rss(), "peak_rss": _peak_rss(), **cuda_memory()}
+    dims, train = spec["dims"], cfg.train
     eval_s = sum(r["eval/seconds"] for r in reports)
-    train_s = trial_s - eval_s
+    gen_s = sum(r.get("eval/generate_seconds", r["eval/seconds"]) for r in reports)
     tokens = sum(r.get("train/phase_tokens_seen", 0.0) for r in reports[-1:])
-    seq = min(cfg.train.max_length, 1024)
-    n_lora = _lora_params(spec["dims"], cfg)
+    rows_trained = train.max_steps * train.batch_size * train.grad_accum
+    tokens_per_s = harmonic_mean([x for r in reports for x in r["rates"]])
+    train_s = tokens / tokens_per_s if tokens_per_s else 0.0
+    seq = tokens / rows_trained  # the mean row trained, not max_length
     per_token = lora_step_flops_per_token(
-        matmul_params(spec["dims"]), n_lora, spec["dims"]["num_hidden_layers"], seq,
-        spec["dims"]["hidden_size"],
+        matmul_params(dims), _lora_params(dims, cfg), dims["num_hidden_layers"], seq,
+        dims["hidden_size"],
     )  # fmt: skip
-    tokens_per_s = tokens / train_s if train_s > 0 else 0.0
-    steps, every = cfg.train.max_steps, cfg.train.report_every
     full = SweepConfig.model_validate(_tinyllama_doc()).train
-    step_s = train_s / steps
     per_eval = eval_s / max(1, len(reports))
     at_config = full.num_reports * per_eval
+    at_config_train = full.max_steps * train_s / train.max_steps
     return {
         "base_eval_s": base_s,
         "trial_s": trial_s,
         "train_s": train_s,
         "eval_s": eval_s,
+        "generate_s": gen_s,
+        "other_s": trial_s - train_s - eval_s,  # loading, data, checkpoints, saving
         "reports": len(reports),
-        "steps": steps,
-        "report_every": every,
+        "steps": train.max_steps,
+        "report_every": train.report_every,
         "train_tokens": tokens,
+        "train_rows": rows_trained,
+        "mean_row_tokens": seq,
         "train_tokens_per_s": tokens_per_s,
+        "train_tokens_per_s_wall": tokens / (trial_s - eval_s) if trial_s > eval_s else 0.0,
         "flops_per_token": per_token,
         "mfu_measured_peak": tokens_per_s * per_token / peak,
-        "gen_tokens_per_s": sum(r["gen_tokens"] for r in reports) / eval_s if eval_s else 0.0,
+        "gen_tokens": sum(r["gen_tokens"] for r in reports),
+        "gen_tokens_per_s": sum(r["gen_tokens"] for r in reports) / gen_s if gen_s else 0.0,
         "eval_share": eval_s / trial_s,
-        "eval_share_at_tinyllama_config": at_config / (at_config + full.max_steps * step_s),
+        "eval_share_at_tinyllama_config": at_config / (at_config + at_config_train),
+        "peak_gpu_bytes": after.get("peak_allocated"),
+        "gpu_bytes_after_release": after.get("allocated"),
         "memory_before": before,
         "memory_after": after,
         "objective": reports[-1]["objective"] if reports else None,
     }
+
+
+def harmonic_mean(rates: list[float]) -> float:
+    """Tokens/s over intervals of equal steps (the training curve's points, each measured
+    between two logs with evaluation left out): the rate of their summed time."""
+    rates = [r for r in rates if r > 0]
+    return len(rates) / sum(1.0 / r for r in rates) if rates else 0.0
+
+
+def _peak_rss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _lora_params(dims: dict, cfg) -> int:
@@ -334,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     emit("matmul_peak", bf16_flops_per_s=peak)
     lacking = [p for p in TRIAL_PACKAGES if p in found["missing"]]
     if lacking:
-        emit("skipped", parts=["trials"], reason=f"missing {lacking}; `make gpu-wheelhouse`")
+        why = found["pip_error"] or "`make gpu-wheelhouse`, and carry bench/gpu/wheelhouse"
+        emit("skipped", parts=["trials"], reason=f"missing {lacking}: {why}")
         return 1
     work = args.work or ROOT / "bench" / "out" / "gpu-check"
     spec = prepare(work, args.dry_run, device)
@@ -346,9 +409,17 @@ def main(argv: list[str] | None = None) -> int:
     if sharing == "auto":
         sharing = "ray" if "ray" not in found["missing"] else "processes"
     started = time.time()
-    for i, fig in enumerate(two_trials(spec_path, work, sharing, device, peak)):
+    shared = two_trials(spec_path, work, sharing, device, peak)
+    for i, fig in enumerate(shared):
         emit("shared", trial=i, sharing=sharing, **fig)
-    emit("done", shared_wall_s=time.time() - started, out=str(out))
+    wall = time.time() - started
+    emit(
+        "done",
+        shared_wall_s=wall,
+        shared_train_tokens_per_s=sum(f["train_tokens"] for f in shared) / wall,
+        shared_peak_gpu_bytes=sum(f["peak_gpu_bytes"] or 0 for f in shared),
+        out=str(out),
+    )
     return 0
 
 

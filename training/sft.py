@@ -13,6 +13,7 @@ states load with `torch.load(weights_only=True)`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import time
@@ -218,7 +219,20 @@ def sft_config(
         include_num_input_tokens_seen="non_padding",  # tokens/s for trials and gpu-check
         **hardware_settings(train, attn_implementation, cuda, bf16_ok),
     )
-    return SFTConfig(**{**settings, **extra})
+    return SFTConfig(**checkpointing_named(SFTConfig, {**settings, **extra}))
+
+
+def checkpointing_named(config_cls, settings: dict) -> dict:
+    """`settings` with `activation_checkpointing` under the name `config_cls` takes: it
+    is TrainingArguments' name from transformers 5.23 on (5.17 to 5.22 have only
+    `gradient_checkpointing`, later ones keep it as a deprecated alias); TRL's SFTConfig
+    overrides the old name's default to on, so whichever name is used is always given."""
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    if "activation_checkpointing" in names or "activation_checkpointing" not in settings:
+        return settings
+    out = dict(settings)
+    out["gradient_checkpointing"] = out.pop("activation_checkpointing")
+    return out
 
 
 def train_lora(

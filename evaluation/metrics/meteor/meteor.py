@@ -180,7 +180,7 @@ class Meteor(evaluate.Metric):
     def _download_and_prepare(self, dl_manager):
         # Nothing is downloaded: the corpus must already be on nltk.data.path.
         try:
-            nltk.data.find("corpora/wordnet")
+            nltk.data.find("corpora/wordnet/")  # a folder or a .zip
         except LookupError:
             raise LookupError(_MISSING_WORDNET) from None
 
