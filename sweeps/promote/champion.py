@@ -75,7 +75,7 @@ def compare(
             pairs.append(
                 (_scores([champion[k] for k in keys]), _scores([challenger[k] for k in keys]))
             )
-    n = sum(len(c.meteor) for c, _ in pairs)
+    n = sum(c.n for c, _ in pairs)
     if not pairs:
         return Comparison(objective, None, None, None, 0, mode)
     points, low, high = paired_effect(pairs, metric)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sweeps.config import SweepConfig, nine_metrics
+from evaluation.metric_registry import logged
+from sweeps.config import SweepConfig, eval_metric_keys
+from training.examples import SOURCES
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,16 @@ def best(rows: list[Row], mode: str = "max") -> Row | None:
     return pick(done, key=lambda r: r.metrics["objective"])
 
 
+def logged_keys(rows: list[Row]) -> list[str]:
+    """`dataset/metric` of the registry metrics the evaluated rows all logged (a sweep
+    logged before a metric existed has no column for it)."""
+    return eval_metric_keys(logged([r.metrics for r in rows], SOURCES))
+
+
 def render(rows: list[Row], cfg: SweepConfig) -> str:
-    """A fixed-width table: searched values, the nine metrics, the objective; best marked."""
+    """A fixed-width table: searched values, each set's metrics, the objective; best marked."""
     top = best(rows, cfg.search.mode)
-    metric_cols = nine_metrics()
+    metric_cols = logged_keys(rows)
     heads = ["", "trial"] + list(cfg.search.space) + metric_cols + ["objective", "status"]
     body = []
     for r in rows:

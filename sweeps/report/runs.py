@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.metric_registry import METRICS, Metric, logged
 from mlflow_server.registry import download_run_dir
 from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
@@ -89,9 +90,16 @@ class TableCache:
 
 
 def _scores(rows: list[dict]) -> ExampleScores:
+    """Per-example scores of the per-example metrics the table has a column for."""
+    columns = [m.name for m in METRICS if m.per_example and rows and m.name in rows[0]]
     return ExampleScores(
-        np.array([r["meteor"] for r in rows], float),
-        np.array([r["rougeL"] for r in rows], float),
+        {name: np.array([r[name] for r in rows], float) for name in columns},
         [r["prediction"] for r in rows],
         [r["reference"] for r in rows],
     )
+
+
+def reported(trials: list[Trial], datasets: tuple[str, ...]) -> tuple[Metric, ...]:
+    """The registry metrics every trial logged on every dataset: a sweep logged before a
+    metric existed (chrF, say) reports without it."""
+    return logged([t.row.metrics for t in trials], datasets)

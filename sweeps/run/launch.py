@@ -15,6 +15,7 @@ from pathlib import Path
 
 from common.errors import first_line
 from common.uris import mask_credentials
+from evaluation.metric_registry import HEADLINE
 from mlflow_server.tracking import (
     Tracker,
     compare_url,
@@ -91,8 +92,10 @@ def _launch_locked(
     data, bases = _prepare(cfg, place, ray_address, undo, label or cfg.name)
     labels = _labels(cfg)
     for key, base in bases.items():
-        meteor = [f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith("/meteor")]
-        print(f"  base {labels[key] + ' ' if len(bases) > 1 else ''}" + "  ".join(meteor))
+        head = [
+            f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith(f"/{HEADLINE.name}")
+        ]
+        print(f"  base {labels[key] + ' ' if len(bases) > 1 else ''}" + "  ".join(head))
     tracker = Tracker(uri, place.project, patience=cfg.tracking_patience)
     print(
         f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "

@@ -19,6 +19,7 @@ from ray.tune import Callback
 
 from common.errors import first_line, last_line
 from common.uris import is_http, mask_credentials
+from evaluation.metric_registry import HEADLINE
 from evaluation.scoring import scoring_params
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
@@ -34,7 +35,7 @@ from sweeps.run.describe import (
 )
 from training.prepare import PreparedData
 
-SHOWN = ("openorca/meteor", "alpaca/meteor", "dolly/meteor")
+SHOWN = tuple(f"{ds}/{HEADLINE.name}" for ds in ("openorca", "alpaca", "dolly"))
 
 
 def _short(config: dict) -> str:

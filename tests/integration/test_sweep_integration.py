@@ -9,7 +9,7 @@ import os
 import pytest
 from mlflow import MlflowClient
 
-from tests.helpers import NINE, run_python, run_sweeplab, small_sweep_config
+from tests.helpers import SET_METRICS, run_python, run_sweeplab, small_sweep_config
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
         params = child.data.params
         assert params["lora_r"] in ("16", "32") and params["mix.openorca"] in ("0.0", "0.3")
         assert params["curriculum"] == "none"
-        for name in NINE:
+        for name in SET_METRICS:
             value = child.data.metrics[name]
             assert 0.0 <= value <= 1.0, (name, value)
         # Two reports per full trial (report_every 8 of 16 steps), at steps 8 and 16.

@@ -228,7 +228,7 @@ def test_meteor_multiple_references_take_the_best():
 # --- score() -------------------------------------------------------------------------------
 
 
-def test_score_combines_the_three_metrics():
+def test_score_combines_every_registry_metric():
     result = scoring.score(PREDS, REFS)
     assert set(result) == {"n", "bleu", "rougeL", "meteor"}
     assert result["n"] == len(PAIRS)
