@@ -1,4 +1,4 @@
-"""Evaluation: batched greedy generation, METEOR / BLEU / ROUGE-L as local `evaluate`
+"""Evaluation: batched greedy generation, METEOR / BLEU / ROUGE-L / chrF as local `evaluate`
 modules (`metrics/`), the metric registry (`metric_registry`: each metric's name, label,
 per-example statistics and corpus aggregation, defined once here), scoring, the paired
 bootstrap and per-example error flags.

@@ -2,7 +2,7 @@
 
 Every metric of the registry is a corpus score from summed per-example statistics, so each
 resample sums the statistics of the examples it draws: a mean for METEOR and ROUGE-L, corpus
-BLEU recomputed from n-gram counts (the same numbers the canonical scripts sum),
+BLEU and chrF recomputed from n-gram counts (the same numbers the canonical scripts sum),
 never a mean of sentence scores.
 """
 

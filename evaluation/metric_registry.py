@@ -3,7 +3,7 @@ bootstrap, the base deltas and the report's tables and plots all loop over.
 
 A metric is its per-example sufficient statistics (one row of numbers per example) and how
 a corpus score follows from their sum. A mean of per-example scores (METEOR, ROUGE-L) has
-the row (score, 1); corpus BLEU has n-gram counts. A bootstrap resample sums the
+the row (score, 1); corpus BLEU and chrF have n-gram counts. A bootstrap resample sums the
 rows it draws, so corpus metrics are recomputed per resample, never averaged per sentence.
 Adding a metric is one module (its statistics and aggregation) and one entry in METRICS.
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evaluation.corpus_bleu import bleu_from_stats, bleu_stats
+from evaluation.corpus_chrf import chrf_from_stats, chrf_stats
 
 Statistics = Callable[[list[str], list[str]], np.ndarray]
 
@@ -81,6 +82,7 @@ METRICS: tuple[Metric, ...] = (
     METEOR,
     Metric("bleu", "BLEU", True, bleu_stats, bleu_from_stats),
     Metric("rougeL", "ROUGE-L", True, _rouge_l, _mean, per_example=True),
+    Metric("chrf", "chrF", True, chrf_stats, chrf_from_stats),
 )
 """What each eval set reports, in report order."""
 HEADLINE = METEOR

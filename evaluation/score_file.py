@@ -1,7 +1,7 @@
 """Scores of saved predictions (`sweeplab score FILE.jsonl [--per-example]`).
 
 Each non-blank line of FILE is `{"prediction": "...", "reference": "..."}`. The result is
-`{"n": ..., "meteor": ..., "bleu": ..., "rougeL": ...}` (every registry metric)
+`{"n": ..., "meteor": ..., "bleu": ..., "rougeL": ..., "chrf": ...}` (every registry metric)
 plus, with `per_example`, `"per_example": [{"meteor": ..., "rougeL": ...}, ...]` in file
 order. Bad input raises InputError, one line naming the file and line.
 """

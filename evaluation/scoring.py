@@ -2,10 +2,10 @@
 
 METEOR and ROUGE-L come from the local `evaluate` modules in evaluation/metrics, which
 reproduce the Hugging Face Hub's `meteor` and `rouge` without network access (each loaded once
-per process); corpus BLEU comes from per-example n-gram statistics that reproduce the local
-`bleu` module (tests hold it to it). Every metric is a corpus score from
+per process); corpus BLEU and chrF come from per-example n-gram statistics that reproduce the
+local `bleu` and `chrf` modules (tests hold them to it). Every metric is a corpus score from
 summed per-example statistics (evaluation/metric_registry.py), which `statistics` returns for
-paired bootstraps: BLEU is corpus-level, not means of sentence scores.
+paired bootstraps: BLEU and chrF are corpus-level, not means of sentence scores.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from pathlib import Path
 import evaluate
 import numpy as np
 
+from evaluation.corpus_chrf import BETA, CHAR_ORDER, WORD_ORDER
 from evaluation.metric_registry import METRICS
 from evaluation.wordnet import ensure_wordnet, wordnet_fingerprint
 
 METRICS_DIR = Path(__file__).resolve().parent / "metrics"
-MODULES = ("bleu", "rouge", "meteor")
+MODULES = ("bleu", "rouge", "meteor", "chrf")
 """The local evaluate modules (directory names under metrics/)."""
 
 
@@ -109,6 +110,7 @@ def scoring_params() -> dict[str, str]:
     wordnet = wordnet_fingerprint()
     return {
         "bleu_tokenizer": "13a",
+        "chrf_orders": f"char={CHAR_ORDER},word={WORD_ORDER},beta={BETA}",
         "meteor_tokenizer": meteor_tokenizer_name(),
         "wordnet_path": wordnet["path"],
         "wordnet_sha256": wordnet["sha256"],

@@ -183,7 +183,9 @@ def small_sweep_config(tmp_path: Path, assets: dict[str, Path], **search) -> Pat
 
 
 SET_METRICS = [
-    f"{s}/{m}" for s in ("alpaca", "dolly", "openorca") for m in ("meteor", "bleu", "rougeL")
+    f"{s}/{m}"
+    for s in ("alpaca", "dolly", "openorca")
+    for m in ("meteor", "bleu", "rougeL", "chrf")
 ]
 """The `dataset/metric` names every finished trial logs (spelled out, not imported)."""
 

@@ -4,7 +4,7 @@ Two estimators, in order of preference:
 - paired: trials that differ only in this dimension, compared at their largest common step
   on the same eval examples; a bootstrap over examples (the same resampled indices for both
   trials of every pair) gives the interval. Every metric is recomputed from the per-example
-  statistics each resample draws (evaluation/metric_registry.py): BLEU at corpus
+  statistics each resample draws (evaluation/metric_registry.py): BLEU and chrF at corpus
   level, METEOR and ROUGE-L as means.
 - regression: ordinary least squares over all finished trials of the metric on one
   treatment indicator per dimension (plus an intercept), with a t interval from the

@@ -3,6 +3,7 @@ import pytest
 from evaluation.analysis import checkable_answer, flag_example, summarize
 from evaluation.bootstrap import paired_bootstrap
 from evaluation.corpus_bleu import bleu_from_stats, bleu_stats
+from evaluation.corpus_chrf import chrf_stats
 from evaluation.eval_sets import cut_to_sentence
 from evaluation.metric_registry import mean_rows
 from evaluation.scoring import score
@@ -95,11 +96,13 @@ def test_paired_bootstrap_interval():
         "meteor": mean_rows([0.5, 0.6, 0.7, 0.4, 0.5]),
         "rougeL": mean_rows([0.5] * 5),
         "bleu": bleu_stats(PREDS, REFS),
+        "chrf": chrf_stats(PREDS, REFS),
     }
     b = {
         "meteor": mean_rows([0.25, 0.3, 0.35, 0.2, 0.25]),
         "rougeL": mean_rows([0.5] * 5),
         "bleu": bleu_stats(base_p, REFS),
+        "chrf": chrf_stats(base_p, REFS),
     }
     d = paired_bootstrap(t, b, samples=500, seed=0)
     assert d["meteor"].pct == pytest.approx(100.0)  # every example doubled
