@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from common.tags import REPORT_DIR
 from evaluation.metric_registry import logged
 from mlflow_server.tracking import Tracker
 from sweeps.config import eval_metric_keys
@@ -83,5 +84,5 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
     html_path = out_dir / "report.html"
     html_path.write_text(to_html(md, plots), encoding="utf-8")
     for p in (md_path, html_path, *plots):
-        tracker.log_artifact(parent.info.run_id, p, "report")
+        tracker.log_artifact(parent.info.run_id, p, REPORT_DIR)
     return md_path, html_path

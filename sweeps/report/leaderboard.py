@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.tags import STOPPED_EARLY_TAG, TRIAL_TAG
 from evaluation.metric_registry import logged
 from sweeps.config import SweepConfig, eval_metric_keys
 from training.examples import SOURCES
@@ -26,12 +27,12 @@ def rows_from_runs(runs: list, cfg: SweepConfig) -> list[Row]:
         searched = {k: run.data.params.get(k, "") for k in cfg.search.space}
         rows.append(
             Row(
-                tags.get("sweeplab.trial_id", run.info.run_id[:8]),
+                tags.get(TRIAL_TAG, run.info.run_id[:8]),
                 run.info.run_id,
                 run.info.status,
                 searched,
                 dict(run.data.metrics),
-                tags.get("sweeplab.stopped_early") == "true",
+                tags.get(STOPPED_EARLY_TAG) == "true",
             )
         )
     return sorted(rows, key=lambda r: r.trial_id)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.tags import KIND_SWEEP, KIND_TAG, STEP_TABLE_PATTERN, SWEEP_CONFIG, step_table
 from evaluation.metric_registry import METRICS, Metric, logged
 from mlflow_server.registry import download_run_dir
 from mlflow_server.tracking import Tracker
@@ -37,12 +38,12 @@ def load_sweep(tracker: Tracker, sweep: str):
     exp = tracker.client.get_experiment_by_name(sweep)
     if exp is None:
         raise SweepNotFound(f"no sweep named {sweep!r} in {tracker.uri}")
-    parents = tracker.find_runs(exp.experiment_id, "tags.`sweeplab.kind` = 'sweep'")
+    parents = tracker.find_runs(exp.experiment_id, f"tags.`{KIND_TAG}` = '{KIND_SWEEP}'")
     if not parents:
         raise SweepNotFound(f"sweep {sweep!r} has no parent run in {tracker.uri}")
     parent = max(parents, key=lambda r: r.info.start_time)
     with tempfile.TemporaryDirectory() as tmp:
-        path = download_run_dir(tracker.client, parent.info.run_id, "sweep_config.json", Path(tmp))
+        path = download_run_dir(tracker.client, parent.info.run_id, SWEEP_CONFIG, Path(tmp))
         cfg = SweepConfig.model_validate(json.loads(path.read_text()))
     return parent, cfg
 
@@ -50,15 +51,13 @@ def load_sweep(tracker: Tracker, sweep: str):
 def evaluated_steps(tracker: Tracker, run_id: str) -> list[int]:
     """The steps at which a trial logged its per-example table."""
     arts = tracker.client.list_artifacts(run_id, "eval")
-    steps = [int(m.group(1)) for a in arts if (m := re.search(r"predictions_step(\d+)", a.path))]
+    steps = [int(m.group(1)) for a in arts if (m := re.search(STEP_TABLE_PATTERN, a.path))]
     return sorted(steps)
 
 
 def read_rows(tracker: Tracker, run_id: str, step: int, tmp: Path) -> list[dict]:
     """A trial's per-example table at one step, as rows."""
-    path = download_run_dir(
-        tracker.client, run_id, f"eval/predictions_step{step}.json", tmp / run_id / str(step)
-    )
+    path = download_run_dir(tracker.client, run_id, step_table(step), tmp / run_id / str(step))
     data = json.loads(path.read_text(encoding="utf-8"))
     return [dict(zip(data["columns"], r, strict=True)) for r in data["data"]]
 

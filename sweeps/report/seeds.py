@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.tags import POINT_TAG, ROLE_CONFIRM, ROLE_TAG
 from evaluation.metric_registry import metric_keys
 from sweeps.config import SweepConfig
 from sweeps.report.effects import (
@@ -28,11 +29,9 @@ from sweeps.report.runs import TableCache, Trial, reported
 from sweeps.report.verdicts import control, dimension_effects, is_control
 from training.examples import SOURCES
 
-ROLE_TAG, POINT_TAG = "sweeplab.role", "sweeplab.point"
-
 
 def is_replicate(t: Trial) -> bool:
-    return t.tags.get(ROLE_TAG) == "confirm"
+    return t.tags.get(ROLE_TAG) == ROLE_CONFIRM
 
 
 def by_point(reps: list[Trial]) -> dict[int, list[Trial]]:

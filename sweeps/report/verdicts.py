@@ -12,6 +12,7 @@ from itertools import combinations
 
 import numpy as np
 
+from common.tags import SEED_LIKE
 from evaluation.metric_registry import metric_keys
 from sweeps.config import Choice, SweepConfig
 from sweeps.report.compliance import compliance, paired_compliance
@@ -120,7 +121,8 @@ def _regressed(cfg: SweepConfig, trials: list[Trial], dim: str, tables: TableCac
 
 
 def seed_like(trials: list[Trial]) -> Trial | None:
-    """The Alpaca-only trial closest to the seed's setup (r=16, no curriculum)."""
+    """The Alpaca-only trial closest to the seed's setup (`SEED_LIKE`: r=16, no curriculum),
+    the configuration `sweeplab confirm` re-runs as the baseline."""
     alpaca_only = [
         t
         for t in trials
@@ -128,11 +130,11 @@ def seed_like(trials: list[Trial]) -> Trial | None:
     ]
 
     def distance(t: Trial) -> tuple:
-        return (
-            t.params.get("lora_r") != "16",
-            t.params.get("curriculum") != "none",
-            -max(t.steps or [0]),
-            t.row.trial_id,
+        unlike = tuple(
+            not is_control(t.params.get(k, ""), json.dumps(v))
+            for k, v in SEED_LIKE.items()
+            if not k.startswith("mix.")
         )
+        return (*unlike, -max(t.steps or [0]), t.row.trial_id)
 
     return min(alpaca_only, key=distance) if alpaca_only else None
