@@ -12,7 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from common.tags import KIND_SWEEP, KIND_TAG, STEP_TABLE_PATTERN, SWEEP_CONFIG, step_table
+from common.tags import (
+    EVAL_DIR,
+    KIND_SWEEP,
+    KIND_TAG,
+    STEP_TABLE_PATTERN,
+    SWEEP_CONFIG,
+    step_table,
+)
 from evaluation.metric_registry import METRICS, Metric, logged
 from mlflow_server.registry import download_run_dir
 from mlflow_server.tracking import Tracker
@@ -50,7 +57,7 @@ def load_sweep(tracker: Tracker, sweep: str):
 
 def evaluated_steps(tracker: Tracker, run_id: str) -> list[int]:
     """The steps at which a trial logged its per-example table."""
-    arts = tracker.client.list_artifacts(run_id, "eval")
+    arts = tracker.client.list_artifacts(run_id, EVAL_DIR)
     steps = [int(m.group(1)) for a in arts if (m := re.search(STEP_TABLE_PATTERN, a.path))]
     return sorted(steps)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from common.errors import first_line
-from common.tags import DATA_MANIFEST, TRIAL_RECORD
+from common.tags import ADAPTER, DATA_MANIFEST, TRIAL_RECORD
 from evaluation.eval_sets import EvalItem, evaluate_all
 from evaluation.scoring import scoring_params
 from sweeps.config import TrialConfig
@@ -149,8 +149,8 @@ def run_trial(
         metrics["objective"] = objective_value(metrics, objective)
         metrics["train/step"] = step
         ckpt = Path(tempfile.mkdtemp(prefix=f"ckpt-{step}-", dir=work_dir))
-        save_adapter(peft_model, ckpt / "adapter")
-        tokenizer.save_pretrained(str(ckpt / "adapter"))
+        save_adapter(peft_model, ckpt / ADAPTER)
+        tokenizer.save_pretrained(str(ckpt / ADAPTER))
         shutil.move(trainer_ckpt, ckpt / RESUME_DIR)  # the trainer deletes it afterwards
         rows = prediction_rows(items, results, base)
         write_records(ckpt, cfg, step, metrics, mix_manifest, rows)
