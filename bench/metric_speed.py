@@ -1,8 +1,8 @@
-"""Figure 6: how fast the three metrics score, and their share of a trial's evaluation.
+"""Figure 6: how fast the metrics score, and their share of a trial's evaluation.
 
 On the demo config's eval sets (its sizes and generation settings) the demo base model
 answers every prompt as `evaluation.eval_sets.evaluate_all` does, then
-`evaluation.scoring.score` scores the answers (BLEU, ROUGE-L and METEOR together, per
+`evaluation.scoring.score` scores the answers (every registry metric together, per
 example too). Loading WordNet and the metric modules is timed on its own first: it happens
 once per process, not once per evaluation. Each set is scored twice: the first time fills
 METEOR's per-word caches, the second finds them warm (and must give the same values). A demo

@@ -1,5 +1,5 @@
-"""Score a model on the held-out sets: generate, then METEOR / BLEU / ROUGE-L, length and
-error-category figures per dataset, and the per-example arrays paired bootstraps need."""
+"""Score a model on the held-out sets: generate, then every registry metric, length and
+error-category figures per dataset, and the per-example statistics paired bootstraps need."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from evaluation.analysis import flag_example, summarize
-from evaluation.bootstrap import bleu_stats
 from evaluation.config import GenerationSettings
 from evaluation.generate import Generation, generate
-from evaluation.metric_names import METRICS
-from evaluation.scoring import score
+from evaluation.metric_registry import METRICS
+from evaluation.scoring import scores_of, statistics
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
@@ -32,12 +31,13 @@ class EvalItem:
 @dataclass(frozen=True)
 class SetResult:
     metrics: dict[str, float]
-    """`meteor`, `bleu`, `rougeL`, length figures and flag rates for one dataset."""
+    """Every registry metric by name, length figures and flag rates for one dataset."""
     generations: list[Generation]
     per_example: list[dict]
     """Per example: scores and flags, in eval-set order."""
     arrays: dict[str, np.ndarray]
-    """`meteor`, `rougeL` per example and `bleu_stats`, for paired bootstraps."""
+    """Each metric's per-example statistics by name (evaluation/metric_registry.py), for
+    paired bootstraps."""
 
 
 def reference_budgets(
@@ -95,12 +95,13 @@ def score_set(
     if settings.stop_at_sentence:
         gens = [replace(g, text=cut_to_sentence(g.text)) if g.truncated else g for g in gens]
     preds, refs = [g.text for g in gens], [it.reference for it in items]
-    scores = score(preds, refs, per_example=True)
+    arrays = statistics(preds, refs)
+    scores = scores_of(arrays, per_example=True)
     flags = [
         flag_example(g.text, it.reference, it.system, g.truncated)
         for g, it in zip(gens, items, strict=True)
     ]
-    metrics = {m: float(scores[m]) for m in METRICS} | summarize(flags)
+    metrics = {m.name: float(scores[m.name]) for m in METRICS} | summarize(flags)
     metrics["prompt_truncated_pct"] = (
         100.0 * sum(g.prompt_truncated for g in gens) / max(1, len(gens))
     )
@@ -108,11 +109,6 @@ def score_set(
         {**{k: float(v) for k, v in s.items()}, **f.as_dict()}
         for s, f in zip(scores["per_example"], flags, strict=True)
     ]
-    arrays = {
-        "meteor": np.array([s["meteor"] for s in scores["per_example"]], dtype=float),
-        "rougeL": np.array([s["rougeL"] for s in scores["per_example"]], dtype=float),
-        "bleu_stats": bleu_stats(preds, refs),
-    }
     return SetResult(metrics, gens, per_example, arrays)
 
 

@@ -1,9 +1,9 @@
 """Scores of saved predictions (`sweeplab score FILE.jsonl [--per-example]`).
 
 Each non-blank line of FILE is `{"prediction": "...", "reference": "..."}`. The result is
-`{"n": ..., "bleu": ..., "rougeL": ..., "meteor": ...}` plus, with `per_example`,
-`"per_example": [{"rougeL": ..., "meteor": ...}, ...]` in file order. Bad input raises
-InputError, one line naming the file and line.
+`{"n": ..., "meteor": ..., "bleu": ..., "rougeL": ..., "chrf": ...}` (every registry metric)
+plus, with `per_example`, `"per_example": [{"meteor": ..., "rougeL": ...}, ...]` in file
+order. Bad input raises InputError, one line naming the file and line.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 
+from common.tags import MIXTURE_TAG
+
 DIGEST_LEN = 32
 """Hex digits of sweeplab's sha256 content hash kept as the MLflow digest (MLflow: <= 36)."""
 
@@ -40,7 +42,7 @@ def _source(spec: dict):
     from mlflow.data.code_dataset_source import CodeDatasetSource
 
     # A mixture is built by sweeplab's code from the named sources.
-    return CodeDatasetSource({"sweeplab.mixture_of": json.dumps(spec["mixture"], sort_keys=True)})
+    return CodeDatasetSource({MIXTURE_TAG: json.dumps(spec["mixture"], sort_keys=True)})
 
 
 def dataset_input(spec: dict):

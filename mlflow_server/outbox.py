@@ -26,6 +26,7 @@ from typing import Any
 
 from common.errors import first_line
 from common.files import fsync_dir, fsync_tree, rename_durable, write_atomic
+from common.tags import RECOVERED_TAG
 from mlflow_server.tracking import RUN_ENDED, Tracker, failure_kind, http_status
 
 ENTRY = "entry.json"
@@ -257,7 +258,7 @@ class Outbox:
             run_id = self.tracker.find_trial_run(self.parent, trial_id)
             if run_id is None and self._torn:  # its 'trial' write was torn: keep the rest
                 run_id = self.tracker.start_trial(self.parent, trial_id, {}, f"trial-{trial_id}")
-                self.tracker.set_tags(run_id, {"sweeplab.recovered": "trial write torn"})
+                self.tracker.set_tags(run_id, {RECOVERED_TAG: "trial write torn"})
             if run_id is None:
                 raise ValueError(f"no MLflow run for trial {trial_id} (its 'trial' write is lost)")
             self._runs[trial_id] = run_id

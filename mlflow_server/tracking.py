@@ -28,15 +28,20 @@ from mlflow.exceptions import MlflowException
 
 from common.dicts import flatten
 from common.errors import first_line
+from common.tags import (
+    ERROR_TAG,
+    KIND_SWEEP,
+    KIND_TAG,
+    KIND_TRIAL,
+    PARENT_TAG,
+    SWEEP_TAG,
+    TRIAL_TAG,
+)
 from common.uris import is_http
 from mlflow_server.server import QUIET_SERVER_ENV
 
 DEFAULT_STORE = Path("runs") / "mlflow.db"
 ARTIFACTS = Path("runs") / "mlartifacts"
-SWEEP_TAG = "sweeplab.sweep"
-TRIAL_TAG = "sweeplab.trial_id"
-PARENT_TAG = "mlflow.parentRunId"
-KIND_TAG = "sweeplab.kind"
 MAX_PARAM_LEN = 6000
 
 
@@ -245,12 +250,12 @@ class Tracker:
 
         def find_or_create() -> str:
             existing = self._raw.search_runs(
-                [exp], f"tags.`{KIND_TAG}` = 'sweep' and tags.`{SWEEP_TAG}` = '{name}'"
+                [exp], f"tags.`{KIND_TAG}` = '{KIND_SWEEP}' and tags.`{SWEEP_TAG}` = '{name}'"
             )
             if existing:
                 self._raw.update_run(existing[0].info.run_id, status="RUNNING")
                 return existing[0].info.run_id
-            tags_ = {SWEEP_TAG: name, KIND_TAG: "sweep", **tags}
+            tags_ = {SWEEP_TAG: name, KIND_TAG: KIND_SWEEP, **tags}
             return self._raw.create_run(exp, run_name=name, tags=tags_).info.run_id
 
         run_id = self._unit(find_or_create)
@@ -277,7 +282,7 @@ class Tracker:
                 return run_id
             tags = {PARENT_TAG: parent_run_id, TRIAL_TAG: trial_id, SWEEP_TAG: sweep}
             name = self._unique_name(exp, parent_run_id, run_name, trial_id)
-            run = self._raw.create_run(exp, run_name=name, tags={**tags, KIND_TAG: "trial"})
+            run = self._raw.create_run(exp, run_name=name, tags={**tags, KIND_TAG: KIND_TRIAL})
             return run.info.run_id
 
         run_id = self._unit(find_or_create)
@@ -322,7 +327,7 @@ class Tracker:
 
     def end_run(self, run_id: str, status: str = "FINISHED", error: str | None = None) -> None:
         if error:
-            self.client.set_tag(run_id, "sweeplab.error", error[:5000])
+            self.client.set_tag(run_id, ERROR_TAG, error[:5000])
         self.client.set_terminated(run_id, status=status)
 
     # values ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from common.dicts import flatten
 from evaluation.config import GenerationSettings
-from evaluation.metric_names import METRICS, metric_keys
+from evaluation.metric_registry import METRICS, Metric, metric_keys
 from sweeps import bounded_yaml
 from training.config import (
     DataConfig,
@@ -156,7 +156,7 @@ class SearchConfig(Strict):
 
     def check_objective(self, datasets: tuple[str, ...]) -> None:
         """The objective names a metric of the sweep's eval sets (or a mean over the three)."""
-        valid = {f"mean_{m}" for m in METRICS} | {f"{s}/{m}" for s in datasets for m in METRICS}
+        valid = {f"mean_{m.name}" for m in METRICS} | set(metric_keys(datasets))
         if self.objective not in valid:
             raise ValueError(
                 f"search: unknown objective {self.objective!r} (one of {sorted(valid)})"
@@ -255,9 +255,9 @@ class SweepConfig(TrialConfig):
         return TrialConfig.model_validate(data)
 
 
-def nine_metrics() -> list[str]:
-    """`dataset/metric` for the three eval sets and three metrics."""
-    return metric_keys(SOURCES)
+def eval_metric_keys(metrics: tuple[Metric, ...] = METRICS) -> list[str]:
+    """`dataset/metric` for the three eval sets and every registry metric (or `metrics`)."""
+    return metric_keys(SOURCES, metrics)
 
 
 def _abs_if_local(location: str) -> str:

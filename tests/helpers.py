@@ -182,8 +182,12 @@ def small_sweep_config(tmp_path: Path, assets: dict[str, Path], **search) -> Pat
     return path
 
 
-NINE = [f"{s}/{m}" for s in ("alpaca", "dolly", "openorca") for m in ("meteor", "bleu", "rougeL")]
-"""The nine `dataset/metric` names every finished trial logs (spelled out, not imported)."""
+SET_METRICS = [
+    f"{s}/{m}"
+    for s in ("alpaca", "dolly", "openorca")
+    for m in ("meteor", "bleu", "rougeL", "chrf")
+]
+"""The `dataset/metric` names every finished trial logs (spelled out, not imported)."""
 
 
 def clean_env(**extra) -> dict[str, str]:

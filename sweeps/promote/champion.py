@@ -9,13 +9,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.tags import FINAL_TABLE
 from mlflow_server.registry import download_run_dir
 from mlflow_server.tracking import Tracker
 from sweeps.report.effects import ExampleScores, paired_effect
 from sweeps.report.runs import _scores
 from training.examples import SOURCES
-
-FINAL_TABLE = "eval/predictions.json"
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ def compare(
             pairs.append(
                 (_scores([champion[k] for k in keys]), _scores([challenger[k] for k in keys]))
             )
-    n = sum(len(c.meteor) for c, _ in pairs)
+    n = sum(c.n for c, _ in pairs)
     if not pairs:
         return Comparison(objective, None, None, None, 0, mode)
     points, low, high = paired_effect(pairs, metric)

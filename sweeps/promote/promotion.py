@@ -16,6 +16,28 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.tags import (
+    ADAPTER,
+    BASE_MODEL_HASH_TAG,
+    BASE_MODEL_REVISION_TAG,
+    BASE_MODEL_TAG,
+    CHAMPION_OVERRIDE_TAG,
+    DATA_HASH_TAG,
+    DATA_MANIFEST,
+    FAILED_GATES_TAG,
+    FORCED_TAG,
+    MERGED_MODEL,
+    MERGED_MODEL_TAG,
+    OBJECTIVE_TAG,
+    REPORT_HTML,
+    REPORT_TAG,
+    RUN_ID_TAG,
+    SWEEP_TAG,
+    TEMPLATE_TAG,
+    TRIAL_RECORD,
+    TRIAL_TAG,
+    VS_CHAMPION_TAG,
+)
 from mlflow_server.registry import (
     ModelFiles,
     alias_version,
@@ -37,7 +59,7 @@ from training.loading import is_local
 from training.verified_load import content_sha256
 
 CHALLENGER = "challenger"
-MERGED_DIR = "merged_model"
+MERGED_DIR = MERGED_MODEL
 
 
 class PromotionRefused(ValueError):
@@ -131,14 +153,14 @@ def base_reference(model: ModelConfig) -> dict:
 
 def _tags(sweep: str, parent_id: str, best: Row, metric: str, base: dict, extra: dict) -> dict:
     return {
-        "sweeplab.sweep": sweep,
-        "sweeplab.run_id": best.run_id,
-        "sweeplab.trial_id": best.trial_id,
-        "sweeplab.objective": f"{metric}={best.metrics[metric]:.6f}",
-        "sweeplab.base_model": base.get("path") or base["hub_id"],
-        "sweeplab.base_model_revision": str(base.get("commit")),
-        "sweeplab.base_model_hash": base.get("sha256", ""),
-        "sweeplab.report": f"runs:/{parent_id}/report/report.html",
+        SWEEP_TAG: sweep,
+        RUN_ID_TAG: best.run_id,
+        TRIAL_TAG: best.trial_id,
+        OBJECTIVE_TAG: f"{metric}={best.metrics[metric]:.6f}",
+        BASE_MODEL_TAG: base.get("path") or base["hub_id"],
+        BASE_MODEL_REVISION_TAG: str(base.get("commit")),
+        BASE_MODEL_HASH_TAG: base.get("sha256", ""),
+        REPORT_TAG: f"runs:/{parent_id}/{REPORT_HTML}",
         **extra,
         **{
             f"metric.{k}": f"{v:.6f}"
@@ -153,16 +175,16 @@ def _register(tracker: Tracker, parent, cfg: SweepConfig, best: Row, metric: str
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         get = lambda p: download_run_dir(tracker.client, best.run_id, p, tmp_path)  # noqa: E731
-        adapter, manifest = get("adapter"), get("data_manifest.json")
-        trial = json.loads(get("trial.json").read_text())
+        adapter, manifest = get(ADAPTER), get(DATA_MANIFEST)
+        trial = json.loads(get(TRIAL_RECORD).read_text())
         check_trial_model(trial, cfg, best.trial_id)
         check_adapter_files(adapter, best.trial_id)
         base = base_reference(cfg.model)
         extra = {
-            "sweeplab.template": trial.get("template", ""),
-            "sweeplab.data_hash": json.loads(manifest.read_text())["content_hash"],
-            "sweeplab.forced": str(bool(failed)).lower(),
-            "sweeplab.failed_gates": "; ".join(failed),
+            TEMPLATE_TAG: trial.get("template", ""),
+            DATA_HASH_TAG: json.loads(manifest.read_text())["content_hash"],
+            FORCED_TAG: str(bool(failed)).lower(),
+            FAILED_GATES_TAG: "; ".join(failed),
         }
         files = ModelFiles(
             artifacts={"adapter": adapter, "data_manifest": manifest},
@@ -175,7 +197,7 @@ def _register(tracker: Tracker, parent, cfg: SweepConfig, best: Row, metric: str
             requirements=requirements(tmp_path),
         )
         tags = _tags(
-            parent.data.tags.get("sweeplab.sweep", cfg.name),
+            parent.data.tags.get(SWEEP_TAG, cfg.name),
             parent.info.run_id,
             best,
             metric,
@@ -204,11 +226,11 @@ def _crown(
     comparison = None
     if current is not None:
         comparison = compare_runs(tracker, current.run_id, best.run_id, objective, mode)
-        tag_version(client, name, version, {"sweeplab.vs_champion": comparison.text()})
+        tag_version(client, name, version, {VS_CHAMPION_TAG: comparison.text()})
         if not comparison.beats and not force:
             return current.version, comparison
         if not comparison.beats:
-            tag_version(client, name, version, {"sweeplab.champion_override": "true"})
+            tag_version(client, name, version, {CHAMPION_OVERRIDE_TAG: "true"})
     set_alias(client, name, alias, version)
     return version, comparison
 
@@ -220,12 +242,12 @@ def _merge(tracker: Tracker, cfg: SweepConfig, best: Row, name: str, version: st
     client = tracker.client
     if not has_artifact(client, best.run_id, MERGED_DIR):
         with tempfile.TemporaryDirectory() as tmp:
-            adapter = download_run_dir(client, best.run_id, "adapter", Path(tmp))
+            adapter = download_run_dir(client, best.run_id, ADAPTER, Path(tmp))
             model, tokenizer = load_with_adapter(base_reference(cfg.model), adapter)
             save_merged(model, tokenizer, Path(tmp) / MERGED_DIR)
             log_dir(client, best.run_id, Path(tmp) / MERGED_DIR, MERGED_DIR)
     uri = f"runs:/{best.run_id}/{MERGED_DIR}"
-    tag_version(client, name, version, {"sweeplab.merged_model": uri})
+    tag_version(client, name, version, {MERGED_MODEL_TAG: uri})
     return uri
 
 

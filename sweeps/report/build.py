@@ -10,8 +10,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from common.tags import REPORT_DIR
+from evaluation.metric_registry import logged
 from mlflow_server.tracking import Tracker
-from sweeps.config import nine_metrics
+from sweeps.config import eval_metric_keys
 from sweeps.report import sections
 from sweeps.report.html import to_html
 from sweeps.report.leaderboard import best, rows_from_runs
@@ -20,16 +22,16 @@ from sweeps.report.runs import TableCache, Trial, evaluated_steps, load_sweep
 from sweeps.report.seeds import is_replicate, seed_sections
 from sweeps.report.stopping import stopped_section
 from sweeps.report.verdicts import seed_like
+from training.examples import SOURCES
 
 
 def finished_trials(tracker: Tracker, parent, cfg) -> list[Trial]:
-    """The sweep's finished trials that logged all nine metrics."""
+    """The sweep's finished trials that logged every metric on the three sets (every
+    metric the sweep's trials logged: one logged before chrF existed reports without it)."""
     runs = tracker.trial_runs(parent.info.run_id)
-    rows = [
-        r
-        for r in rows_from_runs(runs, cfg)
-        if r.status == "FINISHED" and all(m in r.metrics for m in nine_metrics())
-    ]
+    finished = [r for r in rows_from_runs(runs, cfg) if r.status == "FINISHED"]
+    keys = eval_metric_keys(logged([r.metrics for r in finished], SOURCES))
+    rows = [r for r in finished if all(k in r.metrics for k in keys)]
     by_id = {r.info.run_id: r for r in runs}
     return [
         Trial(
@@ -82,5 +84,5 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
     html_path = out_dir / "report.html"
     html_path.write_text(to_html(md, plots), encoding="utf-8")
     for p in (md_path, html_path, *plots):
-        tracker.log_artifact(parent.info.run_id, p, "report")
+        tracker.log_artifact(parent.info.run_id, p, REPORT_DIR)
     return md_path, html_path

@@ -3,7 +3,9 @@
 Two estimators, in order of preference:
 - paired: trials that differ only in this dimension, compared at their largest common step
   on the same eval examples; a bootstrap over examples (the same resampled indices for both
-  trials of every pair) gives the interval. BLEU is recomputed at corpus level per resample.
+  trials of every pair) gives the interval. Every metric is recomputed from the per-example
+  statistics each resample draws (evaluation/metric_registry.py): BLEU and chrF at corpus
+  level, METEOR and ROUGE-L as means.
 - regression: ordinary least squares over all finished trials of the metric on one
   treatment indicator per dimension (plus an intercept), with a t interval from the
   residuals; it is confounded by anything the indicators miss (a trial stopped early, say).
@@ -18,12 +20,12 @@ whole interval is above zero, *hurts* when it is below, else *inconclusive*.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
 
-from evaluation.bootstrap import bleu_from_stats, bleu_stats
+from evaluation.metric_registry import Metric, mean_rows, metric
 
 LEVEL = 0.95
 POWER = 0.8
@@ -65,77 +67,76 @@ class Effect:
 class ExampleScores:
     """One trial's per-example results on one dataset at one step."""
 
-    meteor: np.ndarray
-    rougeL: np.ndarray
+    scores: dict[str, np.ndarray]
+    """The per-example metrics' scores (its table's columns), by metric name."""
     predictions: list[str]
     references: list[str]
+    _stats: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.predictions)
+
+    def stats(self, m: Metric) -> np.ndarray:
+        """The metric's per-example statistics: from the table's scores for a per-example
+        metric, else recomputed from the texts (once)."""
+        if m.name not in self._stats:
+            self._stats[m.name] = (
+                mean_rows(self.scores[m.name])
+                if m.per_example
+                else m.statistics(self.predictions, self.references)
+            )
+        return self._stats[m.name]
+
+
+def _interval(boot: np.ndarray) -> tuple[float, float]:
+    lo, hi = np.percentile(boot, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
+    return float(lo), float(hi)
 
 
 def paired_effect(
     pairs: list[tuple[ExampleScores, ExampleScores]],
-    metric: str,
+    name: str,
     samples: int = 1000,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """(effect, low, high) in points: treatment minus control, pooled over pairs."""
-    if len({len(c.meteor) for c, _ in pairs}) > 1:
-        return stratified_effect(pairs, metric, samples, seed)
-    n = len(pairs[0][0].meteor)
+    """(effect, low, high) in points on metric `name`: treatment minus control, the corpus
+    metric of each pair averaged over pairs."""
+    if len({c.n for c, _ in pairs}) > 1:
+        return stratified_effect(pairs, name, samples, seed)
+    m = metric(name)
+    n = pairs[0][0].n
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(samples, n))
-    if metric in ("meteor", "rougeL"):
-        diff = np.stack([getattr(t, metric) - getattr(c, metric) for c, t in pairs])
-        point = float(diff.mean())
-        boot = diff[:, idx].mean(axis=(0, 2))
-    else:  # corpus BLEU, per pair, averaged over pairs
-        stats = [
-            (bleu_stats(c.predictions, c.references), bleu_stats(t.predictions, t.references))
-            for c, t in pairs
-        ]
-        point = float(
-            np.mean([bleu_from_stats(t.sum(0)) - bleu_from_stats(c.sum(0)) for c, t in stats])
-        )
-        boot = np.array(
-            [
-                np.mean(
-                    [
-                        bleu_from_stats(t[row].sum(0)) - bleu_from_stats(c[row].sum(0))
-                        for c, t in stats
-                    ]
-                )
-                for row in idx
-            ]
-        )
-    lo, hi = np.percentile(boot, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
-    return 100 * point, 100 * float(lo), 100 * float(hi)
-
-
-def _per_pair(c: ExampleScores, t: ExampleScores, metric: str):
-    """A function from resampled rows to treatment minus control on them."""
-    if metric in ("meteor", "rougeL"):
-        diff = getattr(t, metric) - getattr(c, metric)
-        return lambda rows: float(diff[rows].mean())
-    tb, cb = bleu_stats(t.predictions, t.references), bleu_stats(c.predictions, c.references)
-    return lambda rows: bleu_from_stats(tb[rows].sum(0)) - bleu_from_stats(cb[rows].sum(0))
+    point = np.mean([m.corpus(t.stats(m)) - m.corpus(c.stats(m)) for c, t in pairs])
+    boot = np.mean(
+        [m.resampled(t.stats(m), idx) - m.resampled(c.stats(m), idx) for c, t in pairs], axis=0
+    )
+    lo, hi = _interval(boot)
+    return 100 * float(point), 100 * lo, 100 * hi
 
 
 def stratified_effect(
     pairs: list[tuple[ExampleScores, ExampleScores]],
-    metric: str,
+    name: str,
     samples: int = 1000,
     seed: int = 0,
 ) -> tuple[float, float, float]:
     """As `paired_effect` for pairs of different sizes (e.g. datasets): each pair resampled
     within itself, the per-pair differences averaged."""
+    m = metric(name)
     rng = np.random.default_rng(seed)
-    diffs = [_per_pair(c, t, metric) for c, t in pairs]
-    idx = [rng.integers(0, len(c.meteor), size=(samples, len(c.meteor))) for c, _ in pairs]
-    point = np.mean([d(slice(None)) for d in diffs])
-    boot = np.array(
-        [np.mean([d(rows[s]) for d, rows in zip(diffs, idx, strict=True)]) for s in range(samples)]
+    idx = [rng.integers(0, c.n, size=(samples, c.n)) for c, _ in pairs]
+    point = np.mean([m.corpus(t.stats(m)) - m.corpus(c.stats(m)) for c, t in pairs])
+    boot = np.mean(
+        [
+            m.resampled(t.stats(m), rows) - m.resampled(c.stats(m), rows)
+            for (c, t), rows in zip(pairs, idx, strict=True)
+        ],
+        axis=0,
     )
-    lo, hi = np.percentile(boot, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
-    return 100 * float(point), 100 * float(lo), 100 * float(hi)
+    lo, hi = _interval(boot)
+    return 100 * float(point), 100 * lo, 100 * hi
 
 
 def regression_effect(
@@ -163,40 +164,25 @@ def regression_effect(
     return 100 * b, 100 * (b - half), 100 * (b + half)
 
 
-def _corpus_bleu_rows(runs: list[ExampleScores], idx: np.ndarray) -> np.ndarray:
-    """Corpus BLEU of each run (rows) on each resample of examples (columns)."""
-    out = np.empty((len(runs), len(idx)))
-    for r, run in enumerate(runs):
-        stats = bleu_stats(run.predictions, run.references)
-        out[r] = [bleu_from_stats(stats[row].sum(0)) for row in idx]
-    return out
-
-
-def _per_resample(runs: list[ExampleScores], metric: str, idx: np.ndarray) -> np.ndarray:
-    """(runs x resamples): each run's metric on each resample of the examples."""
-    if metric in ("meteor", "rougeL"):
-        scores = np.stack([getattr(r, metric) for r in runs])
-        return scores[:, idx].mean(axis=2)
-    return _corpus_bleu_rows(runs, idx)
-
-
 def hierarchical_effect(
     groups: list[tuple[list[ExampleScores], list[ExampleScores]]],
-    metric: str,
+    name: str,
     samples: int = 1000,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """(effect, low, high) in points: treated replicates minus control replicates, averaged
-    over the (control, treated) groups. Each resample draws each configuration's seeds with
-    replacement, then the eval examples (shared by every run, as they are the same items)."""
-    n = len(groups[0][0][0].meteor)
+    """(effect, low, high) in points on metric `name`: treated replicates minus control
+    replicates, averaged over the (control, treated) groups. Each resample draws each
+    configuration's seeds with replacement, then the eval examples (shared by every run, as
+    they are the same items)."""
+    m = metric(name)
+    n = groups[0][0][0].n
     rng = np.random.default_rng(seed)
     idx = np.vstack([np.arange(n), rng.integers(0, n, size=(samples, n))])
     diffs = []
     for control, treated in groups:
         sides = []
         for runs in (control, treated):
-            values = _per_resample(runs, metric, idx)  # (seeds, 1 + samples)
+            values = np.stack([m.resampled(r.stats(m), idx) for r in runs])  # (seeds, 1+samples)
             pick = rng.integers(0, len(runs), size=(len(runs), samples))
             boot = np.take_along_axis(values[:, 1:], pick, axis=0).mean(axis=0)
             sides.append(np.concatenate([[values[:, 0].mean()], boot]))

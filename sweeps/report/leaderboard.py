@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sweeps.config import SweepConfig, nine_metrics
+from common.tags import STOPPED_EARLY_TAG, TRIAL_TAG
+from evaluation.metric_registry import logged
+from sweeps.config import SweepConfig, eval_metric_keys
+from training.examples import SOURCES
 
 
 @dataclass(frozen=True)
@@ -24,12 +27,12 @@ def rows_from_runs(runs: list, cfg: SweepConfig) -> list[Row]:
         searched = {k: run.data.params.get(k, "") for k in cfg.search.space}
         rows.append(
             Row(
-                tags.get("sweeplab.trial_id", run.info.run_id[:8]),
+                tags.get(TRIAL_TAG, run.info.run_id[:8]),
                 run.info.run_id,
                 run.info.status,
                 searched,
                 dict(run.data.metrics),
-                tags.get("sweeplab.stopped_early") == "true",
+                tags.get(STOPPED_EARLY_TAG) == "true",
             )
         )
     return sorted(rows, key=lambda r: r.trial_id)
@@ -43,10 +46,16 @@ def best(rows: list[Row], mode: str = "max") -> Row | None:
     return pick(done, key=lambda r: r.metrics["objective"])
 
 
+def logged_keys(rows: list[Row]) -> list[str]:
+    """`dataset/metric` of the registry metrics the evaluated rows all logged (a sweep
+    logged before a metric existed has no column for it)."""
+    return eval_metric_keys(logged([r.metrics for r in rows], SOURCES))
+
+
 def render(rows: list[Row], cfg: SweepConfig) -> str:
-    """A fixed-width table: searched values, the nine metrics, the objective; best marked."""
+    """A fixed-width table: searched values, each set's metrics, the objective; best marked."""
     top = best(rows, cfg.search.mode)
-    metric_cols = nine_metrics()
+    metric_cols = logged_keys(rows)
     heads = ["", "trial"] + list(cfg.search.space) + metric_cols + ["objective", "status"]
     body = []
     for r in rows:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from evaluation.metric_names import LABELS
-from sweeps.config import SweepConfig, nine_metrics
-from sweeps.report.leaderboard import Row, best
+from evaluation.metric_registry import logged
+from sweeps.config import SweepConfig
+from sweeps.report.leaderboard import Row, best, logged_keys
 from training.examples import SOURCES
 
 
 def write_csv(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
     top = best(rows, cfg.search.mode)
-    metrics = nine_metrics()
+    metrics = logged_keys(rows)
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(
@@ -89,7 +89,7 @@ def plot_metrics_by_trial(rows: list[Row], path: Path) -> Path:
     import numpy as np
 
     plt = _pyplot()
-    metrics = nine_metrics()
+    metrics = logged_keys(rows)
     done = [r for r in rows if all(m in r.metrics for m in metrics)]
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(done) + 3), 4))
     width = 0.8 / len(metrics)
@@ -97,7 +97,8 @@ def plot_metrics_by_trial(rows: list[Row], path: Path) -> Path:
         ax.bar(np.arange(len(done)) + i * width, [r.metrics[m] for r in done], width, label=m)
     ax.set_xticks(np.arange(len(done)) + 0.4 - width / 2, [r.trial_id for r in done], rotation=30)
     ax.set_ylabel("score")
-    ax.set_title("METEOR / BLEU / ROUGE-L by trial")
+    labels = [m.label for m in logged([r.metrics for r in done], SOURCES)]
+    ax.set_title(" / ".join(labels) + " by trial")
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -111,16 +112,19 @@ def plot_deltas(rows: list[Row], path: Path, top: int = 4) -> Path:
 
     plt = _pyplot()
     ranked = sorted(rows, key=lambda r: -r.metrics.get("objective", 0))[:top]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=False)
-    for ax, m in zip(axes, LABELS, strict=True):
+    metrics = logged([r.metrics for r in rows], SOURCES)
+    fig, axes = plt.subplots(
+        1, max(1, len(metrics)), figsize=(4.3 * max(1, len(metrics)), 3.6), squeeze=False
+    )
+    for ax, m in zip(axes[0], metrics, strict=False):
         width = 0.8 / max(1, len(ranked))
         for i, r in enumerate(ranked):
-            vals = [r.metrics.get(f"{ds}/{m}_delta_pct", 0.0) for ds in SOURCES]
-            ax.bar(np.arange(3) + i * width, vals, width, label=r.trial_id)
+            vals = [r.metrics.get(f"{ds}/{m.name}_delta_pct", 0.0) for ds in SOURCES]
+            ax.bar(np.arange(len(SOURCES)) + i * width, vals, width, label=r.trial_id)
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_xticks(np.arange(3) + 0.4 - width / 2, SOURCES)
-        ax.set_title(f"{LABELS[m]} change vs base (%)")
-    axes[0].legend(fontsize=7)
+        ax.set_xticks(np.arange(len(SOURCES)) + 0.4 - width / 2, SOURCES)
+        ax.set_title(f"{m.label} change vs base (%)")
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

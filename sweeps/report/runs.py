@@ -12,6 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from common.tags import (
+    EVAL_DIR,
+    KIND_SWEEP,
+    KIND_TAG,
+    STEP_TABLE_PATTERN,
+    SWEEP_CONFIG,
+    step_table,
+)
+from evaluation.metric_registry import METRICS, Metric, logged
 from mlflow_server.registry import download_run_dir
 from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
@@ -36,28 +45,26 @@ def load_sweep(tracker: Tracker, sweep: str):
     exp = tracker.client.get_experiment_by_name(sweep)
     if exp is None:
         raise SweepNotFound(f"no sweep named {sweep!r} in {tracker.uri}")
-    parents = tracker.find_runs(exp.experiment_id, "tags.`sweeplab.kind` = 'sweep'")
+    parents = tracker.find_runs(exp.experiment_id, f"tags.`{KIND_TAG}` = '{KIND_SWEEP}'")
     if not parents:
         raise SweepNotFound(f"sweep {sweep!r} has no parent run in {tracker.uri}")
     parent = max(parents, key=lambda r: r.info.start_time)
     with tempfile.TemporaryDirectory() as tmp:
-        path = download_run_dir(tracker.client, parent.info.run_id, "sweep_config.json", Path(tmp))
+        path = download_run_dir(tracker.client, parent.info.run_id, SWEEP_CONFIG, Path(tmp))
         cfg = SweepConfig.model_validate(json.loads(path.read_text()))
     return parent, cfg
 
 
 def evaluated_steps(tracker: Tracker, run_id: str) -> list[int]:
     """The steps at which a trial logged its per-example table."""
-    arts = tracker.client.list_artifacts(run_id, "eval")
-    steps = [int(m.group(1)) for a in arts if (m := re.search(r"predictions_step(\d+)", a.path))]
+    arts = tracker.client.list_artifacts(run_id, EVAL_DIR)
+    steps = [int(m.group(1)) for a in arts if (m := re.search(STEP_TABLE_PATTERN, a.path))]
     return sorted(steps)
 
 
 def read_rows(tracker: Tracker, run_id: str, step: int, tmp: Path) -> list[dict]:
     """A trial's per-example table at one step, as rows."""
-    path = download_run_dir(
-        tracker.client, run_id, f"eval/predictions_step{step}.json", tmp / run_id / str(step)
-    )
+    path = download_run_dir(tracker.client, run_id, step_table(step), tmp / run_id / str(step))
     data = json.loads(path.read_text(encoding="utf-8"))
     return [dict(zip(data["columns"], r, strict=True)) for r in data["data"]]
 
@@ -89,9 +96,16 @@ class TableCache:
 
 
 def _scores(rows: list[dict]) -> ExampleScores:
+    """Per-example scores of the per-example metrics the table has a column for."""
+    columns = [m.name for m in METRICS if m.per_example and rows and m.name in rows[0]]
     return ExampleScores(
-        np.array([r["meteor"] for r in rows], float),
-        np.array([r["rougeL"] for r in rows], float),
+        {name: np.array([r[name] for r in rows], float) for name in columns},
         [r["prediction"] for r in rows],
         [r["reference"] for r in rows],
     )
+
+
+def reported(trials: list[Trial], datasets: tuple[str, ...]) -> tuple[Metric, ...]:
+    """The registry metrics every trial logged on every dataset: a sweep logged before a
+    metric existed (chrF, say) reports without it."""
+    return logged([t.row.metrics for t in trials], datasets)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 
 from evaluation.analysis import FLAGS
+from evaluation.metric_registry import HEADLINE
 from sweeps.config import SweepConfig
-from sweeps.report.runs import TableCache, Trial
+from sweeps.report.runs import TableCache, Trial, reported
 from sweeps.report.verdicts import COMPLIANCE, control, dimension_effects
 from training.examples import SOURCES
 
 # Where each dimension is expected to act first (the others are reported too); a declared
-# source `mix.<name>` acts first on its own set, on METEOR and format compliance.
-HEADLINE = {"mix.openorca": "openorca", "mix.dolly": "dolly"}
+# source `mix.<name>` acts first on its own set, on the headline metric (METEOR) and format
+# compliance.
+HEADLINE_SET = {"mix.openorca": "openorca", "mix.dolly": "dolly"}
 RATE_KEY = {
     "overgeneration": "overgeneration_rate",
     "format_violation": "format_violation_rate",
@@ -50,16 +52,15 @@ def overview(cfg: SweepConfig, best: Trial, seed: Trial | None) -> list[str]:
         if t is None:
             continue
         searched = ", ".join(f"{d}={t.params.get(d)}" for d in cfg.search.space)
+        metrics = reported([t], cfg.data.names())
         md += [
             f"**{label}** `{t.row.trial_id}` ({searched}; run `{t.row.run_id}`)",
             "",
-            "| Dataset | Samples | METEOR Δ | ROUGE-L Δ | BLEU Δ |",
-            "|---|---|---|---|---|",
+            "| Dataset | Samples | " + " | ".join(f"{m.label} Δ" for m in metrics) + " |",
+            "|---|---|" + "---|" * len(metrics),
         ]
         for ds in cfg.data.names():
-            cells = [
-                pct(t.row.metrics, f"{ds}/{m}_delta_pct") for m in ("meteor", "rougeL", "bleu")
-            ]
+            cells = [pct(t.row.metrics, f"{ds}/{m.name}_delta_pct") for m in metrics]
             md.append(f"| {ds} | {cfg.data.eval_count(ds)} | " + " | ".join(cells) + " |")
         md.append("")
     return md
@@ -81,8 +82,9 @@ def verdicts(
         declared = (
             dim.removeprefix("mix.") if dim.removeprefix("mix.") in cfg.data.sources else None
         )
-        head_ds = HEADLINE.get(dim, declared)
-        head_metrics = ("/meteor", f"/{COMPLIANCE}") if declared else ("/meteor",)
+        head_ds = HEADLINE_SET.get(dim, declared)
+        head = f"/{HEADLINE.name}"
+        head_metrics = (head, f"/{COMPLIANCE}") if declared else (head,)
         heads = [
             e
             for e in effects
@@ -173,16 +175,16 @@ def decisions(cfg: SweepConfig, compare: list[Trial], best: Trial) -> list[str]:
             + " | ".join("pass" if p else "FAIL" for p in passes)
             + f" | {'promote' if all(passes) else 'block'} |"
         )
-    md += ["", "| Dataset | best trial METEOR Δ vs base | status |", "|---|---|---|"]
+    md += ["", f"| Dataset | best trial {HEADLINE.label} Δ vs base | status |", "|---|---|---|"]
     m = best.row.metrics
     for ds in cfg.data.names():
-        lo = m.get(f"{ds}/meteor_delta_pct_ci_low")
-        d = m.get(f"{ds}/meteor_delta_pct")
+        key = f"{ds}/{HEADLINE.name}_delta_pct"
+        lo, d = m.get(f"{key}_ci_low"), m.get(key)
         if lo is not None and lo > 0:
             status = "ready"
         elif d is not None and d >= 0:
             status = "limited"
         else:
             status = "not ready"
-        md.append(f"| {ds} | {pct(m, f'{ds}/meteor_delta_pct')} | {status} |")
+        md.append(f"| {ds} | {pct(m, key)} | {status} |")
     return md

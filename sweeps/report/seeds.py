@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluation.metric_names import LABELS
-from sweeps.config import SweepConfig, nine_metrics
+from common.tags import POINT_TAG, ROLE_CONFIRM, ROLE_TAG
+from evaluation.metric_registry import metric_keys
+from sweeps.config import SweepConfig
 from sweeps.report.effects import (
     POWER,
     Effect,
@@ -24,15 +25,13 @@ from sweeps.report.effects import (
     pooled_sd,
     seeds_needed,
 )
-from sweeps.report.runs import TableCache, Trial
+from sweeps.report.runs import TableCache, Trial, reported
 from sweeps.report.verdicts import control, dimension_effects, is_control
 from training.examples import SOURCES
 
-ROLE_TAG, POINT_TAG = "sweeplab.role", "sweeplab.point"
-
 
 def is_replicate(t: Trial) -> bool:
-    return t.tags.get(ROLE_TAG) == "confirm"
+    return t.tags.get(ROLE_TAG) == ROLE_CONFIRM
 
 
 def by_point(reps: list[Trial]) -> dict[int, list[Trial]]:
@@ -95,12 +94,13 @@ def seed_aware_effects(
         for c in comps
     )
     effects = []
+    metrics = reported([t for ts in groups.values() for t in ts], SOURCES)
     for ds in SOURCES:
-        for m in LABELS:
+        for m in metrics:
             groups_ = [(runs(c.control, ds), runs(c.treated, ds)) for c in comps]
-            pt, lo, hi = hierarchical_effect(groups_, m)
+            pt, lo, hi = hierarchical_effect(groups_, m.name)
             n = min(len(groups[p]) for c in comps for p in (c.control, c.treated))
-            effects.append(Effect(f"{ds}/{m}", pt, lo, hi, method, n))
+            effects.append(Effect(f"{ds}/{m.name}", pt, lo, hi, method, n))
     return comps, effects
 
 
@@ -122,7 +122,8 @@ def spread_section(cfg: SweepConfig, groups: dict[int, list[Trial]]) -> list[str
         "| metric | " + " | ".join(heads) + " | pooled SD |",
         "|---|" + "---|" * (len(heads) + 1),
     ]
-    for metric in nine_metrics():
+    metrics = reported([t for ts in groups.values() for t in ts], SOURCES)
+    for metric in metric_keys(SOURCES, metrics):
         per, pooled = spread(groups, metric)
         cells = [f"{per[p]:.2f}" if p in per else "n/a" for p in groups]
         md.append(f"| {metric} | " + " | ".join(cells) + f" | {_num(pooled)} |")

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 
+from common.tags import REPORTS_TAG, RUNG_TAG_PREFIX, STOP_REASON_TAG
 from sweeps.report.runs import Trial
-
-RUNG_PREFIX = "sweeplab.rung."
 
 
 def rung_decisions(tags: dict[str, str]) -> list[dict]:
     """A run's rung decisions, in rung order."""
-    out = [json.loads(v) for k, v in tags.items() if k.startswith(RUNG_PREFIX)]
+    out = [json.loads(v) for k, v in tags.items() if k.startswith(RUNG_TAG_PREFIX)]
     return sorted(out, key=lambda d: float(d["rung"]))
 
 
@@ -36,9 +35,9 @@ def stopped_section(trials: list[Trial]) -> list[str]:
             + f" → {d['decision']}"
             for d in rung_decisions(t.tags)
         )
-        reason = t.tags.get("sweeplab.stop_reason", "not recorded (a sweep from before audits)")
+        reason = t.tags.get(STOP_REASON_TAG, "not recorded (a sweep from before audits)")
         md.append(
-            f"| {t.row.trial_id} | {t.tags.get('sweeplab.reports', '?')} | {reason} | "
+            f"| {t.row.trial_id} | {t.tags.get(REPORTS_TAG, '?')} | {reason} | "
             f"{decisions or 'none recorded'} |"
         )
     return md + [""]

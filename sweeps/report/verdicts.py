@@ -12,11 +12,12 @@ from itertools import combinations
 
 import numpy as np
 
-from evaluation.metric_names import LABELS
+from common.tags import SEED_LIKE
+from evaluation.metric_registry import metric_keys
 from sweeps.config import Choice, SweepConfig
 from sweeps.report.compliance import compliance, paired_compliance
 from sweeps.report.effects import Effect, paired_effect, regression_effect
-from sweeps.report.runs import TableCache, Trial
+from sweeps.report.runs import TableCache, Trial, reported
 
 COMPLIANCE = "format_compliance"
 """Also reported for data-source dimensions (`mix.*`), on sets with short-form examples."""
@@ -72,11 +73,9 @@ def dimension_effects(
         method = f"paired: {len(pairs)} pair(s) differing only in {dim}, step {steps}"
         effects = []
         for ds in cfg.data.names():
-            for m in LABELS:
-                pt, lo, hi = paired_effect([(c[ds], t[ds]) for c, t in scores], m)
-                effects.append(
-                    Effect(f"{ds}/{m}", pt, lo, hi, method, len(scores[0][0][ds].meteor))
-                )
+            for m in reported(trials, cfg.data.names()):
+                pt, lo, hi = paired_effect([(c[ds], t[ds]) for c, t in scores], m.name)
+                effects.append(Effect(f"{ds}/{m.name}", pt, lo, hi, method, scores[0][0][ds].n))
         return effects + _paired_compliance(cfg, pairs, dim, method, tables)
     return _regressed(cfg, trials, dim, tables)
 
@@ -111,7 +110,7 @@ def _regressed(cfg: SweepConfig, trials: list[Trial], dim: str, tables: TableCac
         [[0.0 if is_control(t.params[d], control(cfg, d)) else 1.0 for d in dims] for t in trials]
     )
     method = f"regression over {len(trials)} trials (final metrics; one indicator per dimension)"
-    keys = [f"{ds}/{m}" for ds in cfg.data.names() for m in LABELS]
+    keys = metric_keys(cfg.data.names(), reported(trials, cfg.data.names()))
     keys += [f"{ds}/{COMPLIANCE}" for ds in _compliance_sets(cfg, trials[0], dim, tables)]
     effects = []
     for key in keys:
@@ -122,7 +121,8 @@ def _regressed(cfg: SweepConfig, trials: list[Trial], dim: str, tables: TableCac
 
 
 def seed_like(trials: list[Trial]) -> Trial | None:
-    """The Alpaca-only trial closest to the seed's setup (r=16, no curriculum)."""
+    """The Alpaca-only trial closest to the seed's setup (`SEED_LIKE`: r=16, no curriculum),
+    the configuration `sweeplab confirm` re-runs as the baseline."""
     alpaca_only = [
         t
         for t in trials
@@ -130,11 +130,11 @@ def seed_like(trials: list[Trial]) -> Trial | None:
     ]
 
     def distance(t: Trial) -> tuple:
-        return (
-            t.params.get("lora_r") != "16",
-            t.params.get("curriculum") != "none",
-            -max(t.steps or [0]),
-            t.row.trial_id,
+        unlike = tuple(
+            not is_control(t.params.get(k, ""), json.dumps(v))
+            for k, v in SEED_LIKE.items()
+            if not k.startswith("mix.")
         )
+        return (*unlike, -max(t.steps or [0]), t.row.trial_id)
 
     return min(alpaca_only, key=distance) if alpaca_only else None

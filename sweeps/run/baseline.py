@@ -13,6 +13,7 @@ from common.files import write_atomic
 from evaluation.bootstrap import paired_bootstrap
 from evaluation.config import GenerationSettings
 from evaluation.eval_sets import EvalItem, SetResult, evaluate_all
+from evaluation.metric_registry import METRICS
 from evaluation.scoring import scoring_params
 from training.base_model import load_base_model
 from training.config import ModelConfig
@@ -40,6 +41,7 @@ def cache_key(
     h.update(json.dumps(settings.model_dump(mode="json"), sort_keys=True).encode())
     h.update(json.dumps(TURN_MARKERS).encode())  # the stop strings answers end at
     h.update(json.dumps(scoring_params(), sort_keys=True).encode())
+    h.update(json.dumps(["statistics", *(m.name for m in METRICS)]).encode())  # the format
     for name in sorted(items):
         for it in items[name]:
             h.update(f"{name}\0{it.id}\0{it.prompt}\0{it.reference}\n".encode())
@@ -50,12 +52,8 @@ def _to_json(results: dict[str, SetResult], metrics: dict[str, float]) -> dict:
     return {
         "metrics": metrics,
         "sets": {
-            name: {
-                "meteor": r.arrays["meteor"].tolist(),
-                "rougeL": r.arrays["rougeL"].tolist(),
-                "bleu_stats": r.arrays["bleu_stats"].tolist(),
-                "predictions": [g.text for g in r.generations],
-            }
+            name: {m.name: r.arrays[m.name].tolist() for m in METRICS}
+            | {"predictions": [g.text for g in r.generations]}
             for name, r in results.items()
         },
     }
@@ -111,7 +109,11 @@ def read_cache(path: Path) -> dict | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
-    ok = isinstance(data, dict) and isinstance(data.get("metrics"), dict) and "sets" in data
+    ok = isinstance(data, dict) and isinstance(data.get("metrics"), dict)
+    sets = data.get("sets") if ok else None
+    ok = isinstance(sets, dict) and all(
+        isinstance(s, dict) and all(m.name in s for m in METRICS) for s in sets.values()
+    )
     return data if ok else None
 
 
@@ -122,7 +124,7 @@ def deltas(
     out: dict[str, float] = {}
     for name, res in results.items():
         b = base["sets"][name]
-        base_arrays = {k: np.asarray(b[k], dtype=float) for k in ("meteor", "rougeL", "bleu_stats")}
+        base_arrays = {m.name: np.asarray(b[m.name], dtype=float) for m in METRICS}
         for metric, d in paired_bootstrap(res.arrays, base_arrays, samples, seed).items():
             if d.pct is None:
                 continue

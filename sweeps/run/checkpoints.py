@@ -22,6 +22,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from common.files import content_id
+from common.tags import TRIAL_RECORD
 
 MANIFEST = "sweeplab_checkpoint.json"
 REPORTED = "reported.json"
@@ -71,7 +72,7 @@ def checkpoint_dirs(fs: pafs.FileSystem, trial_dir: str) -> dict[int, str]:
 
 def step_of(fs: pafs.FileSystem, path: str) -> int:
     """The training step of the checkpoint at `path`; -1 when it is gone or unreadable."""
-    for name in (MANIFEST, "trial.json"):
+    for name in (MANIFEST, TRIAL_RECORD):
         doc = _read_json(fs, posixpath.join(path, name))
         if doc is not None and isinstance(doc.get("step"), int):
             return doc["step"]
@@ -140,7 +141,7 @@ def furthest(fs: pafs.FileSystem, trial_dir: str, named: str | None) -> Furthest
         if isinstance(step, int) and step >= 0:
             found.append((step, path == named, index, path, manifest))
     for step, is_named, index, path, manifest in sorted(found, reverse=True):
-        record = _read_json(fs, posixpath.join(path, "trial.json"))
+        record = _read_json(fs, posixpath.join(path, TRIAL_RECORD))
         whole = manifest is None or _complete(fs, path, manifest, deep=not is_named)
         if record is None or not whole:
             continue

@@ -16,10 +16,11 @@ from pathlib import Path
 from ray import tune
 from ray.tune.schedulers import FIFOScheduler
 
-from mlflow_server.tracking import KIND_TAG, RUN_FINISHED, SWEEP_TAG, Tracker
+from common.tags import KIND_SWEEP, KIND_TAG, ROLE_CONFIRM, ROLE_TAG, SWEEP_TAG
+from mlflow_server.tracking import RUN_FINISHED, Tracker
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import rows_from_runs
-from sweeps.run.confirm_plan import CONFIRM, ROLE_TAG, confirm_points, replicates
+from sweeps.run.confirm_plan import CONFIRM, confirm_points, replicates
 from sweeps.run.mlflow_logger import MlflowTrialLogger
 from sweeps.run.reconcile import reconcile
 from sweeps.run.state import STATE, Place
@@ -60,7 +61,7 @@ def _plan_path(storage: Storage, name: str) -> str:
 def finished_parent(tracker: Tracker, name: str) -> str:
     """The sweep's parent run id; refuses a sweep that is missing or has not finished."""
     exp = tracker.client.get_experiment_by_name(name)
-    query = f"tags.`{KIND_TAG}` = 'sweep' and tags.`{SWEEP_TAG}` = '{name}'"
+    query = f"tags.`{KIND_TAG}` = '{KIND_SWEEP}' and tags.`{SWEEP_TAG}` = '{name}'"
     parents = tracker.find_runs(exp.experiment_id, query) if exp is not None else []
     if not parents:
         raise ConfigError(f"no sweep named {name!r} in {tracker.uri}")
@@ -86,7 +87,7 @@ def plan(
                 f"--seeds {saved['seeds']}; give those to continue it"
             )
         return saved["replicates"], True
-    runs = [r for r in tracker.trial_runs(parent) if r.data.tags.get(ROLE_TAG) != CONFIRM]
+    runs = [r for r in tracker.trial_runs(parent) if r.data.tags.get(ROLE_TAG) != ROLE_CONFIRM]
     return replicates(cfg, confirm_points(rows_from_runs(runs, cfg), cfg, top), seeds), False
 
 
@@ -137,7 +138,7 @@ def run_confirm(
     tuner = lambda: make_confirm_tuner(cfg, fn, place.storage, logger, reps)  # noqa: E731
     fit(cfg, tuner, logger, end_parent=False)
     if outbox.flush(cfg.tracking_patience):
-        reconcile(logger, tracker, parent, role=CONFIRM)
+        reconcile(logger, tracker, parent, role=ROLE_CONFIRM)
     sent = outbox.flush(cfg.tracking_patience)
     outbox.close()
     if not sent:

@@ -11,19 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from common.tags import POINT_TAG, REPLICATE_TAG, ROLE_CONFIRM, ROLE_TAG, SEED_LIKE
 from sweeps.config import SweepConfig
 from sweeps.report.leaderboard import Row
 
-ROLE_TAG = "sweeplab.role"
-REPLICATE_TAG = "sweeplab.replicate"
 CONFIRM = "confirm"
-SEED_LIKE: dict[str, Any] = {
-    "mix.openorca": 0.0,
-    "mix.dolly": 0.0,
-    "lora.r": 16,
-    "curriculum": "none",
-}
-"""The seed analysis' setup: Alpaca only, LoRA rank 16, no curriculum."""
+"""The key of a replicate's settings in its Ray trial config."""
 
 
 def _dotted(data: dict, key: str) -> Any:
@@ -121,7 +114,7 @@ def tags_of(config: dict) -> dict[str, str]:
         return {}
     rep = config[CONFIRM]
     return {
-        ROLE_TAG: CONFIRM,
+        ROLE_TAG: ROLE_CONFIRM,
         REPLICATE_TAG: str(rep["replicate"]),
-        "sweeplab.point": str(rep["point"]),
+        POINT_TAG: str(rep["point"]),
     }

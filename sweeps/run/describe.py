@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from common.files import content_id
+from common.tags import PATH_TAG_PREFIX, SEARCH_TAG_PREFIX
 from sweeps.config import TrialConfig
 from sweeps.run.plan import trial_phases
 from training.examples import SOURCES
@@ -46,7 +47,7 @@ def run_name(searched: dict[str, Any]) -> str:
 
 
 def search_tags(searched: dict[str, Any]) -> dict[str, str]:
-    return {f"sweeplab.search.{k}": _value(v) for k, v in searched.items()}
+    return {f"{SEARCH_TAG_PREFIX}{k}": _value(v) for k, v in searched.items()}
 
 
 @cache
@@ -67,7 +68,7 @@ def portable_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, s
         location = params.get(key)
         if isinstance(location, str) and _portable(location) != location:
             out[key] = _portable(location)
-            tags[f"sweeplab.path.{key}"] = str(Path(location).resolve())
+            tags[f"{PATH_TAG_PREFIX}{key}"] = str(Path(location).resolve())
     return out, tags
 
 

@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from common.errors import first_line
+from common.tags import ROLE_CONFIRM, ROLE_TAG
 from common.uris import mask_credentials
+from evaluation.metric_registry import HEADLINE
 from mlflow_server.tracking import (
     Tracker,
     compare_url,
@@ -28,7 +30,6 @@ from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.base_models import model_key, model_label, score_bases, searched_models
 from sweeps.run.cluster import NodeError, base_on_cluster, check_nodes
-from sweeps.run.confirm_plan import CONFIRM, ROLE_TAG
 from sweeps.run.lease import sweep_lock
 from sweeps.run.plan import check_mixtures
 from sweeps.run.state import (
@@ -91,8 +92,10 @@ def _launch_locked(
     data, bases = _prepare(cfg, place, ray_address, undo, label or cfg.name)
     labels = _labels(cfg)
     for key, base in bases.items():
-        meteor = [f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith("/meteor")]
-        print(f"  base {labels[key] + ' ' if len(bases) > 1 else ''}" + "  ".join(meteor))
+        head = [
+            f"{k}={v:.3f}" for k, v in base["metrics"].items() if k.endswith(f"/{HEADLINE.name}")
+        ]
+        print(f"  base {labels[key] + ' ' if len(bases) > 1 else ''}" + "  ".join(head))
     tracker = Tracker(uri, place.project, patience=cfg.tracking_patience)
     print(
         f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "
@@ -272,7 +275,7 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
     """The search trials' leaderboard (replicates apart), logged on the parent run and printed,
     and where to look next."""
     runs = tracker.trial_runs(parent)
-    rows = rows_from_runs([r for r in runs if r.data.tags.get(ROLE_TAG) != CONFIRM], cfg)
+    rows = rows_from_runs([r for r in runs if r.data.tags.get(ROLE_TAG) != ROLE_CONFIRM], cfg)
     with tempfile.TemporaryDirectory() as tmp:
         for path in write_leaderboard(rows, cfg, Path(tmp)):
             tracker.log_artifact(parent, path, "leaderboard")

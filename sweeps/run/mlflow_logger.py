@@ -18,7 +18,23 @@ from pathlib import Path
 from ray.tune import Callback
 
 from common.errors import first_line, last_line
+from common.tags import (
+    ADAPTER,
+    DATA_MANIFEST,
+    FAILURES_TAG,
+    FINAL_TABLE,
+    LAST_ERROR_TAG,
+    REPLICATE_TAG,
+    REPORTS_TAG,
+    RESUMED_TAG,
+    STOP_REASON_TAG,
+    STOPPED_EARLY_TAG,
+    TRIAL_RECORD,
+    rung_tag,
+    step_table,
+)
 from common.uris import is_http, mask_credentials
+from evaluation.metric_registry import HEADLINE
 from evaluation.scoring import scoring_params
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
@@ -34,13 +50,13 @@ from sweeps.run.describe import (
 )
 from training.prepare import PreparedData
 
-SHOWN = ("openorca/meteor", "alpaca/meteor", "dolly/meteor")
+SHOWN = tuple(f"{ds}/{HEADLINE.name}" for ds in ("openorca", "alpaca", "dolly"))
 
 
 def _short(config: dict) -> str:
     shown = " ".join(f"{k}={v}" for k, v in sorted(overrides_of(config).items()))
     if tags := tags_of(config):
-        shown += f" (replicate {tags['sweeplab.replicate']})"
+        shown += f" (replicate {tags[REPLICATE_TAG]})"
     return shown
 
 
@@ -49,23 +65,20 @@ def _table_columns(rows: list[dict]) -> dict[str, list]:
     return {k: [r.get(k) for r in rows] for k in keys}
 
 
-def step_table(ckpt: Path) -> tuple[dict[str, list], str] | None:
+def step_table_of(ckpt: Path) -> tuple[dict[str, list], str] | None:
     """One evaluation's per-example table (columns) and its name, by step."""
-    preds, meta = ckpt / "predictions.json", ckpt / "trial.json"
+    preds, meta = ckpt / "predictions.json", ckpt / TRIAL_RECORD
     if not (preds.is_file() and meta.is_file()):
         return None
     step = json.loads(meta.read_text(encoding="utf-8"))["step"]
     rows = json.loads(preds.read_text(encoding="utf-8"))
-    return _table_columns(rows), f"eval/predictions_step{step}.json"
+    return _table_columns(rows), step_table(step)
 
 
 def final_files(ckpt: Path) -> dict[str, Path]:
     """The adapter, data manifest and trial record a trial's run keeps."""
-    names = ("adapter", "data_manifest.json", "trial.json")
+    names = (ADAPTER, DATA_MANIFEST, TRIAL_RECORD)
     return {name: ckpt / name for name in names if (ckpt / name).exists()}
-
-
-FINAL_TABLE = "eval/predictions.json"
 
 
 UPLOADED = "sweeplab_uploaded"
@@ -74,7 +87,7 @@ store refused them, e.g. a rotated password): the driver then queues them in the
 
 
 def log_step_table(tracker: Tracker, run_id: str, ckpt: Path) -> None:
-    if table := step_table(ckpt):
+    if table := step_table_of(ckpt):
         tracker.log_table(run_id, *table)
 
 
@@ -85,7 +98,7 @@ def log_final_artifacts(tracker: Tracker, run_id: str, ckpt: Path) -> None:
             tracker.log_artifacts(run_id, path, name)
         else:
             tracker.log_artifact(run_id, path)
-    if table := step_table(ckpt):
+    if table := step_table_of(ckpt):
         tracker.log_table(run_id, table[0], FINAL_TABLE)
 
 
@@ -190,9 +203,9 @@ class MlflowTrialLogger(Callback):
         """An ASHA rung decision (`sweeps.run.rungs`), tagged on the trial's run:
         `sweeplab.rung.<t>` as JSON, and `sweeplab.stop_reason` when it stopped the trial."""
         self._ensure_run(trial)
-        tags = {f"sweeplab.rung.{decision['rung']}": json.dumps(decision, sort_keys=True)}
+        tags = {rung_tag(decision["rung"]): json.dumps(decision, sort_keys=True)}
         if decision["decision"] == "stop":
-            tags["sweeplab.stop_reason"] = stop_reason(decision)
+            tags[STOP_REASON_TAG] = stop_reason(decision)
         self.outbox.put("tags", trial.trial_id, tags=tags)
 
     def log_result(self, trial, result: dict) -> None:
@@ -213,7 +226,7 @@ class MlflowTrialLogger(Callback):
             self.outbox.put(
                 "tags",
                 trial.trial_id,
-                tags={"sweeplab.resumed_from_step": str(result["resumed_from_step"])},
+                tags={RESUMED_TAG: str(result["resumed_from_step"])},
             )
 
     def on_step_begin(self, iteration, trials, **info):
@@ -269,8 +282,8 @@ class MlflowTrialLogger(Callback):
             "tags",
             trial.trial_id,
             tags={
-                "sweeplab.failures": str(getattr(trial, "num_failures", 1)),
-                "sweeplab.last_error": last_line(error)[:5000],
+                FAILURES_TAG: str(getattr(trial, "num_failures", 1)),
+                LAST_ERROR_TAG: last_line(error)[:5000],
             },
         )
         self._say(trial, f"failed, retrying from its last checkpoint: {last_line(error)}")
@@ -298,8 +311,8 @@ class MlflowTrialLogger(Callback):
             "tags",
             trial.trial_id,
             tags={
-                "sweeplab.stopped_early": str(reports < self.max_reports and not failed).lower(),
-                "sweeplab.reports": str(reports),
+                STOPPED_EARLY_TAG: str(reports < self.max_reports and not failed).lower(),
+                REPORTS_TAG: str(reports),
             },
         )
         # With a tracking server the trial worker has sent these already (no shared disk).
@@ -325,7 +338,7 @@ def stop_reason(d: dict) -> str:
 
 
 def put_step_table(outbox: Outbox, trial_id: str, ckpt: Path) -> None:
-    if table := step_table(ckpt):
+    if table := step_table_of(ckpt):
         _put_table(outbox, trial_id, *table)
 
 
@@ -333,7 +346,7 @@ def put_final_artifacts(outbox: Outbox, trial_id: str, ckpt: Path) -> None:
     """The final files and the latest per-example table, through the outbox."""
     if files := final_files(ckpt):
         outbox.put("artifacts", trial_id, files=files)
-    if table := step_table(ckpt):
+    if table := step_table_of(ckpt):
         _put_table(outbox, trial_id, table[0], FINAL_TABLE)
 
 

@@ -7,12 +7,20 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from mlflow_server.tracking import RUN_ENDED, RUN_FAILED, RUN_KILLED, TRIAL_TAG, Tracker
+from common.tags import (
+    ORPHANED_TAG,
+    RETRIED_TAG,
+    ROLE_CONFIRM,
+    ROLE_SEARCH,
+    ROLE_TAG,
+    TRIAL_TAG,
+)
+from mlflow_server.tracking import RUN_ENDED, RUN_FAILED, RUN_KILLED, Tracker
 from sweeps.run.mlflow_logger import MlflowTrialLogger
 
 
 def reconcile(
-    logger: MlflowTrialLogger, tracker: Tracker, parent: str, role: str = "search"
+    logger: MlflowTrialLogger, tracker: Tracker, parent: str, role: str = ROLE_SEARCH
 ) -> None:
     """Trials an earlier (killed) driver saw end in Ray but not in MLflow: log them now.
 
@@ -20,16 +28,14 @@ def reconcile(
     skipped, so nothing is logged twice. Runs that ended in MLflow are left untouched, and
     so are the runs of another role (a confirmation's replicates, or the search's trials).
     """
-    runs = [
-        r for r in tracker.trial_runs(parent) if r.data.tags.get("sweeplab.role", "search") == role
-    ]
+    runs = [r for r in tracker.trial_runs(parent) if r.data.tags.get(ROLE_TAG, ROLE_SEARCH) == role]
     status = {r.data.tags.get(TRIAL_TAG): r.info.status for r in runs}
     known = {t.trial_id for t in logger.trials}
     for run in runs:
         if run.data.tags.get(TRIAL_TAG) not in known and run.info.status not in RUN_ENDED:
             # Started after Ray's last snapshot, then the driver was killed: Ray forgot the
             # trial and its searcher proposed again. Moved to MLflow's trash (restorable).
-            tracker.set_tags(run.info.run_id, {"sweeplab.orphaned": "true"})
+            tracker.set_tags(run.info.run_id, {ORPHANED_TAG: "true"})
             tracker.end_run(run.info.run_id, RUN_KILLED)
             tracker.client.delete_run(run.info.run_id)
     for trial in logger.trials:
@@ -49,9 +55,9 @@ def reopen_failed(tracker: Tracker, parent: str) -> list[str]:
     reopened = []
     for run in tracker.trial_runs(parent):
         tags = run.data.tags
-        if run.info.status != RUN_FAILED or tags.get("sweeplab.role") == "confirm":
+        if run.info.status != RUN_FAILED or tags.get(ROLE_TAG) == ROLE_CONFIRM:
             continue
-        tracker.set_tags(run.info.run_id, {"sweeplab.retried_after_failure": "true"})
+        tracker.set_tags(run.info.run_id, {RETRIED_TAG: "true"})
         tracker.client.update_run(run.info.run_id, status="RUNNING")
         reopened.append(tags.get(TRIAL_TAG, run.info.run_id))
     return reopened

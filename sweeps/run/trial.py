@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from common.errors import first_line
+from common.tags import ADAPTER, DATA_MANIFEST, TRIAL_RECORD
 from evaluation.eval_sets import EvalItem, evaluate_all
 from evaluation.scoring import scoring_params
 from sweeps.config import TrialConfig
@@ -44,7 +45,7 @@ def resume_point(checkpoint: Path | None, cfg: TrialConfig) -> tuple[Resume | No
     it last reported."""
     if checkpoint is None:
         return None, {}
-    meta = json.loads((checkpoint / "trial.json").read_text(encoding="utf-8"))
+    meta = json.loads((checkpoint / TRIAL_RECORD).read_text(encoding="utf-8"))
     if meta["config"] != cfg.model_dump(mode="json"):
         raise ValueError(f"{checkpoint}: checkpoint of a different trial configuration")
     return Resume(int(meta["step"]), checkpoint / RESUME_DIR), meta["metrics"]
@@ -148,8 +149,8 @@ def run_trial(
         metrics["objective"] = objective_value(metrics, objective)
         metrics["train/step"] = step
         ckpt = Path(tempfile.mkdtemp(prefix=f"ckpt-{step}-", dir=work_dir))
-        save_adapter(peft_model, ckpt / "adapter")
-        tokenizer.save_pretrained(str(ckpt / "adapter"))
+        save_adapter(peft_model, ckpt / ADAPTER)
+        tokenizer.save_pretrained(str(ckpt / ADAPTER))
         shutil.move(trainer_ckpt, ckpt / RESUME_DIR)  # the trainer deletes it afterwards
         rows = prediction_rows(items, results, base)
         write_records(ckpt, cfg, step, metrics, mix_manifest, rows)
@@ -193,8 +194,8 @@ def write_records(
     ckpt: Path, cfg: TrialConfig, step: int, metrics: dict, mix_manifest: dict, rows: list
 ) -> None:
     """A checkpoint's records: the data manifest, `trial.json` and the per-example table."""
-    (ckpt / "data_manifest.json").write_text(json.dumps(mix_manifest), encoding="utf-8")
-    (ckpt / "trial.json").write_text(trial_record(cfg, step, metrics), encoding="utf-8")
+    (ckpt / DATA_MANIFEST).write_text(json.dumps(mix_manifest), encoding="utf-8")
+    (ckpt / TRIAL_RECORD).write_text(trial_record(cfg, step, metrics), encoding="utf-8")
     (ckpt / "predictions.json").write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
 
 

@@ -17,6 +17,7 @@ from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from common.dicts import flatten
+from common.tags import OBJECTIVE_TAG, SWEEP_CONFIG
 from common.uris import mask_credentials
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FINISHED, RUN_KILLED, Tracker
@@ -175,10 +176,10 @@ def run_sweep(
             # rows read, duplicates dropped, malformed rows skipped, train/eval sizes
             "data_stats": {s: st.as_dict() for s, st in data.stats.items()},
         },
-        {"sweeplab.objective": cfg.search.objective, **path_tags},
+        {OBJECTIVE_TAG: cfg.search.objective, **path_tags},
     )
     outbox = open_outbox(tracker, place.outbox(cfg.name), parent, out)
-    outbox.put("artifacts", None, texts={"sweep_config.json": json.dumps(shown, indent=1)})
+    outbox.put("artifacts", None, texts={SWEEP_CONFIG: json.dumps(shown, indent=1)})
     logger = MlflowTrialLogger(outbox, cfg, out, data)
     init_ray(ray_address)
     if retry_failed:

@@ -2,7 +2,7 @@
 views (`Tracker.share_view`), so a link shows what a reader came for without clicking.
 
 - `sweeplab-runs`: the runs table, best objective first, with the objective, the three sets'
-  METEOR and the searched values as columns;
+  headline metric (METEOR) and the searched values as columns;
 - `sweeplab-curves`: (opened in chart mode) the charts filtered to the training loss, every
   trial in one chart;
 - `sweeplab-grouped`: the runs table in start order, the trials listed under their sweep.
@@ -10,6 +10,7 @@ views (`Tracker.share_view`), so a link shows what a reader came for without cli
 
 from __future__ import annotations
 
+from evaluation.metric_registry import HEADLINE
 from sweeps.config import SweepConfig
 from training.examples import SOURCES
 
@@ -23,7 +24,7 @@ def _metric(name: str) -> str:
 
 
 def runs_view(cfg: SweepConfig) -> dict:
-    columns = [_metric("objective"), *(_metric(f"{s}/meteor") for s in SOURCES)]
+    columns = [_metric("objective"), *(_metric(f"{s}/{HEADLINE.name}") for s in SOURCES)]
     columns += [f"params.`{key}`" for key in cfg.search.space]
     return {
         "orderByKey": _metric("objective"),

@@ -19,7 +19,7 @@ import yaml
 from mlflow import MlflowClient
 
 from tests.helpers import (
-    NINE,
+    SET_METRICS,
     clean_env,
     free_port,
     small_sweep_config,
@@ -87,7 +87,7 @@ def _assert_complete(client: MlflowClient, name: str, num_samples: int, max_step
         assert steps == list(range(8, steps[-1] + 1, 8)), (t.info.run_name, steps)
         if t.data.tags["sweeplab.stopped_early"] == "false":
             assert steps[-1] == max_step
-        for key in NINE:
+        for key in SET_METRICS:
             assert _steps(client, t.info.run_id, key) == steps, (t.info.run_name, key)
         # The training curve: a point every 10 steps (train.log_every), none twice.
         curve = _steps(client, t.info.run_id, "train/loss")

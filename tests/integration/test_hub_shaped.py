@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import NINE, ROOT, run_sweeplab, sweep_runs, write_published
+from tests.helpers import ROOT, SET_METRICS, run_sweeplab, sweep_runs, write_published
 
 pytestmark = pytest.mark.integration
 
@@ -143,5 +143,5 @@ def test_tinyllama_config_runs_end_to_end_on_cpu(hub_shaped, tmp_path, mlflow_ur
     for child in children:
         assert child.info.status == "FINISHED"
         assert child.data.params["curriculum"] in ("none", "two_phase")
-        for name in NINE:
+        for name in SET_METRICS:
             assert 0.0 <= child.data.metrics[name] <= 1.0, name

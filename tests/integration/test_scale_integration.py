@@ -16,7 +16,7 @@ from demo import model as dm
 from tests.helpers import (
     DEMO_DATA,
     DEMO_MODEL,
-    NINE,
+    SET_METRICS,
     clean_env,
     run_sweeplab,
     small_sweep_config,
@@ -106,7 +106,7 @@ def test_two_models_and_a_declared_source(tmp_path, scale_assets):
     by_model = {}
     for t in trials:
         m = t.data.metrics
-        assert all(name in m for name in NINE)
+        assert all(name in m for name in SET_METRICS)
         assert 0.0 <= m["structured/format_compliance"] <= 1.0
         # Every delta is against the trial's own model's base, which the parent run records:
         # logged exactly where that base scored above 0, and equal to the change against it.

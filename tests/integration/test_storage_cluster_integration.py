@@ -20,7 +20,7 @@ import yaml
 from mlflow import MlflowClient
 
 from tests.helpers import (
-    NINE,
+    SET_METRICS,
     clean_env,
     free_port,
     ray_temp_dir,
@@ -205,7 +205,7 @@ def _sweep_killed_then_resumed(tmp_path, assets, env, storage, ray_port, mark) -
         assert t.info.status == "FINISHED", (t.info.run_name, t.info.status)
         history = client.get_metric_history(t.info.run_id, "objective")
         assert sorted(m.step for m in history) == [8, 16], t.info.run_name
-        assert set(NINE) <= set(t.data.metrics)
+        assert set(SET_METRICS) <= set(t.data.metrics)
         adapter = {a.path for a in client.list_artifacts(t.info.run_id, "adapter")}
         assert "adapter/adapter_model.safetensors" in adapter  # downloaded from S3
     config = json.loads(

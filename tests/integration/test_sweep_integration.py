@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import os
 
+import evaluate
 import pytest
 from mlflow import MlflowClient
 
-from tests.helpers import NINE, run_python, run_sweeplab, small_sweep_config
+from tests.helpers import ROOT, SET_METRICS, run_python, run_sweeplab, small_sweep_config
 
 pytestmark = pytest.mark.integration
 
@@ -21,11 +22,13 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     out = proc.stdout
     assert "best trial" in out and "mlflow ui --backend-store-uri sqlite:///" in out
+    assert "openorca/chrf" in out  # the fourth metric is a column of the printed table
 
     # Given the embedded default store inside the working directory ...
     db = tmp_path / "runs" / "mlflow.db"
     assert db.is_file()
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    chrf = evaluate.load(str(ROOT / "evaluation" / "metrics" / "chrf"), keep_in_memory=True)
     exp = client.get_experiment_by_name("itest")
     runs = client.search_runs([exp.experiment_id])
     parents = [r for r in runs if r.data.tags.get("sweeplab.kind") == "sweep"]
@@ -42,9 +45,20 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
         params = child.data.params
         assert params["lora_r"] in ("16", "32") and params["mix.openorca"] in ("0.0", "0.3")
         assert params["curriculum"] == "none"
-        for name in NINE:
+        for name in SET_METRICS:
             value = child.data.metrics[name]
             assert 0.0 <= value <= 1.0, (name, value)
+        # chrF as logged is the canonical chrF (sacrebleu through the shipped evaluate
+        # module) of the final per-example table's predictions, set by set.
+        table = client.download_artifacts(child.info.run_id, "eval/predictions.json", tmp_path)
+        data = json.loads(open(table, encoding="utf-8").read())
+        rows = [dict(zip(data["columns"], r, strict=True)) for r in data["data"]]
+        for ds in ("alpaca", "dolly", "openorca"):
+            preds = [r["prediction"] for r in rows if r["dataset"] == ds]
+            refs = [r["reference"] for r in rows if r["dataset"] == ds]
+            canonical = chrf.compute(predictions=preds, references=refs)["score"] / 100
+            assert child.data.metrics[f"{ds}/chrf"] == pytest.approx(canonical, abs=1e-6)
+            assert f"{ds}/chrf_delta_pct" in child.data.metrics
         # Two reports per full trial (report_every 8 of 16 steps), at steps 8 and 16.
         steps = [m.step for m in client.get_metric_history(child.info.run_id, "openorca/meteor")]
         assert steps and steps[0] == 8 and len(steps) == len(set(steps))
@@ -138,6 +152,8 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
     assert two.returncode == 0, two.stderr[-3000:]
     md = (tmp_path / "r1" / "report.md").read_text()
     assert md == (tmp_path / "r2" / "report.md").read_text()
+    assert "| METEOR Δ | BLEU Δ | ROUGE-L Δ | chrF Δ |" in md
+    assert "| openorca/chrf |" in md  # a verdict row for the fourth metric
     for section in (
         "Performance overview",
         "Verdicts",

@@ -1,9 +1,11 @@
-import numpy as np
 import pytest
 
 from evaluation.analysis import checkable_answer, flag_example, summarize
-from evaluation.bootstrap import bleu_from_stats, bleu_stats, paired_bootstrap
+from evaluation.bootstrap import paired_bootstrap
+from evaluation.corpus_bleu import bleu_from_stats, bleu_stats
+from evaluation.corpus_chrf import chrf_stats
 from evaluation.eval_sets import cut_to_sentence
+from evaluation.metric_registry import mean_rows
 from evaluation.scoring import score
 
 
@@ -91,14 +93,16 @@ def test_bleu_stats_reproduce_corpus_bleu():
 def test_paired_bootstrap_interval():
     base_p = ["x"] * 5
     t = {
-        "meteor": np.array([0.5, 0.6, 0.7, 0.4, 0.5]),
-        "rougeL": np.array([0.5] * 5),
-        "bleu_stats": bleu_stats(PREDS, REFS),
+        "meteor": mean_rows([0.5, 0.6, 0.7, 0.4, 0.5]),
+        "rougeL": mean_rows([0.5] * 5),
+        "bleu": bleu_stats(PREDS, REFS),
+        "chrf": chrf_stats(PREDS, REFS),
     }
     b = {
-        "meteor": np.array([0.25, 0.3, 0.35, 0.2, 0.25]),
-        "rougeL": np.array([0.5] * 5),
-        "bleu_stats": bleu_stats(base_p, REFS),
+        "meteor": mean_rows([0.25, 0.3, 0.35, 0.2, 0.25]),
+        "rougeL": mean_rows([0.5] * 5),
+        "bleu": bleu_stats(base_p, REFS),
+        "chrf": chrf_stats(base_p, REFS),
     }
     d = paired_bootstrap(t, b, samples=500, seed=0)
     assert d["meteor"].pct == pytest.approx(100.0)  # every example doubled
@@ -108,7 +112,7 @@ def test_paired_bootstrap_interval():
     assert d["rougeL"].pct == 0.0
     assert d["bleu"].pct is None  # the base's BLEU is 0: no relative change
     # Same seed, same interval.
-    t["meteor"] = np.array([0.5, 0.1, 0.7, 0.4, 0.9])
+    t["meteor"] = mean_rows([0.5, 0.1, 0.7, 0.4, 0.9])
     one, two = paired_bootstrap(t, b, 300, 1), paired_bootstrap(t, b, 300, 1)
     assert one["meteor"] == two["meteor"]
     assert one["meteor"].ci_low < one["meteor"].pct < one["meteor"].ci_high

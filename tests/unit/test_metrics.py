@@ -228,14 +228,14 @@ def test_meteor_multiple_references_take_the_best():
 # --- score() -------------------------------------------------------------------------------
 
 
-def test_score_combines_the_three_metrics():
+def test_score_combines_every_registry_metric():
     result = scoring.score(PREDS, REFS)
-    assert set(result) == {"n", "bleu", "rougeL", "meteor"}
+    assert set(result) == {"n", "bleu", "rougeL", "meteor", "chrf"}
     assert result["n"] == len(PAIRS)
     assert result["bleu"] == pytest.approx(nmt_bleu(PREDS, REFS)["bleu"], abs=1e-9)
     per_example = scoring.per_example_scores(PREDS, REFS)
     assert result["meteor"] == pytest.approx(float(np.mean(per_example["meteor"])), abs=1e-12)
-    assert all(isinstance(result[k], float) for k in ("bleu", "rougeL", "meteor"))
+    assert all(isinstance(result[k], float) for k in ("bleu", "rougeL", "meteor", "chrf"))
 
 
 def test_score_per_example_rows_follow_input_order():
@@ -284,7 +284,7 @@ def test_cli_prints_scores(tmp_path, capsys):
     path = write_jsonl(tmp_path / "preds.jsonl", rows[:5] + [""] + rows[5:])  # blank line skipped
     assert sweeplab(["score", str(path)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"n", "bleu", "rougeL", "meteor"}
+    assert set(out) == {"n", "bleu", "rougeL", "meteor", "chrf"}
     assert out == pytest.approx(scoring.score(PREDS, REFS))
 
 

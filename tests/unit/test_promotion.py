@@ -150,11 +150,14 @@ def test_mean_objective_pools_datasets_of_different_sizes():
 def test_equal_sized_pairs_keep_the_reports_numbers():
     rng = np.random.default_rng(0)
     s = [
-        ExampleScores(rng.uniform(size=9), rng.uniform(size=9), ["x"] * 9, ["x"] * 9)
+        ExampleScores(
+            {"meteor": rng.uniform(size=9), "rougeL": rng.uniform(size=9)}, ["x"] * 9, ["x"] * 9
+        )
         for _ in range(4)
     ]
     point, lo, hi = paired_effect([(s[0], s[1]), (s[2], s[3])], "meteor")
-    diff = np.concatenate([s[1].meteor - s[0].meteor, s[3].meteor - s[2].meteor])
+    meteor = [x.scores["meteor"] for x in s]
+    diff = np.concatenate([meteor[1] - meteor[0], meteor[3] - meteor[2]])
     assert point == pytest.approx(100 * diff.mean()) and lo < point < hi
 
 

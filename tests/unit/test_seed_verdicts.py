@@ -20,7 +20,8 @@ def scores(meteor, preds=None, refs=None):
     n = len(meteor)
     preds = preds or ["the cat sat on the mat"] * n
     refs = refs or ["the cat sat on the mat"] * n
-    return ExampleScores(np.array(meteor, float), np.array(meteor, float), preds, refs)
+    arr = np.array(meteor, float)
+    return ExampleScores({"meteor": arr, "rougeL": arr}, preds, refs)
 
 
 def test_verdict_words_say_the_direction():

@@ -77,7 +77,7 @@ def test_sweep_and_trial_runs(tmp_path: Path, mlflow_uri: str):
 def test_leaderboard_artifacts(tmp_path):
     import csv
 
-    from sweeps.config import nine_metrics
+    from sweeps.config import eval_metric_keys
     from sweeps.report.leaderboard import Row
     from sweeps.report.plots import write_leaderboard
 
@@ -93,7 +93,7 @@ def test_leaderboard_artifacts(tmp_path):
                 "mix.dolly": "0.0",
                 "curriculum": "none" if i % 2 else "two_phase",
             },
-            {**{m: 0.1 * i + 0.01 for m in nine_metrics()}, "objective": 0.1 * i},
+            {**{m: 0.1 * i + 0.01 for m in eval_metric_keys()}, "objective": 0.1 * i},
             False,
         )
         for i in range(3)
