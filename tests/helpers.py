@@ -147,6 +147,12 @@ DEMO_DATA = ROOT / "data" / "demo"
 DEMO_MODEL = ROOT / "models" / "demo-llama"
 
 
+SHARED_SWEEP = "itest"
+"""The name of the one finished demo sweep a pytest run shares (`finished_sweep`)."""
+SHARED_LOG_EVERY = 2
+"""Its training-curve interval: a point every 2 steps, so the UI's loss chart has points."""
+
+
 def small_sweep_config(tmp_path: Path, assets: dict[str, Path], **search) -> Path:
     """A 2-trial sweep at tiny sizes on the demo assets."""
     import yaml

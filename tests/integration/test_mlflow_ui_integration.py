@@ -21,30 +21,28 @@ from tests.helpers import (
     ROOT,
     clean_env,
     free_port,
-    run_sweeplab,
-    small_sweep_config,
     sweep_runs,
     wait_healthy,
+)
+from tests.helpers import (
+    SHARED_LOG_EVERY as LOG_EVERY,
+)
+from tests.helpers import (
+    SHARED_SWEEP as NAME,
 )
 from tests.integration.browser import chromium, render
 
 pytestmark = pytest.mark.integration
 
-LOG_EVERY = 2
 SHOTS = ROOT / "test-artifacts" / "ui"
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory, demo_assets):
-    """`sweeplab sweep` of two trials (a training-curve point every 2 steps); its printed
-    output, the store's client and the working directory."""
-    work = tmp_path_factory.mktemp("ui-sweep")
-    cfg = small_sweep_config(work, demo_assets)
-    args = ("sweep", str(cfg), "--name", "uitest", "--set", f"train.log_every={LOG_EVERY}")
-    proc = run_sweeplab(*args, cwd=work, env=clean_env(), timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
-    client = MlflowClient(tracking_uri=f"sqlite:///{work / 'runs' / 'mlflow.db'}")
-    return proc.stdout, client, work
+def sweep(finished_sweep):
+    """The shared finished sweep (two trials, a training-curve point every 2 steps): its
+    printed output, the store's client and the working directory."""
+    client = MlflowClient(tracking_uri=finished_sweep.uri)
+    return finished_sweep.stdout, client, finished_sweep.work
 
 
 def _manifest(client, run_id: str, tmp_path) -> dict:
@@ -54,7 +52,7 @@ def _manifest(client, run_id: str, tmp_path) -> dict:
 
 def test_every_trial_run_reads_as_a_training_run(sweep, tmp_path):
     _, client, _ = sweep
-    _, trials = sweep_runs(client, "uitest")
+    _, trials = sweep_runs(client, NAME)
     finished = [t for t in trials if t.info.status == "FINISHED"]
     assert len(finished) == 2
     names = set()
@@ -99,7 +97,7 @@ def test_every_trial_run_reads_as_a_training_run(sweep, tmp_path):
         assert re.fullmatch(r"demo-llama@sha256:[0-9a-f]{16}", params["model.path"])
     assert len(names) == 2
     # The sweep's own run names its config's data and model the same way.
-    (parent,), _ = sweep_runs(client, "uitest")
+    (parent,), _ = sweep_runs(client, NAME)
     assert re.fullmatch(
         r"alpaca_data\.json@sha256:[0-9a-f]{16}", parent.data.params["config.data.alpaca"]
     )
@@ -142,7 +140,7 @@ def test_the_printed_command_and_links_open_the_runs_table(sweep):
         def url(label: str) -> str:
             return _printed(stdout, label).replace(":5000/", f":{port}/")
 
-        _, trials = sweep_runs(client, "uitest")
+        _, trials = sweep_runs(client, NAME)
         names = tuple(t.info.run_name for t in trials)
         # The printed link: the runs table, the trials by name, the objective as a column.
         want = (*names, "objective", "openorca/meteor", "lora.r")

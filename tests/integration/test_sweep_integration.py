@@ -15,17 +15,16 @@ from tests.helpers import ROOT, SET_METRICS, run_python, run_sweeplab, small_swe
 pytestmark = pytest.mark.integration
 
 
-def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
-    cfg = small_sweep_config(tmp_path, demo_assets)
+def test_two_trial_sweep_logs_everything(tmp_path, demo_assets, finished_sweep):
+    # The run's shared finished sweep (`sweeplab sweep`, the default store in its folder);
+    # what this test adds to it (a promotion, a report) no other reader of it asserts on.
+    work, cfg, out = finished_sweep.work, finished_sweep.config, finished_sweep.stdout
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    proc = run_sweeplab("sweep", str(cfg), "--name", "itest", cwd=tmp_path, env=env, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
-    out = proc.stdout
     assert "best trial" in out and "mlflow ui --backend-store-uri sqlite:///" in out
     assert "openorca/chrf" in out  # the fourth metric is a column of the printed table
 
     # Given the embedded default store inside the working directory ...
-    db = tmp_path / "runs" / "mlflow.db"
+    db = work / "runs" / "mlflow.db"
     assert db.is_file()
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
     chrf = evaluate.load(str(ROOT / "evaluation" / "metrics" / "chrf"), keep_in_memory=True)
@@ -76,7 +75,7 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
     assert int(parent.data.params["data_stats.alpaca.rows"]) > 0
 
     # Re-running the finished sweep continues it: nothing reruns, no run changes.
-    again = run_sweeplab("sweep", str(cfg), "--name", "itest", cwd=tmp_path, env=env, timeout=900)
+    again = run_sweeplab("sweep", str(cfg), "--name", "itest", cwd=work, env=env, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "continuing" in again.stdout and "started" not in again.stdout
     rerun = {r.info.run_id: r for r in client.search_runs([exp.experiment_id])}
@@ -91,7 +90,7 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
         "itest",
         "--set",
         "train.max_steps=24",
-        cwd=tmp_path,
+        cwd=work,
         env=env,
         timeout=300,
     )
@@ -103,7 +102,7 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
 
     # Promotion: the best finished trial, picked from MLflow, registered once, alias set.
     def promote(*extra):
-        return run_sweeplab("promote", "itest", *extra, cwd=tmp_path, env=env, timeout=300)
+        return run_sweeplab("promote", "itest", *extra, cwd=work, env=env, timeout=300)
 
     # The test config's gate (alpaca/meteor >= 2) cannot pass: refused, then forced.
     gated = promote()
@@ -135,7 +134,7 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
         "out = m.predict(['What is 2 plus 3?', 'Name the capital of Velmora.']); "
         "print(json.dumps(out))"
     )
-    proc = run_python(code, cwd=tmp_path, env=env, timeout=300)
+    proc = run_python(code, cwd=work, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     answers = json.loads(proc.stdout.strip().splitlines()[-1])
     assert isinstance(answers, list) and len(answers) == 2
@@ -143,9 +142,7 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets):
 
     # The report: written, logged to the parent run, numbers matching the runs, deterministic.
     def report(out):
-        return run_sweeplab(
-            "report", "itest", "--out", str(out), cwd=tmp_path, env=env, timeout=600
-        )
+        return run_sweeplab("report", "itest", "--out", str(out), cwd=work, env=env, timeout=600)
 
     one, two = report(tmp_path / "r1"), report(tmp_path / "r2")
     assert one.returncode == 0, one.stderr[-3000:]

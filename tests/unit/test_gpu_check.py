@@ -1,5 +1,6 @@
 """scripts/gpu_check.py's pure parts: the TinyLlama shape, its FLOP count, the JSON lines
-(the dry run end to end: tests/integration/test_gpu_check.py)."""
+(the dry run end to end, on the lent machine's versions:
+tests/integration/test_device_gpu_check.py)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,7 @@ def test_the_tokenizer_has_an_id_for_each_of_the_models_and_each_decodes_to_text
     assert all(tok.decode([i]) for i in ids)
     text = tok.decode(tok("The cat sat.")["input_ids"], skip_special_tokens=True)
     assert text.strip() == "The cat sat."  # the demo text still round-trips
+    assert tok.pad_token is None  # Llama-style: the trial sets pad = eos
 
 
 def _wheel(folder, name: str) -> None:
