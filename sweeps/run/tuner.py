@@ -73,12 +73,25 @@ def scheduler(cfg: SweepConfig, on_decision=None):
     )
 
 
+WORKER_ENV = {"TUNE_FUNCTION_THREAD_TIMEOUT_S": "300"}
+"""The environment of every Ray worker of a sweep, on any node. A worker kept for the next
+trial (`reuse_actors`) first waits for the last trial's thread to end (its checkpoint folder
+removed, its model freed): Ray waits 2 s by default, which a busy machine overruns; the next
+trial then failed with "Trainable runner reuse requires reset_config()" (and Ray's limit on
+concurrent trials kept its slot, so a sweep of one trial at a time hung)."""
+
+
 def init_ray(address: str | None, num_cpus: int | None = None) -> None:
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    kwargs = dict(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    kwargs = dict(
+        include_dashboard=False,
+        logging_level="WARNING",
+        log_to_driver=False,
+        runtime_env={"env_vars": WORKER_ENV},
+    )
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address and address != "local":
         ray.init(address=address, **kwargs)

@@ -55,3 +55,35 @@ def test_turning_token_auth_off_is_warned_in_one_line(tmp_path):
         "token authentication; any local user can run code in it"
     ]
     assert proc.stdout.strip().splitlines()[-1].startswith("node 127.0.0.1 auth disabled")
+
+
+SLOW_CLEANUP = """
+import sys, time
+from ray import tune
+from sweeps.run.tuner import init_ray
+
+def trial(config):
+    try:
+        for i in range(3):
+            tune.report({"score": i})
+    finally:
+        time.sleep(4)  # what a trial stopped early does after its report: free its model
+
+init_ray(None, num_cpus=1)
+tuner = tune.Tuner(
+    trial,
+    tune_config=tune.TuneConfig(num_samples=2, max_concurrent_trials=1, reuse_actors=True),
+    run_config=tune.RunConfig(storage_path=sys.argv[1], stop={"training_iteration": 1}),
+)
+print("ended", sorted("error" if r.error else r.metrics["score"] for r in tuner.fit()))
+"""
+
+
+def test_a_trial_slow_to_end_does_not_fail_the_next_one_on_its_worker(tmp_path):
+    """A sweep reuses a trial's worker for the next trial, which first waits for the last
+    trial's thread to end: a trial stopped early and slow to clean up (4 s here; a busy
+    machine's model release) once failed the next trial ("Trainable runner reuse requires
+    reset_config()", Ray's 2 s wait) and, one trial at a time, hung the sweep."""
+    proc = run_python(SLOW_CLEANUP, str(tmp_path / "ray"), cwd=tmp_path, env=_env(), timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "ended [0, 0]"
