@@ -17,6 +17,7 @@ from common.dicts import flatten
 from evaluation.config import GenerationSettings
 from evaluation.metric_names import METRICS, metric_keys
 from sweeps import bounded_yaml
+from sweeps.objective import Constraint, Objective, Pick, Target, known_dataset, known_metric
 from training.config import (
     DataConfig,
     LoraSettings,
@@ -141,6 +142,16 @@ class SearchConfig(Strict):
         "mean_meteor", description="`mean_<metric>` over the three sets, or `dataset/metric`."
     )
     mode: Literal["max", "min"] = Field("max", description="Maximize or minimize.")
+    objectives: tuple[Target, ...] = Field(
+        (),
+        description="Several objectives ({metric, mode}); the search looks for their Pareto "
+        "front and ASHA's rungs compare the first. Replaces `objective` and `mode`.",
+    )
+    constraints: tuple[str, ...] = Field(
+        (),
+        description="Conditions a trial must meet to be best or on the front, e.g. "
+        "`alpaca/meteor_delta_pct >= -5`; the sampler is told them too.",
+    )
     seed: int = Field(0, description="Optuna sampler seed.")
     scheduler: Scheduler = Field(default_factory=Scheduler, description="Trial scheduler.")
     resources: Resources = Field(default_factory=Resources, description="Per-trial resources.")
@@ -154,13 +165,35 @@ class SearchConfig(Strict):
         "baseline with several training seeds (`sweeplab confirm`); off by default.",
     )
 
+    def goal(self) -> Objective:
+        """The objectives and constraints as one `Objective` (`sweeps.objective`)."""
+        targets = self.objectives or (Target(metric=self.objective, mode=self.mode),)
+        return Objective(targets, tuple(Constraint.parse(c) for c in self.constraints))
+
     def check_objective(self, datasets: tuple[str, ...]) -> None:
-        """The objective names a metric of the sweep's eval sets (or a mean over the three)."""
-        valid = {f"mean_{m}" for m in METRICS} | {f"{s}/{m}" for s in datasets for m in METRICS}
-        if self.objective not in valid:
+        """Each objective names a metric of the sweep's eval sets (or a mean over the three);
+        each constraint a metric of one of its sets."""
+        if self.objectives and self.objective not in (
+            "mean_meteor",
+            self.objectives[0].metric,
+        ):
             raise ValueError(
-                f"search: unknown objective {self.objective!r} (one of {sorted(valid)})"
+                "search: give `objectives` or `objective`, not both "
+                f"({self.objective!r} vs {self.objectives[0].metric!r})"
             )
+        valid = {f"mean_{m}" for m in METRICS} | {f"{s}/{m}" for s in datasets for m in METRICS}
+        for i, t in enumerate(self.objectives or (Target(metric=self.objective),)):
+            if not known_metric(t.metric, datasets, METRICS):
+                where = f"objectives[{i}].metric" if self.objectives else "objective"
+                raise ValueError(f"search: unknown {where} {t.metric!r} (one of {sorted(valid)})")
+        for i, text in enumerate(self.constraints):
+            c = Constraint.parse(text)
+            if not known_dataset(c.metric, datasets, METRICS):
+                raise ValueError(
+                    f"search.constraints[{i}]: {c.metric!r} is not a metric of the eval sets "
+                    f"({', '.join(datasets)})"
+                )
+        self.goal()  # two objectives on one metric
 
 
 class Gate(Strict):
@@ -190,6 +223,11 @@ class PromotionConfig(Strict):
         (Gate(metric="alpaca/meteor_delta_pct", op=">=", value=0.0),),
         description="Conditions a trial must meet to be promoted (default: no in-distribution "
         "regression against the base model).",
+    )
+    pick: Pick | None = Field(
+        None,
+        description="With several objectives: which front member is promoted (`{first: "
+        "<metric>}` or `{weights: {<metric>: w}}`); default: the best on the first objective.",
     )
 
 
@@ -221,6 +259,14 @@ class SweepConfig(TrialConfig):
     def _space_applies(self) -> SweepConfig:
         # Every searched key must be a trial setting, and every value must be valid there.
         self.search.check_objective(self.data.names())
+        if self.promotion.pick is not None:
+            goal = self.search.goal()
+            for metric in self.promotion.pick.metrics():
+                if metric not in goal.metrics:
+                    raise ValueError(
+                        f"promotion.pick: {metric!r} is not one of search.objectives "
+                        f"({', '.join(goal.metrics)})"
+                    )
         base = self.trial_dict()
         for key, dim in self.search.space.items():
             values = dim.choice if isinstance(dim, Choice) else (dim.low, dim.high)
