@@ -17,7 +17,8 @@ from common.dicts import flatten
 from evaluation.config import GenerationSettings
 from evaluation.metric_names import METRICS, metric_keys
 from sweeps import bounded_yaml
-from sweeps.objective import Constraint, Objective, Pick, Target, known_dataset, known_metric
+from sweeps.objective import Objective, Pick, Target
+from sweeps.objective_check import check_declared, check_pick, declared
 from training.config import (
     DataConfig,
     LoraSettings,
@@ -142,15 +143,9 @@ class SearchConfig(Strict):
         "mean_meteor", description="`mean_<metric>` over the three sets, or `dataset/metric`."
     )
     mode: Literal["max", "min"] = Field("max", description="Maximize or minimize.")
-    objectives: tuple[Target, ...] = Field(
-        (),
-        description="Several objectives ({metric, mode}); the search looks for their Pareto "
-        "front and ASHA's rungs compare the first. Replaces `objective` and `mode`.",
-    )
+    objectives: tuple[Target, ...] = Field((), description="Pareto objectives; ASHA's: the 1st.")
     constraints: tuple[str, ...] = Field(
-        (),
-        description="Conditions a trial must meet to be best or on the front, e.g. "
-        "`alpaca/meteor_delta_pct >= -5`; the sampler is told them too.",
+        (), description="Kept by best/front: `a/b_delta_pct >= -5`."
     )
     seed: int = Field(0, description="Optuna sampler seed.")
     scheduler: Scheduler = Field(default_factory=Scheduler, description="Trial scheduler.")
@@ -165,35 +160,8 @@ class SearchConfig(Strict):
         "baseline with several training seeds (`sweeplab confirm`); off by default.",
     )
 
-    def goal(self) -> Objective:
-        """The objectives and constraints as one `Objective` (`sweeps.objective`)."""
-        targets = self.objectives or (Target(metric=self.objective, mode=self.mode),)
-        return Objective(targets, tuple(Constraint.parse(c) for c in self.constraints))
-
-    def check_objective(self, datasets: tuple[str, ...]) -> None:
-        """Each objective names a metric of the sweep's eval sets (or a mean over the three);
-        each constraint a metric of one of its sets."""
-        if self.objectives and self.objective not in (
-            "mean_meteor",
-            self.objectives[0].metric,
-        ):
-            raise ValueError(
-                "search: give `objectives` or `objective`, not both "
-                f"({self.objective!r} vs {self.objectives[0].metric!r})"
-            )
-        valid = {f"mean_{m}" for m in METRICS} | {f"{s}/{m}" for s in datasets for m in METRICS}
-        for i, t in enumerate(self.objectives or (Target(metric=self.objective),)):
-            if not known_metric(t.metric, datasets, METRICS):
-                where = f"objectives[{i}].metric" if self.objectives else "objective"
-                raise ValueError(f"search: unknown {where} {t.metric!r} (one of {sorted(valid)})")
-        for i, text in enumerate(self.constraints):
-            c = Constraint.parse(text)
-            if not known_dataset(c.metric, datasets, METRICS):
-                raise ValueError(
-                    f"search.constraints[{i}]: {c.metric!r} is not a metric of the eval sets "
-                    f"({', '.join(datasets)})"
-                )
-        self.goal()  # two objectives on one metric
+    def goal(self) -> Objective:  # the objectives and constraints, as `sweeps.objective`
+        return declared(self.objective, self.mode, self.objectives, self.constraints)
 
 
 class Gate(Strict):
@@ -224,11 +192,7 @@ class PromotionConfig(Strict):
         description="Conditions a trial must meet to be promoted (default: no in-distribution "
         "regression against the base model).",
     )
-    pick: Pick | None = Field(
-        None,
-        description="With several objectives: which front member is promoted (`{first: "
-        "<metric>}` or `{weights: {<metric>: w}}`); default: the best on the first objective.",
-    )
+    pick: Pick | None = Field(None, description="Several objectives: the front member promoted.")
 
 
 class SweepConfig(TrialConfig):
@@ -258,15 +222,9 @@ class SweepConfig(TrialConfig):
     @model_validator(mode="after")
     def _space_applies(self) -> SweepConfig:
         # Every searched key must be a trial setting, and every value must be valid there.
-        self.search.check_objective(self.data.names())
-        if self.promotion.pick is not None:
-            goal = self.search.goal()
-            for metric in self.promotion.pick.metrics():
-                if metric not in goal.metrics:
-                    raise ValueError(
-                        f"promotion.pick: {metric!r} is not one of search.objectives "
-                        f"({', '.join(goal.metrics)})"
-                    )
+        sc = self.search
+        check_declared(sc.objective, sc.objectives, sc.constraints, self.data.names(), METRICS)
+        check_pick(self.promotion.pick, self.search.goal())
         base = self.trial_dict()
         for key, dim in self.search.space.items():
             values = dim.choice if isinstance(dim, Choice) else (dim.low, dim.high)

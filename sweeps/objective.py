@@ -136,22 +136,12 @@ def metric_value(metrics: dict[str, float], metric: str) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def known_metric(metric: str, datasets: Iterable[str], metrics: Iterable[str]) -> bool:
-    """Whether `metric` names something a sweep's trials log: `mean_<metric>` or
-    `<dataset>/<metric>` for one of the three scored metrics."""
-    datasets, metrics = tuple(datasets), tuple(metrics)
+def metric_parts(metric: str) -> tuple[tuple[str, ...], str]:
+    """(datasets, metric): `mean_meteor` averages the three sets; `dolly/bleu` is one."""
     if metric.startswith("mean_"):
-        return metric.removeprefix("mean_") in metrics
-    return metric in {f"{d}/{m}" for d in datasets for m in metrics}
-
-
-def known_dataset(metric: str, datasets: Iterable[str], metrics: Iterable[str]) -> bool:
-    """Looser, for constraints and gates: any `<dataset>/...` of the sweep's eval sets
-    (`alpaca/meteor_delta_pct`), or `mean_<metric>`."""
-    if metric.startswith("mean_"):
-        return metric.removeprefix("mean_") in tuple(metrics)
-    dataset, sep, rest = metric.partition("/")
-    return bool(sep and rest) and dataset in tuple(datasets)
+        return SOURCES, metric.removeprefix("mean_")
+    dataset, _, name = metric.partition("/")
+    return (dataset,), name
 
 
 class HasMetrics(Protocol):
@@ -218,6 +208,11 @@ class Objective:
         if self.constraints:
             text += "; subject to " + ", ".join(str(c) for c in self.constraints)
         return text
+
+    def name(self) -> str:
+        """The one metric's name for a plain single objective (as a sweep was always
+        tagged), else `label()`."""
+        return self.first.metric if not self.multi and not self.constraints else self.label()
 
     def target(self, metric: str) -> Target:
         for t in self.targets:
@@ -351,11 +346,3 @@ class Objective:
         if not front:
             return None
         return min(front, key=lambda r: (-self.score(r.metrics, pick), r.trial_id))
-
-
-def from_search(search) -> Objective:
-    """The `Objective` a config's `search` section declares (`objectives` + `constraints`,
-    or the single `objective` + `mode`)."""
-    if search.objectives:
-        return Objective.parse(search.objectives, search.constraints)
-    return Objective.parse([Target(metric=search.objective, mode=search.mode)], search.constraints)

@@ -53,7 +53,10 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
     reps = [t for t in found if is_replicate(t)]
     if not trials:
         raise ValueError(f"sweep {sweep!r} has no finished trial to report on")
-    top = best([t.row for t in trials], cfg.search.mode)
+    goal = cfg.search.goal()
+    top = best([t.row for t in trials], goal)
+    if top is None:
+        raise ValueError(f"sweep {sweep!r} has no finished trial that meets {goal.label()}")
     best_t = next(t for t in trials if t.row.run_id == top.run_id)
     seed_t = seed_like(trials)
     compare = [t for t in (seed_t, best_t) if t is not None]
@@ -74,7 +77,7 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
         plot_objective_by_dimension(
             [t.row for t in trials], cfg, out_dir / "objective_by_dimension.png"
         ),
-        plot_deltas([t.row for t in trials], out_dir / "deltas_top_trials.png"),
+        plot_deltas([t.row for t in trials], goal, out_dir / "deltas_top_trials.png"),
     ]
     md += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
     md_path = out_dir / "report.md"

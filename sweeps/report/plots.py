@@ -7,12 +7,15 @@ from pathlib import Path
 
 from evaluation.metric_names import LABELS
 from sweeps.config import SweepConfig, nine_metrics
-from sweeps.report.leaderboard import Row, best
+from sweeps.objective import Objective
+from sweeps.report.leaderboard import Row, best, marked, ordered
 from training.examples import SOURCES
 
 
 def write_csv(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
-    top = best(rows, cfg.search.mode)
+    goal = cfg.search.goal()
+    top = best(rows, goal)
+    front = marked(rows, goal) if goal.multi else None
     metrics = nine_metrics()
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -26,9 +29,10 @@ def write_csv(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
                 *cfg.search.space,
                 *metrics,
                 "objective",
+                *(["pareto"] if front is not None else []),
             ]
         )
-        for r in sorted(rows, key=lambda r: -r.metrics.get("objective", float("-inf"))):
+        for r in ordered(rows, goal):
             w.writerow(
                 [
                     r.trial_id,
@@ -39,6 +43,7 @@ def write_csv(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
                     *(r.params.get(k, "") for k in cfg.search.space),
                     *(r.metrics.get(m, "") for m in metrics),
                     r.metrics.get("objective", ""),
+                    *([r.run_id in front] if front is not None else []),
                 ]
             )
     return path
@@ -76,7 +81,7 @@ def plot_objective_by_dimension(rows: list[Row], cfg: SweepConfig, path: Path) -
             ax.set_xticks(range(len(cats)), cats)
         ax.scatter(xs, [r.metrics["objective"] for r in done], color="tab:blue")
         ax.set_xlabel(dim)
-        ax.set_ylabel(cfg.search.objective)
+        ax.set_ylabel(cfg.search.goal().first.metric)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{cfg.name}: objective by search dimension")
     fig.tight_layout()
@@ -105,12 +110,13 @@ def plot_metrics_by_trial(rows: list[Row], path: Path) -> Path:
     return path
 
 
-def plot_deltas(rows: list[Row], path: Path, top: int = 4) -> Path:
-    """Change vs the base model (%) per dataset and metric, for the `top` trials."""
+def plot_deltas(rows: list[Row], goal: Objective, path: Path, top: int = 4) -> Path:
+    """Change vs the base model (%) per dataset and metric, for the `top` trials (best
+    first, in the objective's own direction)."""
     import numpy as np
 
     plt = _pyplot()
-    ranked = sorted(rows, key=lambda r: -r.metrics.get("objective", 0))[:top]
+    ranked = ordered(rows, goal)[:top]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=False)
     for ax, m in zip(axes, LABELS, strict=True):
         width = 0.8 / max(1, len(ranked))

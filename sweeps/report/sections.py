@@ -35,12 +35,18 @@ def short(text: str, n: int = 90) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _objective_text(cfg: SweepConfig) -> str:
+    goal = cfg.search.goal()
+    if not goal.multi and not goal.constraints:
+        return f"objective `{goal.first.metric}` ({goal.first.mode})"
+    return f"objectives {goal.label()}"
+
+
 def header(sweep: str, cfg: SweepConfig, trials: list[Trial], parent_id: str) -> list[str]:
     return [
         f"# Sweep report: {sweep}",
         "",
-        f"{len(trials)} finished trials; objective `{cfg.search.objective}` "
-        f"({cfg.search.mode}); parent run `{parent_id}`.",
+        f"{len(trials)} finished trials; {_objective_text(cfg)}; parent run `{parent_id}`.",
     ]
 
 

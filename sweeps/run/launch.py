@@ -96,7 +96,7 @@ def _launch_locked(
     tracker = Tracker(uri, place.project, patience=cfg.tracking_patience)
     print(
         f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "
-        f"a time; objective {cfg.search.objective}",
+        f"a time; objective {cfg.search.goal().label()}",
         flush=True,
     )
     parent, _ = run_sweep(cfg, data, bases, tracker, place, ray_address, None, retry_failed)
@@ -285,8 +285,7 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
         tracker.share_view(exp, key, state)
     print(f"  the trials, best first: {runs_table_url(base, exp, RUNS_VIEW)}")
     print(f"  their training curves:  {runs_table_url(base, exp, CURVES_VIEW, charts=True)}")
-    done = [r for r in rows if r.status == "FINISHED" and "objective" in r.metrics]
-    done.sort(key=lambda r: r.metrics["objective"], reverse=cfg.search.mode == "max")
+    done = cfg.search.goal().ranked(rows)
     if len(done) > 1:
         top = [r.run_id for r in done[:5]]
         print(f"  compare the top {len(top)}:  {compare_url(base, exp, top)}")

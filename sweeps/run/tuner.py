@@ -175,7 +175,7 @@ def run_sweep(
             # rows read, duplicates dropped, malformed rows skipped, train/eval sizes
             "data_stats": {s: st.as_dict() for s, st in data.stats.items()},
         },
-        {"sweeplab.objective": cfg.search.objective, **path_tags},
+        {"sweeplab.objective": cfg.search.goal().name(), **path_tags},
     )
     outbox = open_outbox(tracker, place.outbox(cfg.name), parent, out)
     outbox.put("artifacts", None, texts={"sweep_config.json": json.dumps(shown, indent=1)})
