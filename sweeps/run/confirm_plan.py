@@ -16,6 +16,7 @@ from sweeps.report.leaderboard import Row
 
 ROLE_TAG = "sweeplab.role"
 REPLICATE_TAG = "sweeplab.replicate"
+POINT_TAG = "sweeplab.point"
 CONFIRM = "confirm"
 SEED_LIKE: dict[str, Any] = {
     "mix.openorca": 0.0,
@@ -122,5 +123,5 @@ def tags_of(config: dict) -> dict[str, str]:
     return {
         ROLE_TAG: CONFIRM,
         REPLICATE_TAG: str(rep["replicate"]),
-        "sweeplab.point": str(rep["point"]),
+        POINT_TAG: str(rep["point"]),
     }

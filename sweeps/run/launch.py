@@ -28,7 +28,8 @@ from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.base_models import model_key, model_label, score_bases, searched_models
 from sweeps.run.cluster import NodeError, base_on_cluster, check_nodes
-from sweeps.run.confirm_plan import CONFIRM, ROLE_TAG
+from sweeps.run.confirm_plan import CONFIRM, POINT_TAG, ROLE_TAG
+from sweeps.run.front_tags import tag_confirmed_front, tag_search_front
 from sweeps.run.lease import sweep_lock
 from sweeps.run.plan import check_mixtures
 from sweeps.run.state import (
@@ -153,6 +154,7 @@ def _confirm(cfg, data, bases, tracker: Tracker, place: Place, top, seeds, ray_a
         print(f"  [{i}] " + " ".join(f"{k}={v}" for k, v in p.items() if k != "train.seed"))
     record_plan(place.storage, cfg, top, seeds, reps)
     run_confirm(cfg, data, bases, tracker, place, parent, reps, ray_address)
+    tag_fronts(cfg, tracker, parent)
     print(f"\nconfirmation of {cfg.name!r} done: `sweeplab report {cfg.name}` shows seed spread")
 
 
@@ -268,11 +270,27 @@ def _why(exc: BaseException) -> str:
     return first_line(exc) or type(exc).__name__
 
 
+def tag_fronts(cfg: SweepConfig, tracker: Tracker, parent: str) -> None:
+    """Every trial run's place on the Pareto front re-derived from the record: the search
+    trials', and the replicates' on their configurations' means."""
+    runs = tracker.trial_runs(parent)
+    search = [r for r in runs if r.data.tags.get(ROLE_TAG) != CONFIRM]
+    tag_search_front(tracker, search, rows_from_runs(search, cfg), cfg.search.goal())
+    reps = [r for r in runs if r.data.tags.get(ROLE_TAG) == CONFIRM]
+    groups: dict[int, list] = {}
+    point = {r.info.run_id: int(r.data.tags.get(POINT_TAG, -1)) for r in reps}
+    for row in rows_from_runs(reps, cfg):
+        groups.setdefault(point[row.run_id], []).append(row)
+    if groups:
+        tag_confirmed_front(tracker, reps, groups, cfg.search.goal())
+
+
 def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) -> None:
     """The search trials' leaderboard (replicates apart), logged on the parent run and printed,
     and where to look next."""
-    runs = tracker.trial_runs(parent)
-    rows = rows_from_runs([r for r in runs if r.data.tags.get(ROLE_TAG) != CONFIRM], cfg)
+    runs = [r for r in tracker.trial_runs(parent) if r.data.tags.get(ROLE_TAG) != CONFIRM]
+    rows = rows_from_runs(runs, cfg)
+    tag_search_front(tracker, runs, rows, cfg.search.goal())
     with tempfile.TemporaryDirectory() as tmp:
         for path in write_leaderboard(rows, cfg, Path(tmp)):
             tracker.log_artifact(parent, path, "leaderboard")
