@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from evaluation.analysis import FLAGS
-from sweeps.config import SweepConfig
+from sweeps.config import Range, SweepConfig
 from sweeps.report.runs import TableCache, Trial
+from sweeps.report.slopes import unit
 from sweeps.report.verdicts import COMPLIANCE, control, dimension_effects
 from training.examples import SOURCES
 
@@ -95,8 +96,13 @@ def verdicts(
             if e.metric.endswith(head_metrics)
             and (head_ds is None or e.metric.startswith(f"{head_ds}/"))
         ]
+        what = (
+            f"continuous: each effect is a slope {unit(cfg, dim)}, in points"
+            if isinstance(cfg.search.space[dim], Range)
+            else f"treatment: any value other than {json.loads(control(cfg, dim))!r}"
+        )
         md += [
-            f"### {dim} (treatment: any value other than {json.loads(control(cfg, dim))!r})",
+            f"### {dim} ({what})",
             "",
             f"Method: {effects[0].method}.",
             "",
