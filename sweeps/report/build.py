@@ -15,6 +15,7 @@ from sweeps.config import nine_metrics
 from sweeps.report import sections
 from sweeps.report.front import front_section, plot_front
 from sweeps.report.html import to_html
+from sweeps.report.importance import as_metrics, importance_section, importances
 from sweeps.report.leaderboard import best, rows_from_runs
 from sweeps.report.plots import plot_deltas, plot_objective_by_dimension
 from sweeps.report.runs import TableCache, Trial, evaluated_steps, load_sweep
@@ -67,6 +68,9 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
     front_md = (
         front_section(cfg, trials, groups, front_png and front_png.name) if goal.multi else []
     )
+    found = importances(cfg, [t.row for t in trials])
+    if found:
+        tracker.log_metrics(parent.info.run_id, as_metrics(found), 0)
     with tempfile.TemporaryDirectory() as tmp:
         tables = TableCache(tracker, Path(tmp))
         md = (
@@ -74,6 +78,7 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
             + sections.overview(cfg, best_t, seed_t)
             + front_md
             + sections.verdicts(cfg, trials, tables, seed_aware=bool(reps))
+            + importance_section(cfg, found)
             + seed_sections(cfg, trials, reps, tables)
             + stopped_section(trials)
             + sections.lengths(compare, cfg.data.names())
