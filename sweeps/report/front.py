@@ -177,7 +177,7 @@ def _confirmed(cfg: SweepConfig, goal: Objective, groups: dict[int, list[Row]]) 
 def plot_front(
     cfg: SweepConfig, trials: list[Trial], seed: Trial | None, path: Path
 ) -> Path | None:
-    """The first two objectives of every finished trial, the front drawn as a step line,
+    """The first two objectives of every finished trial, the front drawn as a line,
     trials breaking a constraint as crosses, the seed-like baseline ringed."""
     from sweeps.report.plots import _pyplot
 
