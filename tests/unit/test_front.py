@@ -93,3 +93,43 @@ def test_confirmed_front_uses_means_and_says_what_noise_hides():
     md = "\n".join(front_section(_cfg(), [Trial(groups[0][0], {}, [8])], groups, None))
     assert "Not separable given seed noise" in md and "[1] and [2]" in md
     assert "| [0] | 0.0 | 3 | 0.2000 [" in md
+
+
+def test_tags_are_written_from_the_record_and_follow_a_change(tmp_path, mlflow_uri):
+    from mlflow_server.tracking import Tracker
+    from sweeps.report.leaderboard import rows_from_runs
+    from sweeps.run.front_tags import tag_search_front
+
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    for r in ROWS:
+        run = tracker.start_trial(parent, r.trial_id, {}, r.trial_id)
+        tracker.log_metrics(run, r.metrics, 8)
+        tracker.end_run(run, r.status)
+    cfg, goal = _cfg(), _cfg().search.goal()
+
+    def tags() -> dict[str, tuple]:
+        return {
+            r.data.tags["sweeplab.trial_id"]: (
+                r.data.tags.get(PARETO_TAG),
+                r.data.tags.get(DOMINATED_BY_TAG),
+            )
+            for r in tracker.trial_runs(parent)
+        }
+
+    runs = tracker.trial_runs(parent)
+    tag_search_front(tracker, runs, rows_from_runs(runs, cfg), goal)
+    assert tags() == {
+        "t0": ("true", None),
+        "t1": ("true", None),
+        "t2": ("false", None),  # breaks the constraint: nothing dominates it
+        "t3": ("false", "t0"),
+    }
+    # Given a looser constraint (as a resumed sweep would re-derive), t2 joins the front
+    # and a stale `dominated_by` would be removed.
+    tracker.set_tags(runs[0].info.run_id, {DOMINATED_BY_TAG: "stale"})
+    loose = cfg.search.model_copy(update={"constraints": ()}).goal()
+    runs = tracker.trial_runs(parent)
+    tag_search_front(tracker, runs, rows_from_runs(runs, cfg), loose)
+    assert tags()["t2"] == ("true", None)
+    assert all(v[1] != "stale" for v in tags().values())
