@@ -132,7 +132,7 @@ def front_section(
         md.append(f"| {r.trial_id} | " + " | ".join(cells) + f" | {place[r.trial_id]} |")
     if plot:
         md += ["", f"![front]({plot})"]
-    return md + (_confirmed(cfg, goal, groups) if groups else [])
+    return md + (_confirmed(cfg, goal, groups) if groups else []) + [""]
 
 
 def _confirmed(cfg: SweepConfig, goal: Objective, groups: dict[int, list[Row]]) -> list[str]:

@@ -53,7 +53,9 @@ def header(sweep: str, cfg: SweepConfig, trials: list[Trial], parent_id: str) ->
 
 def overview(cfg: SweepConfig, best: Trial, seed: Trial | None) -> list[str]:
     md = ["", "## Performance overview (change vs the base model, 95% paired-bootstrap CI)", ""]
-    for label, t in (("Best trial", best), ("Alpaca-only trial closest to the seed", seed)):
+    goal = cfg.search.goal()
+    top = f"Front member best on {goal.first.metric}" if goal.multi else "Best trial"
+    for label, t in ((top, best), ("Alpaca-only trial closest to the seed", seed)):
         if t is None:
             continue
         searched = ", ".join(f"{d}={t.params.get(d)}" for d in cfg.search.space)
