@@ -49,6 +49,11 @@ ERROR_TAG = "sweeplab.error"
 ORPHANED_TAG = "sweeplab.orphaned"
 RETRIED_TAG = "sweeplab.retried_after_failure"
 RECOVERED_TAG = "sweeplab.recovered"
+PARETO_TAG = "sweeplab.pareto"
+"""On each trial run: `true` when it is on the sweep's Pareto front (non-dominated among the
+finished trials on the objectives, every constraint respected), else `false`."""
+DOMINATED_BY_TAG = "sweeplab.dominated_by"
+"""On a trial run not on the front because another dominates it: that front member's trial id."""
 
 
 def rung_tag(rung: Any) -> str:
@@ -69,6 +74,8 @@ FAILED_GATES_TAG = "sweeplab.failed_gates"
 VS_CHAMPION_TAG = "sweeplab.vs_champion"
 CHAMPION_OVERRIDE_TAG = "sweeplab.champion_override"
 MERGED_MODEL_TAG = "sweeplab.merged_model"
+PICK_RULE_TAG = "sweeplab.pick_rule"
+"""The promotion rule that chose the version among the Pareto front (`promotion.pick`)."""
 
 # --- artifacts ------------------------------------------------------------------------------
 SWEEP_CONFIG = "sweep_config.json"

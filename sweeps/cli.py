@@ -47,7 +47,7 @@ def cmd_validate(args) -> int:
     space = ", ".join(cfg.search.space) or "nothing"
     print(
         f"{args.config}: ok — sweep {cfg.name!r}, {cfg.search.num_samples} trials "
-        f"searching {space}; objective {cfg.search.objective} ({cfg.search.mode})"
+        f"searching {space}; objective {cfg.search.goal().label()}"
     )
     return 0
 
@@ -121,6 +121,7 @@ def cmd_promote(args) -> int:
         f"{what}: models:/{p.name}/{p.version} <- trial {p.row.trial_id} "
         f"(run {p.row.run_id}){forced}"
     )
+    print(f"chosen by: {p.rule}")
     if p.comparison is not None:
         print(f"vs champion: {p.comparison.text()}")
     if p.champion == p.version:

@@ -16,7 +16,10 @@ from pydantic import Field, ValidationError, model_validator
 from common.dicts import flatten
 from evaluation.config import GenerationSettings
 from evaluation.metric_registry import METRICS, Metric, metric_keys
+from evaluation.metric_registry import names as metric_names
 from sweeps import bounded_yaml
+from sweeps.objective import Objective, Pick, Target
+from sweeps.objective_check import check_declared, check_pick, declared
 from training.config import (
     DataConfig,
     LoraSettings,
@@ -141,6 +144,10 @@ class SearchConfig(Strict):
         "mean_meteor", description="`mean_<metric>` over the three sets, or `dataset/metric`."
     )
     mode: Literal["max", "min"] = Field("max", description="Maximize or minimize.")
+    objectives: tuple[Target, ...] = Field((), description="Pareto objectives; ASHA's: the 1st.")
+    constraints: tuple[str, ...] = Field(
+        (), description="Kept by best/front: `a/b_delta_pct >= -5`."
+    )
     seed: int = Field(0, description="Optuna sampler seed.")
     scheduler: Scheduler = Field(default_factory=Scheduler, description="Trial scheduler.")
     resources: Resources = Field(default_factory=Resources, description="Per-trial resources.")
@@ -154,13 +161,8 @@ class SearchConfig(Strict):
         "baseline with several training seeds (`sweeplab confirm`); off by default.",
     )
 
-    def check_objective(self, datasets: tuple[str, ...]) -> None:
-        """The objective names a metric of the sweep's eval sets (or a mean over the three)."""
-        valid = {f"mean_{m.name}" for m in METRICS} | set(metric_keys(datasets))
-        if self.objective not in valid:
-            raise ValueError(
-                f"search: unknown objective {self.objective!r} (one of {sorted(valid)})"
-            )
+    def goal(self) -> Objective:  # the objectives and constraints, as `sweeps.objective`
+        return declared(self.objective, self.mode, self.objectives, self.constraints)
 
 
 class Gate(Strict):
@@ -191,6 +193,7 @@ class PromotionConfig(Strict):
         description="Conditions a trial must meet to be promoted (default: no in-distribution "
         "regression against the base model).",
     )
+    pick: Pick | None = Field(None, description="Several objectives: the front member promoted.")
 
 
 class SweepConfig(TrialConfig):
@@ -220,7 +223,11 @@ class SweepConfig(TrialConfig):
     @model_validator(mode="after")
     def _space_applies(self) -> SweepConfig:
         # Every searched key must be a trial setting, and every value must be valid there.
-        self.search.check_objective(self.data.names())
+        sc = self.search
+        check_declared(
+            sc.objective, sc.objectives, sc.constraints, self.data.names(), metric_names()
+        )
+        check_pick(self.promotion.pick, self.search.goal())
         base = self.trial_dict()
         for key, dim in self.search.space.items():
             values = dim.choice if isinstance(dim, Choice) else (dim.low, dim.high)

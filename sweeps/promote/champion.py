@@ -1,6 +1,12 @@
 """Does a challenger beat the champion? A paired bootstrap over the eval examples both runs
 were scored on (matched by dataset and example id in their final per-example tables), on the
-objective's metric, in the objective's direction. Inside the noise, the champion stays."""
+objective's metric, in the objective's direction. Inside the noise, the champion stays.
+
+With several objectives the comparison follows the promotion's pick rule
+(`sweeps.objective.Pick`): `first: <metric>` compares on that objective; `weights`
+compares the weighted sum of the objectives' differences (each signed so that higher is
+better), its interval the weighted sum of the per-objective interval ends: wider than the
+joint one, so a challenger that beats the champion under it beats it under the joint one."""
 
 from __future__ import annotations
 
@@ -12,9 +18,9 @@ from pathlib import Path
 from common.tags import FINAL_TABLE
 from mlflow_server.registry import download_run_dir
 from mlflow_server.tracking import Tracker
+from sweeps.objective import Objective, Pick, metric_parts
 from sweeps.report.effects import ExampleScores, paired_effect
 from sweeps.report.runs import _scores
-from training.examples import SOURCES
 
 
 @dataclass(frozen=True)
@@ -51,14 +57,6 @@ def final_rows(tracker: Tracker, run_id: str, tmp: Path) -> dict[tuple[str, str]
     return {(r["dataset"], str(r["id"])): r for r in rows}
 
 
-def objective_parts(objective: str) -> tuple[tuple[str, ...], str]:
-    """(datasets, metric): `mean_meteor` averages the three sets; `dolly/bleu` is one."""
-    if objective.startswith("mean_"):
-        return SOURCES, objective.removeprefix("mean_")
-    dataset, _, metric = objective.partition("/")
-    return (dataset,), metric
-
-
 def compare(
     champion: dict[tuple[str, str], dict],
     challenger: dict[tuple[str, str], dict],
@@ -66,7 +64,7 @@ def compare(
     mode: str,
 ) -> Comparison:
     """The paired bootstrap of challenger minus champion on their shared examples."""
-    datasets, metric = objective_parts(objective)
+    datasets, metric = metric_parts(objective)
     pairs: list[tuple[ExampleScores, ExampleScores]] = []
     for ds in datasets:
         keys = sorted(k for k in champion.keys() & challenger.keys() if k[0] == ds)
@@ -81,10 +79,36 @@ def compare(
     return Comparison(objective, points, low, high, n, mode)
 
 
-def compare_runs(
-    tracker: Tracker, champion_run: str, challenger_run: str, objective: str, mode: str
+def compare_by_rule(
+    champion: dict[tuple[str, str], dict],
+    challenger: dict[tuple[str, str], dict],
+    goal: Objective,
+    pick: Pick,
 ) -> Comparison:
+    """`compare` on the rule's objective (`first`), or on the weighted sum (`weights`)."""
+    if pick.first is not None:
+        return compare(champion, challenger, pick.first, goal.target(pick.first).mode)
+    parts = []
+    for metric, weight in (pick.weights or {}).items():
+        c = compare(champion, challenger, metric, goal.target(metric).mode)
+        if c.points is None:
+            return Comparison(str(pick), None, None, None, 0, "max")
+        w = weight if c.mode == "max" else -weight  # higher is better, weighted
+        ends = (w * c.low, w * c.high)
+        parts.append((w * c.points, min(ends), max(ends), c.n))
+    points, low, high = (sum(p[i] for p in parts) for i in range(3))
+    return Comparison(str(pick), points, low, high, min(p[3] for p in parts), "max")
+
+
+def compare_runs(
+    tracker: Tracker,
+    champion_run: str,
+    challenger_run: str,
+    goal: Objective,
+    pick: Pick | None = None,
+) -> Comparison:
+    """Challenger against champion under `pick` (default: the first objective)."""
     with tempfile.TemporaryDirectory() as tmp:
         a = final_rows(tracker, champion_run, Path(tmp))
         b = final_rows(tracker, challenger_run, Path(tmp))
-    return compare(a, b, objective, mode)
+    return compare_by_rule(a, b, goal, pick or goal.default_pick())

@@ -1,5 +1,10 @@
 """Promote a sweep's best finished trial, picked from MLflow, to the model registry.
 
+With several objectives the trial is the member of the Pareto front (`sweeps.objective`)
+that the config's rule chooses (`promotion.pick`: `{first: <metric>}` or weights; default:
+the best on the first objective); a trial that breaks a search constraint is never
+promoted, forced or not. The rule is printed and recorded on the version.
+
 The best trial becomes a model version with the alias `challenger`; the champion alias
 moves to it only when the promotion gates pass and, if there is a champion, the challenger
 beats it on the objective beyond the noise (`champion.py`); `--force` overrides both and the
@@ -29,6 +34,7 @@ from common.tags import (
     MERGED_MODEL,
     MERGED_MODEL_TAG,
     OBJECTIVE_TAG,
+    PICK_RULE_TAG,
     REPORT_HTML,
     REPORT_TAG,
     RUN_ID_TAG,
@@ -50,6 +56,7 @@ from mlflow_server.registry import (
 )
 from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
+from sweeps.objective import Objective, Pick, Target, metric_value
 from sweeps.promote.champion import Comparison, compare_runs
 from sweeps.promote.shipping import build_code_dir, requirements
 from sweeps.report.leaderboard import Row, rows_from_runs
@@ -80,11 +87,34 @@ class Promotion:
     """Against the previous champion, when there was one."""
     merged: str | None = None
     """`runs:/` URI of the merged model, with `--merge`."""
+    rule: str = ""
+    """Which rule chose the trial, in words."""
 
 
 def pick_best(rows: list[Row], metric: str, mode: str) -> Row:
-    pick = max if mode == "max" else min
-    return pick(rows, key=lambda r: r.metrics[metric])
+    """The best of `rows` on one metric (any logged key, `objective` included)."""
+    best = Objective.single(metric, mode).best(rows)
+    if best is None:
+        raise PromotionRefused(f"no finished trial with metric {metric!r}")
+    return best
+
+
+def choose(rows: list[Row], goal: Objective, pick: Pick | None) -> tuple[Row, str]:
+    """(the trial to promote, the rule that chose it, in words); refused in one line when
+    no finished trial has the objectives or every one breaks a constraint."""
+    done = [r for r in rows if goal.oriented(r.metrics) is not None]
+    if not done:
+        lacking = [m for m in goal.metrics if all(metric_value(r.metrics, m) is None for r in rows)]
+        raise PromotionRefused(f"no finished trial with metric {(lacking or goal.metrics)[0]!r}")
+    if not goal.candidates(done):
+        why = "; ".join(f"{r.trial_id} breaks {', '.join(goal.broken(r.metrics))}" for r in done)
+        raise PromotionRefused(f"no finished trial respects the search constraints ({why})")
+    if not goal.multi:
+        best = goal.best(done)
+        return best, f"best on {goal.first.metric} ({goal.first.mode})"
+    pick = pick or goal.default_pick()
+    best = goal.choose(done, pick)
+    return best, f"Pareto front member chosen by promotion.pick {{{pick}}}"
 
 
 def check_trial_model(trial: dict, cfg: SweepConfig, trial_id: str) -> None:
@@ -151,12 +181,12 @@ def base_reference(model: ModelConfig) -> dict:
     return {"kind": "hub", "hub_id": model.path, "commit": commit, "dtype": model.dtype}
 
 
-def _tags(sweep: str, parent_id: str, best: Row, metric: str, base: dict, extra: dict) -> dict:
+def _tags(sweep: str, parent_id: str, best: Row, metrics: tuple, base: dict, extra: dict) -> dict:
     return {
         SWEEP_TAG: sweep,
         RUN_ID_TAG: best.run_id,
         TRIAL_TAG: best.trial_id,
-        OBJECTIVE_TAG: f"{metric}={best.metrics[metric]:.6f}",
+        OBJECTIVE_TAG: ", ".join(f"{m}={best.metrics[m]:.6f}" for m in metrics),
         BASE_MODEL_TAG: base.get("path") or base["hub_id"],
         BASE_MODEL_REVISION_TAG: str(base.get("commit")),
         BASE_MODEL_HASH_TAG: base.get("sha256", ""),
@@ -170,7 +200,7 @@ def _tags(sweep: str, parent_id: str, best: Row, metric: str, base: dict, extra:
     }
 
 
-def _register(tracker: Tracker, parent, cfg: SweepConfig, best: Row, metric: str, failed, name):
+def _register(tracker: Tracker, parent, cfg: SweepConfig, best: Row, metrics, failed, name, rule):
     """Download what the trial left, check it, save the model as code, register it once."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -185,6 +215,7 @@ def _register(tracker: Tracker, parent, cfg: SweepConfig, best: Row, metric: str
             DATA_HASH_TAG: json.loads(manifest.read_text())["content_hash"],
             FORCED_TAG: str(bool(failed)).lower(),
             FAILED_GATES_TAG: "; ".join(failed),
+            PICK_RULE_TAG: rule,
         }
         files = ModelFiles(
             artifacts={"adapter": adapter, "data_manifest": manifest},
@@ -200,7 +231,7 @@ def _register(tracker: Tracker, parent, cfg: SweepConfig, best: Row, metric: str
             parent.data.tags.get(SWEEP_TAG, cfg.name),
             parent.info.run_id,
             best,
-            metric,
+            metrics,
             base,
             extra,
         )
@@ -213,8 +244,8 @@ def _crown(
     alias: str,
     version: str,
     best: Row,
-    objective: str,
-    mode: str,
+    goal: Objective,
+    pick: Pick | None,
     force: bool,
 ) -> tuple[str | None, Comparison | None]:
     """Point `challenger` at the version; move the champion alias if it has earned it."""
@@ -225,7 +256,7 @@ def _crown(
     set_alias(client, name, CHALLENGER, version)
     comparison = None
     if current is not None:
-        comparison = compare_runs(tracker, current.run_id, best.run_id, objective, mode)
+        comparison = compare_runs(tracker, current.run_id, best.run_id, goal, pick)
         tag_version(client, name, version, {VS_CHAMPION_TAG: comparison.text()})
         if not comparison.beats and not force:
             return current.version, comparison
@@ -261,16 +292,19 @@ def promote(
     merge: bool = False,
 ) -> Promotion:
     parent, cfg = load_sweep(tracker, sweep)
-    metric = objective or "objective"
-    mode = mode or cfg.search.mode
+    goal, pick = cfg.search.goal(), cfg.promotion.pick
+    if objective or mode:  # `--objective` / `--mode`: one metric ranks, constraints still hold
+        target = Target(metric=objective or goal.first.metric, mode=mode or goal.first.mode)
+        goal, pick = Objective((target,), goal.constraints), None
     rows = [
         r
         for r in rows_from_runs(tracker.trial_runs(parent.info.run_id), cfg)
-        if r.status == "FINISHED" and metric in r.metrics
+        if r.status == "FINISHED"
     ]
-    if not rows:
-        raise PromotionRefused(f"sweep {sweep!r} has no finished trial with metric {metric!r}")
-    best = pick_best(rows, metric, mode)
+    try:
+        best, rule = choose(rows, goal, pick)
+    except PromotionRefused as exc:
+        raise PromotionRefused(f"sweep {sweep!r}: {exc}") from None
     failed = tuple(str(g) for g in cfg.promotion.gates if not g.passes(best.metrics))
     if failed and not force:
         raise PromotionRefused(
@@ -279,8 +313,10 @@ def promote(
         )
     name = cfg.promotion.model_name or sweep
     alias = alias or cfg.promotion.alias
-    version, created = _register(tracker, parent, cfg, best, metric, failed, name)
-    compared = objective or cfg.search.objective
-    champion, comparison = _crown(tracker, name, alias, version, best, compared, mode, force)
+    shown = ("objective",) if not goal.multi and not objective else goal.metrics
+    version, created = _register(tracker, parent, cfg, best, shown, failed, name, rule)
+    champion, comparison = _crown(tracker, name, alias, version, best, goal, pick, force)
     merged = _merge(tracker, cfg, best, name, version) if merge else None
-    return Promotion(name, version, alias, created, best, failed, champion, comparison, merged)
+    return Promotion(
+        name, version, alias, created, best, failed, champion, comparison, merged, rule
+    )

@@ -15,11 +15,13 @@ from evaluation.metric_registry import logged
 from mlflow_server.tracking import Tracker
 from sweeps.config import eval_metric_keys
 from sweeps.report import sections
+from sweeps.report.front import front_section, plot_front
 from sweeps.report.html import to_html
+from sweeps.report.importance import as_metrics, importance_section, importances
 from sweeps.report.leaderboard import best, rows_from_runs
 from sweeps.report.plots import plot_deltas, plot_objective_by_dimension
 from sweeps.report.runs import TableCache, Trial, evaluated_steps, load_sweep
-from sweeps.report.seeds import is_replicate, seed_sections
+from sweeps.report.seeds import by_point, is_replicate, seed_sections
 from sweeps.report.stopping import stopped_section
 from sweeps.report.verdicts import seed_like
 from training.examples import SOURCES
@@ -55,28 +57,41 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
     reps = [t for t in found if is_replicate(t)]
     if not trials:
         raise ValueError(f"sweep {sweep!r} has no finished trial to report on")
-    top = best([t.row for t in trials], cfg.search.mode)
+    goal = cfg.search.goal()
+    top = best([t.row for t in trials], goal)
+    if top is None:
+        raise ValueError(f"sweep {sweep!r} has no finished trial that meets {goal.label()}")
     best_t = next(t for t in trials if t.row.run_id == top.run_id)
     seed_t = seed_like(trials)
     compare = [t for t in (seed_t, best_t) if t is not None]
     out_dir.mkdir(parents=True, exist_ok=True)
+    front_png = plot_front(cfg, trials, seed_t, out_dir / "pareto_front.png")
+    groups = {p: [t.row for t in ts] for p, ts in by_point(reps).items()}
+    front_md = (
+        front_section(cfg, trials, groups, front_png and front_png.name) if goal.multi else []
+    )
+    found = importances(cfg, [t.row for t in trials])
+    if found:
+        tracker.log_metrics(parent.info.run_id, as_metrics(found), 0)
     with tempfile.TemporaryDirectory() as tmp:
         tables = TableCache(tracker, Path(tmp))
         md = (
             sections.header(sweep, cfg, trials, parent.info.run_id)
             + sections.overview(cfg, best_t, seed_t)
+            + front_md
             + sections.verdicts(cfg, trials, tables, seed_aware=bool(reps))
+            + importance_section(cfg, found)
             + seed_sections(cfg, trials, reps, tables)
             + stopped_section(trials)
             + sections.lengths(compare, cfg.data.names())
             + sections.errors(compare, seed_t, tables, cfg.data.names())
             + sections.decisions(cfg, compare, best_t)
         )
-    plots = [
+    plots = [p for p in (front_png,) if p is not None and goal.multi] + [
         plot_objective_by_dimension(
             [t.row for t in trials], cfg, out_dir / "objective_by_dimension.png"
         ),
-        plot_deltas([t.row for t in trials], out_dir / "deltas_top_trials.png"),
+        plot_deltas([t.row for t in trials], goal, out_dir / "deltas_top_trials.png"),
     ]
     md += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
     md_path = out_dir / "report.md"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from common.tags import STOPPED_EARLY_TAG, TRIAL_TAG
 from evaluation.metric_registry import logged
 from sweeps.config import SweepConfig, eval_metric_keys
+from sweeps.objective import Objective
 from training.examples import SOURCES
 
 
@@ -38,12 +39,32 @@ def rows_from_runs(runs: list, cfg: SweepConfig) -> list[Row]:
     return sorted(rows, key=lambda r: r.trial_id)
 
 
-def best(rows: list[Row], mode: str = "max") -> Row | None:
-    done = [r for r in rows if r.status == "FINISHED" and "objective" in r.metrics]
-    if not done:
-        return None
-    pick = max if mode == "max" else min
-    return pick(done, key=lambda r: r.metrics["objective"])
+def best(rows: list[Row], goal: Objective) -> Row | None:
+    """The best finished trial (several objectives: the front member best on the first)."""
+    return goal.best(rows)
+
+
+def ordered(rows: list[Row], goal: Objective) -> list[Row]:
+    """Best first (`Objective.ranked`), then the others by the first objective, then
+    those without one."""
+    ranked = goal.ranked(rows)
+    chosen = {r.run_id for r in ranked}
+
+    def key(r: Row) -> tuple:
+        first = goal.value(r.metrics)
+        if first is None:
+            return (True, 0.0, r.trial_id)
+        return (False, -first if goal.first.mode == "max" else first, r.trial_id)
+
+    return ranked + sorted((r for r in rows if r.run_id not in chosen), key=key)
+
+
+def marked(rows: list[Row], goal: Objective) -> set[str]:
+    """The run ids a table marks: the best trial (one objective), the front (several)."""
+    if goal.multi:
+        return {r.run_id for r in goal.front(rows)}
+    top = goal.best(rows)
+    return set() if top is None else {top.run_id}
 
 
 def logged_keys(rows: list[Row]) -> list[str]:
@@ -53,13 +74,16 @@ def logged_keys(rows: list[Row]) -> list[str]:
 
 
 def render(rows: list[Row], cfg: SweepConfig) -> str:
-    """A fixed-width table: searched values, each set's metrics, the objective; best marked."""
-    top = best(rows, cfg.search.mode)
+    """A fixed-width table: searched values, each set's metrics, the objective; the best
+    trial marked (several objectives: every member of the Pareto front)."""
+    goal = cfg.search.goal()
+    top = best(rows, goal)
+    stars = marked(rows, goal)
     metric_cols = logged_keys(rows)
     heads = ["", "trial"] + list(cfg.search.space) + metric_cols + ["objective", "status"]
     body = []
     for r in rows:
-        mark = "*" if top is not None and r.run_id == top.run_id else ""
+        mark = "*" if r.run_id in stars else ""
         status = r.status.lower() + (" (early)" if r.stopped_early else "")
         body.append(
             [mark, r.trial_id]
@@ -73,9 +97,15 @@ def render(rows: list[Row], cfg: SweepConfig) -> str:
         return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     out = [line(heads), line(["-" * w for w in widths])] + [line(b) for b in body]
-    if top is not None:
+    if goal.multi:
+        front = [r.trial_id for r in rows if r.run_id in stars]
         out.append(
-            f"* best trial {top.trial_id} ({cfg.search.objective} = "
+            f"* Pareto front of {goal.label()}: "
+            + (f"trial(s) {', '.join(front)}" if front else "empty (no finished trial qualifies)")
+        )
+    elif top is not None:
+        out.append(
+            f"* best trial {top.trial_id} ({goal.first.metric} = "
             f"{top.metrics['objective']:.4f}), run {top.run_id}"
         )
     return "\n".join(out)

@@ -7,12 +7,15 @@ from pathlib import Path
 
 from evaluation.metric_registry import logged
 from sweeps.config import SweepConfig
-from sweeps.report.leaderboard import Row, best, logged_keys
+from sweeps.objective import Objective
+from sweeps.report.leaderboard import Row, best, logged_keys, marked, ordered
 from training.examples import SOURCES
 
 
 def write_csv(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
-    top = best(rows, cfg.search.mode)
+    goal = cfg.search.goal()
+    top = best(rows, goal)
+    front = marked(rows, goal) if goal.multi else None
     metrics = logged_keys(rows)
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -26,9 +29,10 @@ def write_csv(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
                 *cfg.search.space,
                 *metrics,
                 "objective",
+                *(["pareto"] if front is not None else []),
             ]
         )
-        for r in sorted(rows, key=lambda r: -r.metrics.get("objective", float("-inf"))):
+        for r in ordered(rows, goal):
             w.writerow(
                 [
                     r.trial_id,
@@ -39,6 +43,7 @@ def write_csv(rows: list[Row], cfg: SweepConfig, path: Path) -> Path:
                     *(r.params.get(k, "") for k in cfg.search.space),
                     *(r.metrics.get(m, "") for m in metrics),
                     r.metrics.get("objective", ""),
+                    *([r.run_id in front] if front is not None else []),
                 ]
             )
     return path
@@ -76,7 +81,7 @@ def plot_objective_by_dimension(rows: list[Row], cfg: SweepConfig, path: Path) -
             ax.set_xticks(range(len(cats)), cats)
         ax.scatter(xs, [r.metrics["objective"] for r in done], color="tab:blue")
         ax.set_xlabel(dim)
-        ax.set_ylabel(cfg.search.objective)
+        ax.set_ylabel(cfg.search.goal().first.metric)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{cfg.name}: objective by search dimension")
     fig.tight_layout()
@@ -106,12 +111,13 @@ def plot_metrics_by_trial(rows: list[Row], path: Path) -> Path:
     return path
 
 
-def plot_deltas(rows: list[Row], path: Path, top: int = 4) -> Path:
-    """Change vs the base model (%) per dataset and metric, for the `top` trials."""
+def plot_deltas(rows: list[Row], goal: Objective, path: Path, top: int = 4) -> Path:
+    """Change vs the base model (%) per dataset and metric, for the `top` trials (best
+    first, in the objective's own direction)."""
     import numpy as np
 
     plt = _pyplot()
-    ranked = sorted(rows, key=lambda r: -r.metrics.get("objective", 0))[:top]
+    ranked = ordered(rows, goal)[:top]
     metrics = logged([r.metrics for r in rows], SOURCES)
     fig, axes = plt.subplots(
         1, max(1, len(metrics)), figsize=(4.3 * max(1, len(metrics)), 3.6), squeeze=False

@@ -6,8 +6,9 @@ import json
 
 from evaluation.analysis import FLAGS
 from evaluation.metric_registry import HEADLINE
-from sweeps.config import SweepConfig
+from sweeps.config import Range, SweepConfig
 from sweeps.report.runs import TableCache, Trial, reported
+from sweeps.report.slopes import unit
 from sweeps.report.verdicts import COMPLIANCE, control, dimension_effects
 from training.examples import SOURCES
 
@@ -37,18 +38,26 @@ def short(text: str, n: int = 90) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _objective_text(cfg: SweepConfig) -> str:
+    goal = cfg.search.goal()
+    if not goal.multi and not goal.constraints:
+        return f"objective `{goal.first.metric}` ({goal.first.mode})"
+    return f"objectives {goal.label()}"
+
+
 def header(sweep: str, cfg: SweepConfig, trials: list[Trial], parent_id: str) -> list[str]:
     return [
         f"# Sweep report: {sweep}",
         "",
-        f"{len(trials)} finished trials; objective `{cfg.search.objective}` "
-        f"({cfg.search.mode}); parent run `{parent_id}`.",
+        f"{len(trials)} finished trials; {_objective_text(cfg)}; parent run `{parent_id}`.",
     ]
 
 
 def overview(cfg: SweepConfig, best: Trial, seed: Trial | None) -> list[str]:
     md = ["", "## Performance overview (change vs the base model, 95% paired-bootstrap CI)", ""]
-    for label, t in (("Best trial", best), ("Alpaca-only trial closest to the seed", seed)):
+    goal = cfg.search.goal()
+    top = f"Front member best on {goal.first.metric}" if goal.multi else "Best trial"
+    for label, t in ((top, best), ("Alpaca-only trial closest to the seed", seed)):
         if t is None:
             continue
         searched = ", ".join(f"{d}={t.params.get(d)}" for d in cfg.search.space)
@@ -91,8 +100,13 @@ def verdicts(
             if e.metric.endswith(head_metrics)
             and (head_ds is None or e.metric.startswith(f"{head_ds}/"))
         ]
+        what = (
+            f"continuous: each effect is a slope {unit(cfg, dim)}, in points"
+            if isinstance(cfg.search.space[dim], Range)
+            else f"treatment: any value other than {json.loads(control(cfg, dim))!r}"
+        )
         md += [
-            f"### {dim} (treatment: any value other than {json.loads(control(cfg, dim))!r})",
+            f"### {dim} ({what})",
             "",
             f"Method: {effects[0].method}.",
             "",

@@ -14,7 +14,7 @@ import numpy as np
 
 from common.tags import SEED_LIKE
 from evaluation.metric_registry import metric_keys
-from sweeps.config import Choice, SweepConfig
+from sweeps.config import Choice, Range, SweepConfig
 from sweeps.report.compliance import compliance, paired_compliance
 from sweeps.report.effects import Effect, paired_effect, regression_effect
 from sweeps.report.runs import TableCache, Trial, reported
@@ -63,7 +63,12 @@ def _pairs(cfg: SweepConfig, trials: list[Trial], dim: str) -> list[tuple[Trial,
 def dimension_effects(
     cfg: SweepConfig, trials: list[Trial], dim: str, tables: TableCache
 ) -> list[Effect]:
-    """The dimension's effect on each `dataset/metric`: paired if possible, else regressed."""
+    """The dimension's effect on each `dataset/metric`: paired if possible, else regressed;
+    a range's as a slope (`sweeps.report.slopes`)."""
+    if isinstance(cfg.search.space[dim], Range):
+        from sweeps.report.slopes import slope_effects
+
+        return slope_effects(cfg, trials, dim)
     pairs = _pairs(cfg, trials, dim)
     if pairs:
         scores = [

@@ -109,7 +109,7 @@ def make_confirm_tuner(
         param_space={CONFIRM: tune.grid_search(reps)},
         tune_config=tune.TuneConfig(
             metric="objective",
-            mode=cfg.search.mode,
+            mode=cfg.search.goal().first.mode,
             scheduler=FIFOScheduler(),
             num_samples=1,
             max_concurrent_trials=cfg.search.max_concurrent,

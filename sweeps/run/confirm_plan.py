@@ -55,14 +55,13 @@ def is_baseline(values: dict[str, Any], baseline: dict[str, Any]) -> bool:
 
 
 def confirm_points(rows: list[Row], cfg: SweepConfig, top: int) -> list[dict[str, Any]]:
-    """The `top` best distinct finished configurations that are not the baseline, then the
-    baseline: each as trial overrides (searched keys, typed as the sweep's values)."""
+    """The `top` best distinct finished configurations that are not the baseline (several
+    objectives: front members first), then the baseline: each as trial overrides
+    (searched keys, typed as the sweep's values)."""
     keys = list(cfg.search.space)
     base = baseline_point(cfg)
-    sign = -1.0 if cfg.search.mode == "max" else 1.0
-    done = [r for r in rows if r.status == "FINISHED" and "objective" in r.metrics]
     points, seen = [], set()
-    for row in sorted(done, key=lambda r: (sign * r.metrics["objective"], r.trial_id)):
+    for row in cfg.search.goal().ranked(rows):  # the front first, then by the first objective
         values = _searched(row, keys)
         if values in seen:
             continue

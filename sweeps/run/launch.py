@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from common.errors import first_line
-from common.tags import ROLE_CONFIRM, ROLE_TAG
+from common.tags import POINT_TAG, ROLE_CONFIRM, ROLE_TAG
 from common.uris import mask_credentials
 from evaluation.metric_registry import HEADLINE
 from mlflow_server.tracking import (
@@ -30,6 +30,7 @@ from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.base_models import model_key, model_label, score_bases, searched_models
 from sweeps.run.cluster import NodeError, base_on_cluster, check_nodes
+from sweeps.run.front_tags import tag_confirmed_front, tag_search_front
 from sweeps.run.lease import sweep_lock
 from sweeps.run.plan import check_mixtures
 from sweeps.run.state import (
@@ -99,7 +100,7 @@ def _launch_locked(
     tracker = Tracker(uri, place.project, patience=cfg.tracking_patience)
     print(
         f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "
-        f"a time; objective {cfg.search.objective}",
+        f"a time; objective {cfg.search.goal().label()}",
         flush=True,
     )
     parent, _ = run_sweep(cfg, data, bases, tracker, place, ray_address, None, retry_failed)
@@ -156,6 +157,7 @@ def _confirm(cfg, data, bases, tracker: Tracker, place: Place, top, seeds, ray_a
         print(f"  [{i}] " + " ".join(f"{k}={v}" for k, v in p.items() if k != "train.seed"))
     record_plan(place.storage, cfg, top, seeds, reps)
     run_confirm(cfg, data, bases, tracker, place, parent, reps, ray_address)
+    tag_fronts(cfg, tracker, parent)
     print(f"\nconfirmation of {cfg.name!r} done: `sweeplab report {cfg.name}` shows seed spread")
 
 
@@ -271,11 +273,27 @@ def _why(exc: BaseException) -> str:
     return first_line(exc) or type(exc).__name__
 
 
+def tag_fronts(cfg: SweepConfig, tracker: Tracker, parent: str) -> None:
+    """Every trial run's place on the Pareto front re-derived from the record: the search
+    trials', and the replicates' on their configurations' means."""
+    runs = tracker.trial_runs(parent)
+    search = [r for r in runs if r.data.tags.get(ROLE_TAG) != ROLE_CONFIRM]
+    tag_search_front(tracker, search, rows_from_runs(search, cfg), cfg.search.goal())
+    reps = [r for r in runs if r.data.tags.get(ROLE_TAG) == ROLE_CONFIRM]
+    groups: dict[int, list] = {}
+    point = {r.info.run_id: int(r.data.tags.get(POINT_TAG, -1)) for r in reps}
+    for row in rows_from_runs(reps, cfg):
+        groups.setdefault(point[row.run_id], []).append(row)
+    if groups:
+        tag_confirmed_front(tracker, reps, groups, cfg.search.goal())
+
+
 def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) -> None:
     """The search trials' leaderboard (replicates apart), logged on the parent run and printed,
     and where to look next."""
-    runs = tracker.trial_runs(parent)
-    rows = rows_from_runs([r for r in runs if r.data.tags.get(ROLE_TAG) != ROLE_CONFIRM], cfg)
+    runs = [r for r in tracker.trial_runs(parent) if r.data.tags.get(ROLE_TAG) != ROLE_CONFIRM]
+    rows = rows_from_runs(runs, cfg)
+    tag_search_front(tracker, runs, rows, cfg.search.goal())
     with tempfile.TemporaryDirectory() as tmp:
         for path in write_leaderboard(rows, cfg, Path(tmp)):
             tracker.log_artifact(parent, path, "leaderboard")
@@ -288,8 +306,7 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
         tracker.share_view(exp, key, state)
     print(f"  the trials, best first: {runs_table_url(base, exp, RUNS_VIEW)}")
     print(f"  their training curves:  {runs_table_url(base, exp, CURVES_VIEW, charts=True)}")
-    done = [r for r in rows if r.status == "FINISHED" and "objective" in r.metrics]
-    done.sort(key=lambda r: r.metrics["objective"], reverse=cfg.search.mode == "max")
+    done = cfg.search.goal().ranked(rows)
     if len(done) > 1:
         top = [r.run_id for r in done[:5]]
         print(f"  compare the top {len(top)}:  {compare_url(base, exp, top)}")

@@ -331,8 +331,9 @@ def stop_reason(d: dict) -> str:
     high = d.get("mode", "max") == "max"
     op = ("<" if high else ">") if d["decision"] == "stop" else (">=" if high else "<=")
     cut = "none" if d["cutoff"] is None else f"{d['cutoff']:.4f}"
+    metric = f"{d['metric']} = {d['compares']}" if d.get("compares") else d["metric"]
     return (
-        f"rung {d['rung']} ({d['time_attr']}): {d['metric']} {d['value']:.4f} {op} "
+        f"rung {d['rung']} ({d['time_attr']}): {metric} {d['value']:.4f} {op} "
         f"cut-off {cut} -> {d['decision']}"
     )
 

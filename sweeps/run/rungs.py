@@ -5,6 +5,9 @@ reads the trial's bracket before and after to see which rung the result was reco
 the cut-off it was compared with (the bracket's quantile of the values recorded there
 before), and hands that to `on_decision(trial, decision)`: the MLflow logger, which tags
 the trial's run `sweeplab.rung.<t>`.
+
+ASHA compares one number, `objective`: with several objectives that is the first one's
+value, and each decision says so (`compares`).
 """
 
 from __future__ import annotations
@@ -28,9 +31,17 @@ def rung_decision(bracket, trial_id: str, run: Callable[[], str]) -> tuple[str, 
 
 
 class AuditedASHA(ASHAScheduler):
-    def __init__(self, *args, on_decision: Callable[[object, dict], None] | None = None, **kw):
+    def __init__(
+        self,
+        *args,
+        on_decision: Callable[[object, dict], None] | None = None,
+        compares: str | None = None,
+        **kw,
+    ):
         super().__init__(*args, **kw)
         self.on_decision = on_decision
+        self.compares = compares
+        """What `objective` is, when it is not the sweep's only objective."""
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
         if self._time_attr not in result or self._metric not in result:
@@ -55,6 +66,8 @@ class AuditedASHA(ASHAScheduler):
             "mode": self._mode,
             "decision": "stop" if action == TrialScheduler.STOP else "continue",
         }
+        if self.compares:
+            decision["compares"] = self.compares
         if self.on_decision is not None:
             self.on_decision(trial, decision)
         return action

@@ -97,7 +97,7 @@ def trainable(
                 data,
                 Path(work),
                 report,
-                sweep.search.objective,
+                sweep.search.goal().metrics,
                 threads,
                 base=bases[model_key(cfg.model)],
                 resume_from=resume_from,

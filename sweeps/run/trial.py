@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from common.errors import first_line
@@ -18,10 +18,11 @@ from common.tags import ADAPTER, DATA_MANIFEST, TRIAL_RECORD
 from evaluation.eval_sets import EvalItem, evaluate_all
 from evaluation.scoring import scoring_params
 from sweeps.config import TrialConfig
+from sweeps.objective import metric_value
 from sweeps.run.baseline import base_scores, deltas
 from sweeps.run.plan import trial_phases
 from training.base_model import load_base_model
-from training.examples import SOURCES, Example
+from training.examples import Example
 from training.memory import release_memory
 from training.mixing import assert_disjoint, manifest
 from training.prepare import PreparedData
@@ -51,12 +52,18 @@ def resume_point(checkpoint: Path | None, cfg: TrialConfig) -> tuple[Resume | No
     return Resume(int(meta["step"]), checkpoint / RESUME_DIR), meta["metrics"]
 
 
-def objective_value(metrics: dict[str, float], objective: str) -> float:
-    """`mean_<metric>` averages the three sets; `dataset/metric` is taken as is."""
-    if objective.startswith("mean_"):
-        metric = objective.removeprefix("mean_")
-        return sum(metrics[f"{s}/{metric}"] for s in SOURCES) / len(SOURCES)
-    return metrics[objective]
+def objective_metrics(metrics: dict[str, float], objective: str | Sequence[str]) -> dict:
+    """What a report adds for the searcher and the scheduler: `objective` (the first
+    objective's value: what ASHA's rungs compare) and, with several objectives, each
+    `mean_<metric>` one under its own name (the searcher reads every objective by name)."""
+    names = [objective] if isinstance(objective, str) else list(objective)
+    first = metric_value(metrics, names[0])
+    out = {"objective": float("nan") if first is None else first}
+    if len(names) > 1:
+        for name in names:
+            if name.startswith("mean_") and (v := metric_value(metrics, name)) is not None:
+                out[name] = v
+    return out
 
 
 def eval_items(examples: list[Example]) -> list[EvalItem]:
@@ -115,7 +122,7 @@ def run_trial(
     data: PreparedData,
     work_dir: Path,
     report: Report,
-    objective: str = "mean_meteor",
+    objective: str | Sequence[str] = "mean_meteor",
     threads: int | None = None,
     base_cache: Path | None = None,
     resume_from: Path | None = None,
@@ -146,7 +153,7 @@ def run_trial(
         metrics.update(tokens_seen(trainer_ckpt))
         if base is not None:
             metrics.update(deltas(results, base, seed=cfg.train.seed))
-        metrics["objective"] = objective_value(metrics, objective)
+        metrics.update(objective_metrics(metrics, objective))
         metrics["train/step"] = step
         ckpt = Path(tempfile.mkdtemp(prefix=f"ckpt-{step}-", dir=work_dir))
         save_adapter(peft_model, ckpt / ADAPTER)

@@ -14,7 +14,6 @@ from pathlib import Path
 import ray
 from ray import tune
 from ray.tune.schedulers import FIFOScheduler
-from ray.tune.search.optuna import OptunaSearch
 
 from common.dicts import flatten
 from common.tags import OBJECTIVE_TAG, SWEEP_CONFIG
@@ -29,6 +28,7 @@ from sweeps.run.mlflow_logger import MlflowTrialLogger, attached
 from sweeps.run.ray_state import set_aside_torn
 from sweeps.run.reconcile import reconcile, reopen_failed
 from sweeps.run.rungs import AuditedASHA
+from sweeps.run.searcher import make_searcher
 from sweeps.run.state import Place
 from sweeps.run.storage import Storage
 from sweeps.run.trainable import trainable
@@ -64,7 +64,11 @@ def scheduler(cfg: SweepConfig, on_decision=None):
     s = cfg.search.scheduler
     if s.kind == "fifo":
         return FIFOScheduler()
+    goal = cfg.search.goal()
     return AuditedASHA(
+        compares=f"{goal.first} (the first of {len(goal.targets)} objectives)"
+        if goal.multi
+        else None,
         time_attr="training_iteration",
         max_t=cfg.train.num_reports,
         grace_period=min(s.grace_period, cfg.train.num_reports),
@@ -117,6 +121,7 @@ def make_tuner(
     `retry_failed`: failed trials run again from their last checkpoint."""
     exp_dir = storage.path(cfg.name)
     fs = storage.ray_kwargs().get("storage_filesystem")
+    goal = cfg.search.goal()
     if can_restore(storage, cfg.name):
         return tune.Tuner.restore(
             exp_dir,
@@ -130,13 +135,15 @@ def make_tuner(
         fn,
         param_space=param_space(cfg),
         tune_config=tune.TuneConfig(
+            # What ASHA's rungs compare: the first objective (`objective` in each report).
             metric="objective",
-            mode=cfg.search.mode,
+            mode=goal.first.mode,
             # Never the same searched values twice (Optuna's seeded TPE re-proposes them).
             search_alg=UniqueSearch(
-                OptunaSearch(
-                    seed=cfg.search.seed,
-                    points_to_evaluate=[dict(p) for p in cfg.search.points_to_evaluate] or None,
+                make_searcher(
+                    goal,
+                    cfg.search.seed,
+                    [dict(p) for p in cfg.search.points_to_evaluate] or None,
                 )
             ),
             scheduler=scheduler(cfg, logger.rung_decision),
@@ -189,7 +196,7 @@ def run_sweep(
             # rows read, duplicates dropped, malformed rows skipped, train/eval sizes
             "data_stats": {s: st.as_dict() for s, st in data.stats.items()},
         },
-        {OBJECTIVE_TAG: cfg.search.objective, **path_tags},
+        {OBJECTIVE_TAG: cfg.search.goal().name(), **path_tags},
     )
     outbox = open_outbox(tracker, place.outbox(cfg.name), parent, out)
     outbox.put("artifacts", None, texts={SWEEP_CONFIG: json.dumps(shown, indent=1)})

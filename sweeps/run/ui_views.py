@@ -28,7 +28,7 @@ def runs_view(cfg: SweepConfig) -> dict:
     columns += [f"params.`{key}`" for key in cfg.search.space]
     return {
         "orderByKey": _metric("objective"),
-        "orderByAsc": cfg.search.mode == "min",
+        "orderByAsc": cfg.search.goal().first.mode == "min",
         "selectedColumns": columns,
     }
 

@@ -42,6 +42,9 @@ class UniqueSearch(Searcher):
         super().__init__(metric=searcher.metric, mode=searcher.mode)
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        # The inner searcher's own metrics (several objectives) win over Tune's one, which
+        # is the scheduler's.
+        metric, mode = self.searcher.metric or metric, self.searcher.mode or mode
         ok = self.searcher.set_search_properties(metric, mode, config, **spec)
         self._metric, self._mode = self.searcher.metric, self.searcher.mode
         return ok

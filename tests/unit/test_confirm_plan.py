@@ -33,7 +33,9 @@ def _cfg(**search):
 
 def _row(i, r, oo, cur, obj, status="FINISHED"):
     params = {"lora.r": str(r), "mix.openorca": str(oo), "curriculum": cur}
-    return Row(f"t{i}", f"run{i}", status, params, {"objective": obj}, False)
+    sets = ("alpaca", "dolly", "openorca")
+    metrics = {"objective": obj, **{f"{s}/{m}": obj for s in sets for m in ("meteor", "bleu")}}
+    return Row(f"t{i}", f"run{i}", status, params, metrics, False)
 
 
 def test_baseline_is_the_seed_setup():

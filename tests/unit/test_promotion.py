@@ -194,3 +194,48 @@ def test_an_adapter_holding_a_possible_pickle_is_refused(tmp_path, extra, needle
     (adapter / "adapter_model.safetensors").unlink()
     with pytest.raises(PromotionRefused, match="no adapter_model.safetensors"):
         check_adapter_files(adapter, "t1")
+
+
+def test_several_objectives_promote_the_front_member_the_rule_chooses():
+    from sweeps.objective import Objective, Pick
+    from sweeps.promote.promotion import choose
+
+    goal = Objective.parse(
+        [{"metric": "a/meteor", "mode": "max"}, {"metric": "b/meteor", "mode": "max"}],
+        ["b/meteor_delta_pct >= -5"],
+    )
+
+    def row(i, a, b, d):
+        metrics = {"a/meteor": a, "b/meteor": b, "b/meteor_delta_pct": d}
+        return Row(f"t{i}", f"r{i}", "FINISHED", {}, metrics, False)
+
+    rows = [row(0, 0.9, 0.1, -9), row(1, 0.5, 0.5, -1), row(2, 0.3, 0.8, 0)]
+    best, rule = choose(rows, goal, None)
+    # t0 is best on `a` but breaks the constraint: never promoted.
+    assert best.trial_id == "t1" and rule.endswith("promotion.pick {first: a/meteor}")
+    assert choose(rows, goal, Pick(first="b/meteor"))[0].trial_id == "t2"
+    with pytest.raises(PromotionRefused, match="t0 breaks b/meteor_delta_pct >= -5"):
+        choose(rows[:1], goal, None)
+    with pytest.raises(PromotionRefused, match="no finished trial with metric 'b/meteor'"):
+        choose([Row("t9", "r9", "FINISHED", {}, {"a/meteor": 1.0}, False)], goal, None)
+    one = Objective.single("a/meteor", "min")
+    assert choose(rows, one, None) == (rows[2], "best on a/meteor (min)")
+
+
+def test_weighted_rule_compares_the_weighted_sum_conservatively():
+    from sweeps.objective import Objective, Pick
+    from sweeps.promote.champion import compare_by_rule
+
+    goal = Objective.parse(
+        [{"metric": "alpaca/meteor", "mode": "max"}, {"metric": "dolly/meteor", "mode": "min"}]
+    )
+    champion = {**_rows([0.3] * 30, "alpaca"), **_rows([0.3] * 30, "dolly")}
+    better = {**_rows([0.4] * 30, "alpaca"), **_rows([0.2] * 30, "dolly")}
+    cmp = compare_by_rule(
+        champion, better, goal, Pick(weights={"alpaca/meteor": 1, "dolly/meteor": 2})
+    )
+    # +10 points on alpaca, -10 on dolly (a min objective: counts +10, twice).
+    assert cmp.points == pytest.approx(30.0) and cmp.beats
+    assert "weights" in cmp.text()
+    first = compare_by_rule(champion, better, goal, Pick(first="dolly/meteor"))
+    assert first.mode == "min" and first.beats

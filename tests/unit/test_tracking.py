@@ -68,7 +68,7 @@ def test_sweep_and_trial_runs(tmp_path: Path, mlflow_uri: str):
     )
     rows = rows_from_runs(runs, cfg)
     # The failed trial has the higher objective but only finished trials can be best.
-    assert best(rows).trial_id == "t1"
+    assert best(rows, cfg.search.goal()).trial_id == "t1"
     table = render(rows, cfg)
     assert f"* best trial t1 ({cfg.search.objective} = 0.4500)" in table
     assert "failed" in table
