@@ -15,8 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from common.dicts import flatten
 from evaluation.config import GenerationSettings
-from evaluation.metric_registry import METRICS, Metric, metric_keys
-from evaluation.metric_registry import names as metric_names
+from evaluation.metric_registry import METRICS, Metric, metric_keys, names
 from sweeps import bounded_yaml
 from sweeps.objective import Objective, Pick, Target
 from sweeps.objective_check import check_declared, check_pick, declared
@@ -224,9 +223,7 @@ class SweepConfig(TrialConfig):
     def _space_applies(self) -> SweepConfig:
         # Every searched key must be a trial setting, and every value must be valid there.
         sc = self.search
-        check_declared(
-            sc.objective, sc.objectives, sc.constraints, self.data.names(), metric_names()
-        )
+        check_declared(sc.objective, sc.objectives, sc.constraints, self.data.names(), names())
         check_pick(self.promotion.pick, self.search.goal())
         base = self.trial_dict()
         for key, dim in self.search.space.items():

@@ -16,10 +16,11 @@ import math
 
 import numpy as np
 
-from evaluation.metric_registry import metric_keys
+from evaluation.metric_registry import logged, metric_keys
 from sweeps.config import Range, SweepConfig
 from sweeps.report.effects import Effect, regression_effect
 from sweeps.report.runs import Trial
+from training.examples import SOURCES
 
 
 def _number(text: str) -> float | None:
@@ -62,7 +63,8 @@ def slope_effects(
         f"slope {unit(cfg, dim)} of {dim}: regression over {len(kept)} trials (final "
         "metrics; the other dimensions as regressors)"
     )
-    keys = keys or metric_keys(cfg.data.names())
+    # The registry's metrics these trials logged (a sweep from before chrF has none of it).
+    keys = keys or metric_keys(cfg.data.names(), logged([t.row.metrics for t in kept], SOURCES))
     effects = []
     for key in keys:
         vals = np.array([t.row.metrics.get(key, np.nan) for t in kept], float)
