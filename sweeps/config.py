@@ -17,6 +17,7 @@ from common.dicts import flatten
 from evaluation.config import GenerationSettings
 from evaluation.metric_names import METRICS, metric_keys
 from sweeps import bounded_yaml
+from sweeps.budget import Budget
 from training.config import (
     DataConfig,
     LoraSettings,
@@ -147,6 +148,9 @@ class SearchConfig(Strict):
     max_failures: int = Field(0, ge=0, description="Retries of a failing trial.")
     points_to_evaluate: tuple[dict[str, Any], ...] = Field(
         (), description="Configurations tried first (e.g. the seed's baseline), by dotted key."
+    )
+    budget: Budget = Field(
+        default_factory=Budget, description="What the sweep may spend (default: no limit)."
     )
     confirm: Confirm | None = Field(
         None,

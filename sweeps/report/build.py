@@ -18,6 +18,7 @@ from sweeps.report.leaderboard import best, rows_from_runs
 from sweeps.report.plots import plot_deltas, plot_objective_by_dimension
 from sweeps.report.runs import TableCache, Trial, evaluated_steps, load_sweep
 from sweeps.report.seeds import is_replicate, seed_sections
+from sweeps.report.spend import cost_section
 from sweeps.report.stopping import stopped_section
 from sweeps.report.verdicts import seed_like
 
@@ -62,6 +63,7 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
         tables = TableCache(tracker, Path(tmp))
         md = (
             sections.header(sweep, cfg, trials, parent.info.run_id)
+            + cost_section(cfg, dict(parent.data.metrics), found)
             + sections.overview(cfg, best_t, seed_t)
             + sections.verdicts(cfg, trials, tables, seed_aware=bool(reps))
             + seed_sections(cfg, trials, reps, tables)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sweeps.config import SweepConfig, nine_metrics
+from sweeps.cost import ACCELERATOR_S, WALL_S, accelerator_kind, summary, totals
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,13 @@ def best(rows: list[Row], mode: str = "max") -> Row | None:
 
 
 def render(rows: list[Row], cfg: SweepConfig) -> str:
-    """A fixed-width table: searched values, the nine metrics, the objective; best marked."""
+    """A fixed-width table: searched values, the nine metrics, the objective, what each
+    trial cost (wall seconds, accelerator-hours); best marked; the total cost below."""
     top = best(rows, cfg.search.mode)
     metric_cols = nine_metrics()
+    kind = accelerator_kind(cfg.search.resources.gpu)
     heads = ["", "trial"] + list(cfg.search.space) + metric_cols + ["objective", "status"]
+    heads += ["wall_s", f"{kind}_h"]
     body = []
     for r in rows:
         mark = "*" if top is not None and r.run_id == top.run_id else ""
@@ -57,6 +61,7 @@ def render(rows: list[Row], cfg: SweepConfig) -> str:
             + [r.params.get(k, "") for k in cfg.search.space]
             + [f"{r.metrics[m]:.3f}" if m in r.metrics else "-" for m in metric_cols]
             + [f"{r.metrics['objective']:.4f}" if "objective" in r.metrics else "-", status]
+            + [_cost(r.metrics, WALL_S, 1, ".0f"), _cost(r.metrics, ACCELERATOR_S, 3600, ".3f")]
         )
     widths = [max(len(str(x)) for x in col) for col in zip(heads, *body, strict=True)]
 
@@ -69,4 +74,9 @@ def render(rows: list[Row], cfg: SweepConfig) -> str:
             f"* best trial {top.trial_id} ({cfg.search.objective} = "
             f"{top.metrics['objective']:.4f}), run {top.run_id}"
         )
+    out.append(f"cost: {summary(totals(r.metrics for r in rows), cfg.search.resources.gpu)}")
     return "\n".join(out)
+
+
+def _cost(metrics: dict[str, float], key: str, per: float, fmt: str) -> str:
+    return format(metrics[key] / per, fmt) if key in metrics else "-"

@@ -7,7 +7,8 @@ import json
 from evaluation.analysis import FLAGS
 from sweeps.config import SweepConfig
 from sweeps.report.runs import TableCache, Trial
-from sweeps.report.verdicts import COMPLIANCE, control, dimension_effects
+from sweeps.report.spend import rests_on
+from sweeps.report.verdicts import COMPLIANCE, control, dimension_effects, verdict_trials
 from training.examples import SOURCES
 
 # Where each dimension is expected to act first (the others are reported too); a declared
@@ -93,6 +94,8 @@ def verdicts(
             f"### {dim} (treatment: any value other than {json.loads(control(cfg, dim))!r})",
             "",
             f"Method: {effects[0].method}.",
+            "",
+            f"Cost: this verdict {rests_on(cfg, verdict_trials(cfg, trials, dim))}.",
             "",
         ]
         md += [f"- **{e.verdict}** for {e.metric.split('/')[0]}: `{e.text()}`" for e in heads]

@@ -59,6 +59,14 @@ def _pairs(cfg: SweepConfig, trials: list[Trial], dim: str) -> list[tuple[Trial,
     return pairs
 
 
+def verdict_trials(cfg: SweepConfig, trials: list[Trial], dim: str) -> list[Trial]:
+    """The trials the dimension's verdict rests on: those paired, else all (regressed)."""
+    pairs = _pairs(cfg, trials, dim)
+    if not pairs:
+        return list(trials)
+    return list({t.row.run_id: t for c, tr, _ in pairs for t in (c, tr)}.values())
+
+
 def dimension_effects(
     cfg: SweepConfig, trials: list[Trial], dim: str, tables: TableCache
 ) -> list[Effect]:

@@ -24,6 +24,7 @@ from mlflow_server.tracking import (
     ui_command,
 )
 from sweeps.config import ConfigError, SweepConfig
+from sweeps.cost import totals
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.base_models import model_key, model_label, score_bases, searched_models
@@ -153,6 +154,7 @@ def _confirm(cfg, data, bases, tracker: Tracker, place: Place, top, seeds, ray_a
         print(f"  [{i}] " + " ".join(f"{k}={v}" for k, v in p.items() if k != "train.seed"))
     record_plan(place.storage, cfg, top, seeds, reps)
     run_confirm(cfg, data, bases, tracker, place, parent, reps, ray_address)
+    log_cost(tracker, parent, tracker.trial_runs(parent))
     print(f"\nconfirmation of {cfg.name!r} done: `sweeplab report {cfg.name}` shows seed spread")
 
 
@@ -268,10 +270,18 @@ def _why(exc: BaseException) -> str:
     return first_line(exc) or type(exc).__name__
 
 
+def log_cost(tracker: Tracker, parent: str, runs: list) -> dict[str, float]:
+    """The sweep's cost so far (every trial run, search and confirmation) on its parent run."""
+    cost = totals(r.data.metrics for r in runs)
+    tracker.log_metrics(parent, cost, 0)
+    return cost
+
+
 def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) -> None:
     """The search trials' leaderboard (replicates apart), logged on the parent run and printed,
     and where to look next."""
     runs = tracker.trial_runs(parent)
+    log_cost(tracker, parent, runs)
     rows = rows_from_runs([r for r in runs if r.data.tags.get(ROLE_TAG) != CONFIRM], cfg)
     with tempfile.TemporaryDirectory() as tmp:
         for path in write_leaderboard(rows, cfg, Path(tmp)):
