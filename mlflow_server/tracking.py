@@ -29,6 +29,7 @@ from mlflow.exceptions import MlflowException
 from common.dicts import flatten
 from common.errors import first_line
 from common.uris import is_http
+from mlflow_server.paging import PAGE, all_pages
 
 DEFAULT_STORE = Path("runs") / "mlflow.db"
 ARTIFACTS = Path("runs") / "mlartifacts"
@@ -235,7 +236,13 @@ class Tracker:
         self.client.set_experiment_tag(experiment_id, SHARED_VIEW_TAG + key, json.dumps(state))
 
     def find_runs(self, experiment_id: str, filter_string: str) -> list:
-        return list(self.client.search_runs([experiment_id], filter_string, max_results=5000))
+        """Every run of the experiment that matches, page by page (a store returns at most
+        `PAGE` runs a call; a tracking server, 1,000 whatever is asked)."""
+        return all_pages(
+            lambda token: self.client.search_runs(
+                [experiment_id], filter_string, max_results=PAGE, page_token=token
+            )
+        )
 
     def start_sweep(self, name: str, params: dict[str, Any], tags: dict[str, str]) -> str:
         """The sweep's parent run; a sweep started before keeps its run (set RUNNING)."""
