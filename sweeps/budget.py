@@ -31,3 +31,9 @@ class Budget(Strict):
         """The limits set, by name."""
         named = {"gpu_hours": self.gpu_hours, "wall_hours": self.wall_hours, "trials": self.trials}
         return {k: float(v) for k, v in named.items() if v is not None}
+
+    def line(self, spent: dict[str, float]) -> str:
+        """`budget: trials 2 of 2, gpu_hours 0.31 of 1` (`spent`: `sweeps.cost.spend`)."""
+        return "budget: " + ", ".join(
+            f"{k} {spent[k]:.3g} of {v:g}" for k, v in self.limits().items()
+        )

@@ -24,7 +24,7 @@ from mlflow_server.tracking import (
     ui_command,
 )
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.cost import totals
+from sweeps.cost import spend, totals
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.base_models import model_key, model_label, score_bases, searched_models
@@ -154,7 +154,9 @@ def _confirm(cfg, data, bases, tracker: Tracker, place: Place, top, seeds, ray_a
         print(f"  [{i}] " + " ".join(f"{k}={v}" for k, v in p.items() if k != "train.seed"))
     record_plan(place.storage, cfg, top, seeds, reps)
     run_confirm(cfg, data, bases, tracker, place, parent, reps, ray_address)
-    log_cost(tracker, parent, tracker.trial_runs(parent))
+    cost = log_cost(tracker, parent, tracker.trial_runs(parent))
+    if cfg.search.budget.limits():
+        print(cfg.search.budget.line(spend(cost)))
     print(f"\nconfirmation of {cfg.name!r} done: `sweeplab report {cfg.name}` shows seed spread")
 
 
@@ -281,13 +283,15 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
     """The search trials' leaderboard (replicates apart), logged on the parent run and printed,
     and where to look next."""
     runs = tracker.trial_runs(parent)
-    log_cost(tracker, parent, runs)
+    cost = log_cost(tracker, parent, runs)
     rows = rows_from_runs([r for r in runs if r.data.tags.get(ROLE_TAG) != CONFIRM], cfg)
     with tempfile.TemporaryDirectory() as tmp:
         for path in write_leaderboard(rows, cfg, Path(tmp)):
             tracker.log_artifact(parent, path, "leaderboard")
     print()
     print(render(rows, cfg))
+    if cfg.search.budget.limits():  # search and confirmation trials together
+        print(cfg.search.budget.line(spend(cost)))
     print(f"\nruns: {mask_credentials(tracker.uri)} (experiment {cfg.name!r}, parent run {parent})")
     print(f"open the MLflow UI: {mask_credentials(ui_command(tracker.uri, place.project))}")
     exp, base = tracker.experiment_id(cfg.name), ui_base(tracker.uri)
