@@ -36,7 +36,7 @@ def finished_trials(tracker: Tracker, parent, cfg) -> list[Trial]:
         Trial(
             r,
             dict(by_id[r.run_id].data.params),
-            evaluated_steps(tracker, r.run_id),
+            evaluated_steps(tracker, by_id[r.run_id]),
             dict(by_id[r.run_id].data.tags),
         )
         for r in rows

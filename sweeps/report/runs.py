@@ -46,9 +46,9 @@ def load_sweep(tracker: Tracker, sweep: str):
     return parent, cfg
 
 
-def evaluated_steps(tracker: Tracker, run_id: str) -> list[int]:
-    """The steps at which a trial logged its per-example table."""
-    arts = tracker.client.list_artifacts(run_id, "eval")
+def evaluated_steps(tracker: Tracker, run) -> list[int]:
+    """The steps at which a trial (a searched run) logged its per-example table."""
+    arts = tracker.list_run_artifacts(run, "eval")
     steps = [int(m.group(1)) for a in arts if (m := re.search(r"predictions_step(\d+)", a.path))]
     return sorted(steps)
 
