@@ -58,6 +58,8 @@ class Promotion:
     """Against the previous champion, when there was one."""
     merged: str | None = None
     """`runs:/` URI of the merged model, with `--merge`."""
+    candidates: int = 0
+    """Finished trials with the metric, the best picked among them."""
 
 
 def pick_best(rows: list[Row], metric: str, mode: str) -> Row:
@@ -261,4 +263,6 @@ def promote(
     compared = objective or cfg.search.objective
     champion, comparison = _crown(tracker, name, alias, version, best, compared, mode, force)
     merged = _merge(tracker, cfg, best, name, version) if merge else None
-    return Promotion(name, version, alias, created, best, failed, champion, comparison, merged)
+    return Promotion(
+        name, version, alias, created, best, failed, champion, comparison, merged, len(rows)
+    )
