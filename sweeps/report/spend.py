@@ -26,7 +26,7 @@ def cost_section(
                 f"| {name} | {limit:g} | {spent[name]:.3g} | {max(0.0, limit - spent[name]):.3g} |"
             )
         md += ["", f"When spent, running trials {_on_spent(cfg)}."]
-    return md + [""]
+    return md
 
 
 def _on_spent(cfg: SweepConfig) -> str:
