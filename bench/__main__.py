@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench import (
     eval_batch,
+    many_runs,
     metric_speed,
     parallel,
     report,
@@ -36,6 +37,7 @@ FIGURES = {
     "trial_settings": trial_settings.measure,
     "parallel": parallel.measure,
     "sweeps": sweep_overhead.measure,
+    "read_back": lambda s, w, log: many_runs.measure(s.quick, w, log),
 }
 
 

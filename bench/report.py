@@ -16,8 +16,11 @@ TARGETS: dict[str, tuple[object, str, str]] = {
     "train_flops_fraction_of_peak": (0.5, ">=", "training FLOP/s / matmul peak, same shapes"),
     "metric_time_fraction": (0.05, "<=", "scoring share of evaluation time"),
     "metric_values_unchanged": (True, "==", "scores identical on repeat"),
+    "report_s_at_runs": (120, "<=", "`sweeplab report` seconds on read_back_runs trial runs"),
+    "promote_s_at_runs": (120, "<=", "`sweeplab promote` seconds on read_back_runs trial runs"),
 }
 CONTEXT = (
+    "read_back_runs",
     "train_tokens_per_s",
     "metric_pairs_per_s",
     "settings_grouped_vs_padded",

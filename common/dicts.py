@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 
@@ -28,3 +29,15 @@ def first_difference(a: dict, b: dict, prefix: str = "") -> str:
         elif x != y:
             return f"{prefix}{key} was {x!r}, now {y!r}"
     return ""
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any], leaves=()) -> dict[str, Any]:
+    """`top` over a copy of `base`, nested mappings merged key by key (those named in
+    `leaves` replaced whole)."""
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in leaves:
+            out[key] = deep_merge(out[key], value, leaves)
+        else:
+            out[key] = value
+    return out

@@ -38,6 +38,7 @@ from common.tags import (
     TRIAL_TAG,
 )
 from common.uris import is_http
+from mlflow_server.paging import PAGE, all_pages
 from mlflow_server.server import QUIET_SERVER_ENV
 
 DEFAULT_STORE = Path("runs") / "mlflow.db"
@@ -242,7 +243,12 @@ class Tracker:
         self.client.set_experiment_tag(experiment_id, SHARED_VIEW_TAG + key, json.dumps(state))
 
     def find_runs(self, experiment_id: str, filter_string: str) -> list:
-        return list(self.client.search_runs([experiment_id], filter_string, max_results=5000))
+        """Every run of the experiment that matches, page by page (`all_pages`)."""
+        return all_pages(
+            lambda token: self.client.search_runs(
+                [experiment_id], filter_string, max_results=PAGE, page_token=token
+            )
+        )
 
     def start_sweep(self, name: str, params: dict[str, Any], tags: dict[str, str]) -> str:
         """The sweep's parent run; a sweep started before keeps its run (set RUNNING)."""
@@ -381,6 +387,13 @@ class Tracker:
         self.client.log_table(run_id, data=columns, artifact_file=artifact_file)
 
     # reading back ------------------------------------------------------------------------
+    def list_run_artifacts(self, run, path: str) -> list:
+        """`run`'s artifacts under `path`, from its searched artifact URI (no `get_run`)."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        repo = get_artifact_repository(run.info.artifact_uri, tracking_uri=self.uri)
+        return retry_transient(lambda: repo.list_artifacts(path), self.patience, "list_artifacts")
+
     def trial_runs(self, parent_run_id: str) -> list:
         parent = self.client.get_run(parent_run_id)
         return self.find_runs(parent.info.experiment_id, f"tags.`{PARENT_TAG}` = '{parent_run_id}'")

@@ -119,7 +119,7 @@ def cmd_promote(args) -> int:
     forced = f" (FORCED past: {'; '.join(p.failed_gates)})" if p.failed_gates else ""
     print(
         f"{what}: models:/{p.name}/{p.version} <- trial {p.row.trial_id} "
-        f"(run {p.row.run_id}){forced}"
+        f"(run {p.row.run_id}), best of {p.candidates} finished trial(s){forced}"
     )
     print(f"chosen by: {p.rule}")
     if p.comparison is not None:

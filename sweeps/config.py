@@ -13,10 +13,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from common.dicts import flatten
+from common.dicts import deep_merge, flatten
 from evaluation.config import GenerationSettings
 from evaluation.metric_registry import METRICS, Metric, metric_keys, names
 from sweeps import bounded_yaml
+from sweeps.budget import Budget
 from sweeps.objective import Objective, Pick, Target
 from sweeps.objective_check import check_declared, check_pick, declared
 from training.config import (
@@ -153,6 +154,9 @@ class SearchConfig(Strict):
     max_failures: int = Field(0, ge=0, description="Retries of a failing trial.")
     points_to_evaluate: tuple[dict[str, Any], ...] = Field(
         (), description="Configurations tried first (e.g. the seed's baseline), by dotted key."
+    )
+    budget: Budget = Field(
+        default_factory=Budget, description="What the sweep may spend (default: no limit)."
     )
     confirm: Confirm | None = Field(
         None,
@@ -376,7 +380,7 @@ def _with_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     skeleton = SweepConfig(name="x", model=ModelConfig(path="x")).model_dump(mode="json")
     skeleton["name"] = _MISSING
     skeleton["model"]["path"] = _MISSING
-    merged = _merge(skeleton, raw)
+    merged = deep_merge(skeleton, raw, leaves=("space",))
     declared = merged["data"].get("sources") if isinstance(merged.get("data"), dict) else None
     if isinstance(declared, dict) and isinstance(merged.get("mix"), dict):
         merged["mix"] = {**{n: 0.0 for n in declared}, **merged["mix"]}
@@ -387,13 +391,3 @@ def _prune_missing(data: Any) -> Any:
     if isinstance(data, dict):
         return {k: _prune_missing(v) for k, v in data.items() if v != _MISSING}
     return data
-
-
-def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "space":
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out

@@ -89,6 +89,8 @@ class Promotion:
     """`runs:/` URI of the merged model, with `--merge`."""
     rule: str = ""
     """Which rule chose the trial, in words."""
+    candidates: int = 0
+    """Finished trials with the metric, the best picked among them."""
 
 
 def pick_best(rows: list[Row], metric: str, mode: str) -> Row:
@@ -318,5 +320,15 @@ def promote(
     champion, comparison = _crown(tracker, name, alias, version, best, goal, pick, force)
     merged = _merge(tracker, cfg, best, name, version) if merge else None
     return Promotion(
-        name, version, alias, created, best, failed, champion, comparison, merged, rule
+        name,
+        version,
+        alias,
+        created,
+        best,
+        failed,
+        champion,
+        comparison,
+        merged,
+        rule,
+        len(goal.candidates(rows)),
     )

@@ -22,6 +22,7 @@ from sweeps.report.leaderboard import best, rows_from_runs
 from sweeps.report.plots import plot_deltas, plot_objective_by_dimension
 from sweeps.report.runs import TableCache, Trial, evaluated_steps, load_sweep
 from sweeps.report.seeds import by_point, is_replicate, seed_sections
+from sweeps.report.spend import cost_section
 from sweeps.report.stopping import stopped_section
 from sweeps.report.verdicts import seed_like
 from training.examples import SOURCES
@@ -39,7 +40,7 @@ def finished_trials(tracker: Tracker, parent, cfg) -> list[Trial]:
         Trial(
             r,
             dict(by_id[r.run_id].data.params),
-            evaluated_steps(tracker, r.run_id),
+            evaluated_steps(tracker, by_id[r.run_id]),
             dict(by_id[r.run_id].data.tags),
         )
         for r in rows
@@ -77,6 +78,7 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
         tables = TableCache(tracker, Path(tmp))
         md = (
             sections.header(sweep, cfg, trials, parent.info.run_id)
+            + cost_section(cfg, dict(parent.data.metrics), found)
             + sections.overview(cfg, best_t, seed_t)
             + front_md
             + sections.verdicts(cfg, trials, tables, seed_aware=bool(reps))

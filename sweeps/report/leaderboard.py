@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from common.tags import STOPPED_EARLY_TAG, TRIAL_TAG
 from evaluation.metric_registry import logged
 from sweeps.config import SweepConfig, eval_metric_keys
+from sweeps.cost import ACCELERATOR_S, WALL_S, accelerator_kind, summary, totals
 from sweeps.objective import Objective
 from training.examples import SOURCES
 
@@ -74,13 +75,16 @@ def logged_keys(rows: list[Row]) -> list[str]:
 
 
 def render(rows: list[Row], cfg: SweepConfig) -> str:
-    """A fixed-width table: searched values, each set's metrics, the objective; the best
-    trial marked (several objectives: every member of the Pareto front)."""
+    """A fixed-width table: searched values, each set's metrics, the objective, what each
+    trial cost (wall seconds, accelerator-hours); the best trial marked (several objectives:
+    every member of the Pareto front); the total cost below."""
     goal = cfg.search.goal()
     top = best(rows, goal)
     stars = marked(rows, goal)
     metric_cols = logged_keys(rows)
+    kind = accelerator_kind(cfg.search.resources.gpu)
     heads = ["", "trial"] + list(cfg.search.space) + metric_cols + ["objective", "status"]
+    heads += ["wall_s", f"{kind}_h"]
     body = []
     for r in rows:
         mark = "*" if r.run_id in stars else ""
@@ -90,6 +94,7 @@ def render(rows: list[Row], cfg: SweepConfig) -> str:
             + [r.params.get(k, "") for k in cfg.search.space]
             + [f"{r.metrics[m]:.3f}" if m in r.metrics else "-" for m in metric_cols]
             + [f"{r.metrics['objective']:.4f}" if "objective" in r.metrics else "-", status]
+            + [_cost(r.metrics, WALL_S, 1, ".0f"), _cost(r.metrics, ACCELERATOR_S, 3600, ".3f")]
         )
     widths = [max(len(str(x)) for x in col) for col in zip(heads, *body, strict=True)]
 
@@ -108,4 +113,9 @@ def render(rows: list[Row], cfg: SweepConfig) -> str:
             f"* best trial {top.trial_id} ({goal.first.metric} = "
             f"{top.metrics['objective']:.4f}), run {top.run_id}"
         )
+    out.append(f"cost: {summary(totals(r.metrics for r in rows), cfg.search.resources.gpu)}")
     return "\n".join(out)
+
+
+def _cost(metrics: dict[str, float], key: str, per: float, fmt: str) -> str:
+    return format(metrics[key] / per, fmt) if key in metrics else "-"

@@ -55,9 +55,9 @@ def load_sweep(tracker: Tracker, sweep: str):
     return parent, cfg
 
 
-def evaluated_steps(tracker: Tracker, run_id: str) -> list[int]:
-    """The steps at which a trial logged its per-example table."""
-    arts = tracker.client.list_artifacts(run_id, EVAL_DIR)
+def evaluated_steps(tracker: Tracker, run) -> list[int]:
+    """The steps at which a trial (a searched run) logged its per-example table."""
+    arts = tracker.list_run_artifacts(run, EVAL_DIR)
     steps = [int(m.group(1)) for a in arts if (m := re.search(STEP_TABLE_PATTERN, a.path))]
     return sorted(steps)
 

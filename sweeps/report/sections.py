@@ -9,7 +9,8 @@ from evaluation.metric_registry import HEADLINE
 from sweeps.config import Range, SweepConfig
 from sweeps.report.runs import TableCache, Trial, reported
 from sweeps.report.slopes import unit
-from sweeps.report.verdicts import COMPLIANCE, control, dimension_effects
+from sweeps.report.spend import rests_on
+from sweeps.report.verdicts import COMPLIANCE, control, dimension_effects, verdict_trials
 from training.examples import SOURCES
 
 # Where each dimension is expected to act first (the others are reported too); a declared
@@ -109,6 +110,8 @@ def verdicts(
             f"### {dim} ({what})",
             "",
             f"Method: {effects[0].method}.",
+            "",
+            f"Cost: this verdict {rests_on(cfg, verdict_trials(cfg, trials, dim))}.",
             "",
         ]
         md += [f"- **{e.verdict}** for {e.metric.split('/')[0]}: `{e.text()}`" for e in heads]

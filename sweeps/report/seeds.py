@@ -26,6 +26,7 @@ from sweeps.report.effects import (
     seeds_needed,
 )
 from sweeps.report.runs import TableCache, Trial, reported
+from sweeps.report.spend import seeds_cost
 from sweeps.report.verdicts import control, dimension_effects, is_control
 from training.examples import SOURCES
 
@@ -149,7 +150,8 @@ def verdicts_section(
         "*example-only*: the search's single-seed trials, bootstrap over eval examples. "
         "*seed-aware*: the confirmed replicates, hierarchical bootstrap (seeds, then examples). "
         "Seeds needed for a still-inconclusive effect δ with pooled seed SD σ (two-sided "
-        f"5% test, {POWER:.0%} power): n = ⌈2·((z₀.₉₇₅ + z₀.₈)·σ/δ)²⌉ per configuration.",
+        f"5% test, {POWER:.0%} power): n = ⌈2·((z₀.₉₇₅ + z₀.₈)·σ/δ)²⌉ per configuration; "
+        "≈ what 2n such runs cost, at the mean cost of the replicates compared.",
     ]
     flags = []
     for dim in cfg.search.space:
@@ -169,7 +171,8 @@ def verdicts_section(
             need = ""
             if e.verdict == "inconclusive":
                 n = seeds_needed(e.points, spread(groups, e.metric)[1])
-                need = "n/a" if n is None else str(n)
+                reps = [t for c in comps for p in (c.control, c.treated) for t in groups[p]]
+                need = "n/a" if n is None else seeds_cost(cfg, n, reps)
             md.append(
                 f"| {e.metric} | {_ci(ex)} | {ex.verdict} | {_ci(e)} | {e.verdict} | {need} |"
             )

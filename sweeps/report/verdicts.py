@@ -45,19 +45,31 @@ def is_control(value: str, control: str) -> bool:
 
 
 def _pairs(cfg: SweepConfig, trials: list[Trial], dim: str) -> list[tuple[Trial, Trial, int]]:
-    """(control, treated, common step) for trials that differ only in `dim`."""
+    """(control, treated, common step) for trials that differ only in `dim`, in the order
+    of `trials`' pairs. Only trials alike in every other dimension are compared: grouped by
+    those values first, so a sweep of thousands of distinct trials is not n² comparisons."""
     ctrl = control(cfg, dim)
     others = [d for d in cfg.search.space if d != dim]
+    alike: dict[tuple, list[int]] = {}
+    for i, t in enumerate(trials):
+        alike.setdefault(tuple(t.params[o] for o in others), []).append(i)
     pairs = []
-    for a, b in combinations(trials, 2):
-        if all(a.params[o] == b.params[o] for o in others) and (
-            is_control(a.params[dim], ctrl) != is_control(b.params[dim], ctrl)
-        ):
+    for i, j in sorted(p for group in alike.values() for p in combinations(group, 2)):
+        a, b = trials[i], trials[j]
+        if is_control(a.params[dim], ctrl) != is_control(b.params[dim], ctrl):
             c, t = (a, b) if is_control(a.params[dim], ctrl) else (b, a)
             common = sorted(set(c.steps) & set(t.steps))
             if common:
                 pairs.append((c, t, common[-1]))
     return pairs
+
+
+def verdict_trials(cfg: SweepConfig, trials: list[Trial], dim: str) -> list[Trial]:
+    """The trials the dimension's verdict rests on: those paired, else all (regressed)."""
+    pairs = _pairs(cfg, trials, dim)
+    if not pairs:
+        return list(trials)
+    return list({t.row.run_id: t for c, tr, _ in pairs for t in (c, tr)}.values())
 
 
 def dimension_effects(

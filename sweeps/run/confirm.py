@@ -20,6 +20,7 @@ from common.tags import KIND_SWEEP, KIND_TAG, ROLE_CONFIRM, ROLE_TAG, SWEEP_TAG
 from mlflow_server.tracking import RUN_FINISHED, Tracker
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import rows_from_runs
+from sweeps.run.budget import BudgetedGrid, ledger
 from sweeps.run.confirm_plan import CONFIRM, confirm_points, replicates
 from sweeps.run.mlflow_logger import MlflowTrialLogger
 from sweeps.run.reconcile import reconcile
@@ -100,7 +101,8 @@ def record_plan(storage: Storage, cfg: SweepConfig, top: int, seeds: int, reps: 
 def make_confirm_tuner(
     cfg: SweepConfig, fn, storage: Storage, logger: MlflowTrialLogger, reps: list[dict]
 ) -> tune.Tuner:
-    """A grid over the replicates (FIFO, no early stopping), or the one restored."""
+    """A grid over the replicates (FIFO, no early stopping; no new one once the budget is
+    spent), or the one restored."""
     path, fs = confirm_path(storage, cfg.name), storage.ray_kwargs().get("storage_filesystem")
     if can_restore(storage, f"{cfg.name}{SUFFIX}"):
         return tune.Tuner.restore(path, fn, resume_unfinished=True, storage_filesystem=fs)
@@ -111,8 +113,8 @@ def make_confirm_tuner(
             metric="objective",
             mode=cfg.search.goal().first.mode,
             scheduler=FIFOScheduler(),
+            search_alg=BudgetedGrid(logger, cfg.search.max_concurrent),
             num_samples=1,
-            max_concurrent_trials=cfg.search.max_concurrent,
             reuse_actors=True,
         ),
         run_config=run_config(cfg, f"{cfg.name}{SUFFIX}", storage.ray_kwargs(), logger),
@@ -133,6 +135,7 @@ def run_confirm(
     """Run, or continue, the replicates `reps` (from `plan`) as children of `parent`."""
     outbox = open_outbox(tracker, confirm_outbox(place, cfg.name), parent, out)
     logger = MlflowTrialLogger(outbox, cfg, out, data)
+    logger.spend = ledger(cfg, tracker, parent, outbox, out)
     init_ray(ray_address)
     fn = trial_fn(cfg, data, tracker, bases, trim=False)  # other seeds draw other rows
     tuner = lambda: make_confirm_tuner(cfg, fn, place.storage, logger, reps)  # noqa: E731

@@ -26,6 +26,7 @@ from mlflow_server.tracking import (
     ui_command,
 )
 from sweeps.config import ConfigError, SweepConfig
+from sweeps.cost import spend, totals
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.base_models import model_key, model_label, score_bases, searched_models
@@ -158,6 +159,9 @@ def _confirm(cfg, data, bases, tracker: Tracker, place: Place, top, seeds, ray_a
     record_plan(place.storage, cfg, top, seeds, reps)
     run_confirm(cfg, data, bases, tracker, place, parent, reps, ray_address)
     tag_fronts(cfg, tracker, parent)
+    cost = log_cost(tracker, parent, tracker.trial_runs(parent))
+    if cfg.search.budget.limits():
+        print(cfg.search.budget.line(spend(cost)))
     print(f"\nconfirmation of {cfg.name!r} done: `sweeplab report {cfg.name}` shows seed spread")
 
 
@@ -288,17 +292,28 @@ def tag_fronts(cfg: SweepConfig, tracker: Tracker, parent: str) -> None:
         tag_confirmed_front(tracker, reps, groups, cfg.search.goal())
 
 
+def log_cost(tracker: Tracker, parent: str, runs: list) -> dict[str, float]:
+    """The sweep's cost so far (every trial run, search and confirmation) on its parent run."""
+    cost = totals(r.data.metrics for r in runs)
+    tracker.log_metrics(parent, cost, 0)
+    return cost
+
+
 def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) -> None:
     """The search trials' leaderboard (replicates apart), logged on the parent run and printed,
     and where to look next."""
-    runs = [r for r in tracker.trial_runs(parent) if r.data.tags.get(ROLE_TAG) != ROLE_CONFIRM]
-    rows = rows_from_runs(runs, cfg)
-    tag_search_front(tracker, runs, rows, cfg.search.goal())
+    runs = tracker.trial_runs(parent)
+    cost = log_cost(tracker, parent, runs)
+    search = [r for r in runs if r.data.tags.get(ROLE_TAG) != ROLE_CONFIRM]
+    rows = rows_from_runs(search, cfg)
+    tag_search_front(tracker, search, rows, cfg.search.goal())
     with tempfile.TemporaryDirectory() as tmp:
         for path in write_leaderboard(rows, cfg, Path(tmp)):
             tracker.log_artifact(parent, path, "leaderboard")
     print()
     print(render(rows, cfg))
+    if cfg.search.budget.limits():  # search and confirmation trials together
+        print(cfg.search.budget.line(spend(cost)))
     print(f"\nruns: {mask_credentials(tracker.uri)} (experiment {cfg.name!r}, parent run {parent})")
     print(f"open the MLflow UI: {mask_credentials(ui_command(tracker.uri, place.project))}")
     exp, base = tracker.experiment_id(cfg.name), ui_base(tracker.uri)

@@ -157,6 +157,7 @@ class MlflowTrialLogger(Callback):
         self.out = out or sys.stdout
         self.max_reports = sweep.train.num_reports
         self.checked_restored = False
+        self.spend = None  # the budget's ledger (`sweeps.run.budget`), when one is set
 
     def __getstate__(self) -> dict:
         # Ray pickles the run config (this callback included) into its experiment state, a
@@ -210,6 +211,8 @@ class MlflowTrialLogger(Callback):
 
     def log_result(self, trial, result: dict) -> None:
         self._ensure_run(trial)
+        if self.spend is not None:
+            self.spend.record(trial.trial_id, result)
         if result.get(UPLOADED) == 0:  # the driver sends them instead, through the outbox
             self.not_uploaded.add(trial.trial_id)
         self.outbox.put(
@@ -236,6 +239,9 @@ class MlflowTrialLogger(Callback):
             return
         self.checked_restored = True
         for trial in trials:
+            if self.spend is not None:  # every restored trial was started, or will be
+                self.spend.start(trial.trial_id)
+                self.spend.record(trial.trial_id, trial.last_result)
             if trial.status != "PENDING":
                 continue
             try:
@@ -253,6 +259,8 @@ class MlflowTrialLogger(Callback):
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self._ensure_run(trial)
+        if self.spend is not None:
+            self.spend.start(trial.trial_id)
         self.started[trial.trial_id] = time.time()
         self._say(trial, f"started  {_short(trial.config)}")
 

@@ -15,6 +15,7 @@ from common.uris import is_http
 from mlflow_server.system_metrics import SystemSampler
 from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
+from sweeps.cost import ACCELERATOR_S, WALL_S, accelerator_seconds
 from sweeps.run.base_models import model_key
 from sweeps.run.checkpoints import REPORTED, seal
 from sweeps.run.confirm_plan import overrides_of
@@ -56,6 +57,9 @@ def trainable(
 
     def report(metrics: dict, ckpt_dir: Path) -> None:
         maybe_fail(trial_id, overrides_of(config), int(metrics["train/step"]))
+        res = sweep.search.resources
+        held = accelerator_seconds(metrics[WALL_S], res.gpu, res.cpu)
+        metrics = {**metrics, ACCELERATOR_S: held}
         if sampler:
             metrics = {**metrics, SYSTEM_HISTORY: json.dumps(sampler[0].drain())}
             state = {"next_step": sampler[0].next_step}

@@ -20,6 +20,7 @@ from evaluation.scoring import scoring_params
 from sweeps.config import TrialConfig
 from sweeps.objective import metric_value
 from sweeps.run.baseline import base_scores, deltas
+from sweeps.run.cost_meter import CostMeter
 from sweeps.run.plan import trial_phases
 from training.base_model import load_base_model
 from training.examples import Example
@@ -135,6 +136,7 @@ def run_trial(
     With `resume_from` (a checkpoint this function reported), training continues from it:
     steps already done are not repeated and not reported again.
     """
+    meter = CostMeter(resume_from)  # the trial's cost clock starts here
     set_threads(cfg.train.threads or threads)
     work_dir.mkdir(parents=True, exist_ok=True)
     phases = trial_phases(cfg, data)
@@ -144,18 +146,19 @@ def run_trial(
     if base is None and base_cache is not None:
         base = base_scores(cfg.model, items, cfg.generation, base_cache)
     model, tokenizer = load_base_model(cfg.model)
-    resume, last_metrics = resume_point(resume_from, cfg)
-    last: dict[str, float] = dict(last_metrics)
+    resume, last = resume_point(resume_from, cfg)  # `last`: the metrics reported last
     curve: list[dict] = []  # training-curve points not reported yet
 
     def on_report(step: int, peft_model, trainer_ckpt: Path) -> None:
-        metrics, results = evaluate(peft_model, tokenizer, items, cfg)
+        metrics, results = meter.timed(lambda: evaluate(peft_model, tokenizer, items, cfg))
         metrics.update(tokens_seen(trainer_ckpt))
         if base is not None:
             metrics.update(deltas(results, base, seed=cfg.train.seed))
         metrics.update(objective_metrics(metrics, objective))
         metrics["train/step"] = step
+        metrics.update(meter.at_report(trainer_ckpt, metrics.get("train/phase_tokens_seen")))
         ckpt = Path(tempfile.mkdtemp(prefix=f"ckpt-{step}-", dir=work_dir))
+        meter.save(ckpt, metrics)
         save_adapter(peft_model, ckpt / ADAPTER)
         tokenizer.save_pretrained(str(ckpt / ADAPTER))
         shutil.move(trainer_ckpt, ckpt / RESUME_DIR)  # the trainer deletes it afterwards

@@ -21,6 +21,7 @@ from common.uris import mask_credentials
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FINISHED, RUN_KILLED, Tracker
 from sweeps.config import Choice, Range, SweepConfig
+from sweeps.run.budget import BudgetGate, BudgetStop, ledger
 from sweeps.run.describe import portable_params
 from sweeps.run.handoff import trial_data
 from sweeps.run.local_ray import secure_local_ray
@@ -139,12 +140,16 @@ def make_tuner(
             metric="objective",
             mode=goal.first.mode,
             # Never the same searched values twice (Optuna's seeded TPE re-proposes them).
-            search_alg=UniqueSearch(
-                make_searcher(
-                    goal,
-                    cfg.search.seed,
-                    [dict(p) for p in cfg.search.points_to_evaluate] or None,
-                )
+            # ... and none once the budget is spent (`sweeps.run.budget`).
+            search_alg=BudgetGate(
+                UniqueSearch(
+                    make_searcher(
+                        goal,
+                        cfg.search.seed,
+                        [dict(p) for p in cfg.search.points_to_evaluate] or None,
+                    )
+                ),
+                logger,
             ),
             scheduler=scheduler(cfg, logger.rung_decision),
             num_samples=cfg.search.num_samples,
@@ -160,11 +165,12 @@ def make_tuner(
 def run_config(cfg: SweepConfig, name: str, where: dict, logger) -> tune.RunConfig:
     """Ray's run settings shared by a sweep and its confirmation: experiment `name` at
     `where` (`storage_path`, and `storage_filesystem` for an object store), the MLflow
-    logger, the sweep's retries, one checkpoint kept per trial."""
+    logger, the sweep's retries, one checkpoint kept per trial, its budget's stop rule."""
     return tune.RunConfig(
         name=name,
         **where,
         callbacks=[logger],
+        stop=BudgetStop(logger),
         failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         verbose=0,
@@ -201,7 +207,10 @@ def run_sweep(
     outbox = open_outbox(tracker, place.outbox(cfg.name), parent, out)
     outbox.put("artifacts", None, texts={SWEEP_CONFIG: json.dumps(shown, indent=1)})
     logger = MlflowTrialLogger(outbox, cfg, out, data)
+    logger.spend = ledger(cfg, tracker, parent, outbox, out)
     init_ray(ray_address)
+    if retry_failed and logger.spend is not None and not logger.spend.allows_new():
+        retry_failed = False  # failed trials are not run again on a spent budget
     if retry_failed:
         reopen_failed(tracker, parent)
     fn = trial_fn(cfg, data, tracker, bases)
@@ -248,7 +257,8 @@ def fit(cfg: SweepConfig, build, logger: MlflowTrialLogger, end_parent: bool = T
         with attached(logger):
             results = build().fit()
         unfinished = [t for t in logger.trials if t.status not in ("TERMINATED", "ERROR")]
-        if unfinished or not logger.trials:
+        spent = logger.spend is not None and logger.spend.exhausted() is not None
+        if unfinished or not (logger.trials or spent):  # a spent budget may start none
             raise SweepInterrupted(f"{len(unfinished)} trial(s) did not end")
     except BaseException:
         for trial_id in logger.known - logger.finalized:

@@ -79,6 +79,10 @@ def test_confirm_adds_replicates_and_the_report_is_seed_aware(tmp_path, demo_ass
     configs = {_searched(runs[0]) for runs in by_point.values()}
     assert ("16", "0.0", "24") in configs
     assert parent.info.status == "FINISHED"
+    # What the search and the confirmation cost, summed on the parent run.
+    assert parent.data.metrics["cost/trials"] == 7
+    total = sum(c.data.metrics["cost/accelerator_s"] for c in children)
+    assert parent.data.metrics["cost/accelerator_s"] == pytest.approx(total, rel=1e-6)
 
     # The rung decision that stopped the one-token trial is on its run.
     (stopped,) = [c for c in search if c.data.tags["sweeplab.stopped_early"] == "true"]
@@ -96,6 +100,7 @@ def test_confirm_adds_replicates_and_the_report_is_seed_aware(tmp_path, demo_ass
     md = (tmp_path / "runs" / "reports" / "itest" / "report.md").read_text()
     assert "## Seed-to-seed spread" in md and "## Seed-aware verdicts" in md
     assert "example-only" in md and "## Trials stopped early" in md
+    assert "Spent: 7 trial(s)" in md and "Cost: this verdict rests on 3 trial(s)" in md
     assert stopped.data.tags["sweeplab.trial_id"] in md.split("## Trials stopped early")[1]
     spread = md.split("## Seed-to-seed spread")[1].split("## Seed-aware verdicts")[0]
     for point, runs in by_point.items():

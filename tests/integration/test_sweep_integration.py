@@ -66,6 +66,18 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets, finished_sweep):
         adapter = {a.path for a in client.list_artifacts(child.info.run_id, "adapter")}
         assert "adapter/adapter_model.safetensors" in adapter
     assert len(trial_ids) == 2
+    # What each trial cost, and the sweep's sums on the parent run (CPU trials: CPU-seconds
+    # held = 1 CPU x wall).
+    for child in children:
+        m = child.data.metrics
+        assert m["cost/wall_s"] > 0 and m["cost/accelerator_s"] == pytest.approx(m["cost/wall_s"])
+        assert m["cost/tokens_trained"] > 0 and m["cost/tokens_generated"] > 0
+        assert 0 < m["cost/eval_share"] < 1
+    for key in ("cost/wall_s", "cost/accelerator_s", "cost/tokens_trained"):
+        total = sum(c.data.metrics[key] for c in children)
+        assert parent.data.metrics[key] == pytest.approx(total, rel=1e-6)
+    assert parent.data.metrics["cost/trials"] == 2
+    assert "CPU_h" in out and "cost: 2 trial(s)" in out
     # The trial with OpenOrca rows really trained on them.
     by_mix = {c.data.params["mix.openorca"]: c for c in children}
     assert set(by_mix) == {"0.0", "0.3"}
