@@ -27,7 +27,8 @@ from typing import Any
 from common.errors import first_line
 from common.files import fsync_dir, fsync_tree, rename_durable, write_atomic
 from common.tags import RECOVERED_TAG
-from mlflow_server.tracking import RUN_ENDED, Tracker, failure_kind, http_status
+from mlflow_server.retry import failure_kind, http_status
+from mlflow_server.tracking import RUN_ENDED, Tracker
 
 ENTRY = "entry.json"
 PARKED = "failed"

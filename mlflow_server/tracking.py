@@ -24,10 +24,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
-from mlflow.exceptions import MlflowException
 
 from common.dicts import flatten
-from common.errors import first_line
 from common.tags import (
     ERROR_TAG,
     KIND_SWEEP,
@@ -39,6 +37,7 @@ from common.tags import (
 )
 from common.uris import is_http
 from mlflow_server.paging import PAGE, all_pages
+from mlflow_server.retry import PatientClient, retry_transient
 from mlflow_server.server import QUIET_SERVER_ENV
 
 DEFAULT_STORE = Path("runs") / "mlflow.db"
@@ -103,99 +102,6 @@ def compare_url(base: str, experiment_id: str, run_ids: list[str]) -> str:
     return f"{base}/#/compare-runs?runs={runs}&experiments={exps}"
 
 
-# Signs that the store is unreachable for now rather than refusing the request.
-_TRANSIENT = (
-    "failed with exception",  # the HTTP request itself failed (connection refused, reset)
-    "max retries exceeded",
-    "connection refused",
-    "connection aborted",
-    "timed out",
-    "failed with error code 5",  # 5xx from the server or a proxy
-    "temporarily_unavailable",
-    "database is locked",
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True for failures that a later retry can fix (the store is down or busy)."""
-    text = str(exc).lower()
-    if isinstance(exc, MlflowException) or type(exc).__module__.startswith(
-        ("requests", "urllib3", "sqlalchemy")
-    ):
-        return any(marker in text for marker in _TRANSIENT)
-    return isinstance(exc, ConnectionError | TimeoutError)
-
-
-# Refusals that a retry cannot fix: the request itself is wrong (400) or names a run or
-# experiment the store no longer has. Everything else (401/403 after a password rotation,
-# a proxy's 403, 429, 5xx, a local I/O error) is held and retried.
-_REFUSED = frozenset(
-    {"BAD_REQUEST", "INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"}
-)
-
-
-def failure_kind(exc: BaseException) -> str:
-    """ "down" (unreachable, busy), "held" (refused for now: auth, rate limit, server or
-    local error; retry later) or "refused" (the store will never take this write)."""
-    if is_transient(exc):
-        return "down"
-    if isinstance(exc, MlflowException):
-        return "refused" if exc.error_code in _REFUSED else "held"
-    if isinstance(exc, ValueError | KeyError | TypeError):
-        return "refused"  # a write that names something the store lacks, or is malformed
-    return "held"
-
-
-def http_status(exc: BaseException) -> int | None:
-    """The HTTP status an MLflow failure stands for, when it is one."""
-    return exc.get_http_status_code() if isinstance(exc, MlflowException) else None
-
-
-def retry_transient(fn, patience: float, what: str = "tracking call"):
-    """`fn()`, retried with backoff while it fails transiently, for up to `patience` s."""
-    deadline = time.monotonic() + patience
-    delay, told = 0.5, False
-    while True:
-        try:
-            return fn()
-        except Exception as exc:
-            if not is_transient(exc) or time.monotonic() + delay > deadline:
-                raise
-            if not told:
-                print(
-                    f"sweeplab: tracking store unreachable during {what} ({first_line(exc)}); "
-                    f"retrying for up to {patience:.0f}s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                told = True
-            time.sleep(delay)
-            delay = min(delay * 2, 10.0)
-
-
-class _PatientClient:
-    """An MlflowClient whose calls are retried while the store is unreachable.
-
-    `create_run`/`create_experiment` are not retried on their own: the Tracker wraps
-    find-or-create around them, so a request that reached the server is never repeated.
-    """
-
-    _ONCE = frozenset({"create_run", "create_experiment"})
-
-    def __init__(self, client: MlflowClient, patience: float):
-        self._client, self._patience = client, patience
-
-    def __getattr__(self, name: str):
-        attr = getattr(self._client, name)
-        if not callable(attr) or name in self._ONCE or self._patience <= 0:
-            return attr
-
-        def call(*args, **kwargs):
-            return retry_transient(lambda: attr(*args, **kwargs), self._patience, name)
-
-        return call
-
-
 def _param_value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text[:MAX_PARAM_LEN]
@@ -217,7 +123,7 @@ class Tracker:
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
         self._raw = MlflowClient(tracking_uri=uri)  # inside find-or-create units only
-        self.client = _PatientClient(self._raw, patience)
+        self.client = PatientClient(self._raw, patience)
 
     def _unit(self, fn):
         """A find-or-create step, retried as a whole."""

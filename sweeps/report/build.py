@@ -71,9 +71,9 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
     front_md = (
         front_section(cfg, trials, groups, front_png and front_png.name) if goal.multi else []
     )
-    found = importances(cfg, [t.row for t in trials])
-    if found:
-        tracker.log_metrics(parent.info.run_id, as_metrics(found), 0)
+    importance = importances(cfg, [t.row for t in trials])
+    if importance:
+        tracker.log_metrics(parent.info.run_id, as_metrics(importance), 0)
     with tempfile.TemporaryDirectory() as tmp:
         tables = TableCache(tracker, Path(tmp))
         md = (
@@ -82,7 +82,7 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
             + sections.overview(cfg, best_t, seed_t)
             + front_md
             + sections.verdicts(cfg, trials, tables, seed_aware=bool(reps))
-            + importance_section(cfg, found)
+            + importance_section(cfg, importance)
             + seed_sections(cfg, trials, reps, tables)
             + stopped_section(trials)
             + sections.lengths(compare, cfg.data.names())

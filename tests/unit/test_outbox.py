@@ -11,7 +11,8 @@ import pytest
 from mlflow.exceptions import MlflowException, get_error_code
 
 from mlflow_server.outbox import Outbox
-from mlflow_server.tracking import Tracker, is_transient, retry_transient
+from mlflow_server.retry import is_transient, retry_transient
+from mlflow_server.tracking import Tracker
 
 DOWN = MlflowException(
     "API request to http://127.0.0.1:1/api/2.0/mlflow/runs/create failed with exception "
