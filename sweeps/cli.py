@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +18,16 @@ from common.proctitle import mask_own_command_line
 # backend or tracking URI) is masked where `ps` shows it to every local user.
 mask_own_command_line()
 
+from pydantic import ValidationError  # noqa: E402
+
 from common.errors import first_line  # noqa: E402
-from sweeps.config import NAME_PATTERN, ConfigError, SweepConfig, load_config, localize  # noqa: E402
+from sweeps.config import (  # noqa: E402
+    SweepConfig,
+    check_name,
+    error_line,
+    load_config,
+    localize,
+)
 
 
 class ExitCode(Exception):
@@ -61,16 +68,15 @@ def cmd_data(args) -> int:
 
 def cmd_sweep(args) -> int:
     cfg = _load(args)
-    if args.name:
-        cfg = SweepConfig.model_validate({**cfg.model_dump(mode="json"), "name": args.name})
+    if args.name is not None:
+        cfg = cfg.model_copy(update={"name": check_name(args.name, "--name")})
     return _launch(cfg, args, label=args.config)
 
 
 def cmd_resume(args) -> int:
     from sweeps.run.launch import Place, recorded_config
 
-    if not re.fullmatch(NAME_PATTERN, args.sweep):
-        raise ConfigError(f"{args.sweep!r} is not a sweep name")
+    check_name(args.sweep, "SWEEP")
     cfg = recorded_config(args.sweep, Place(Path.cwd(), args.storage))
     return _launch(cfg, args, label=None, retry_failed=args.retry_failed)
 
@@ -78,8 +84,7 @@ def cmd_resume(args) -> int:
 def cmd_confirm(args) -> int:
     from sweeps.run.launch import Place, confirm
 
-    if not re.fullmatch(NAME_PATTERN, args.sweep):
-        raise ConfigError(f"{args.sweep!r} is not a sweep name")
+    check_name(args.sweep, "SWEEP")
     with _running(f"confirmation of {args.sweep!r} interrupted; the same command continues it"):
         place = Place(Path.cwd(), args.storage)
         confirm(args.sweep, place, args.top, args.seeds, args.tracking_uri, args.ray_address)
@@ -112,6 +117,9 @@ def _running(interrupted: str):
 def cmd_promote(args) -> int:
     from sweeps.promote.promotion import CHALLENGER, promote
 
+    check_name(args.sweep, "SWEEP")
+    if args.alias is not None:
+        check_name(args.alias, "--alias")
     p = promote(
         _tracker(args), args.sweep, args.objective, args.alias, args.force, args.mode, args.merge
     )
@@ -139,14 +147,16 @@ def cmd_promote(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from sweeps.promote.serving import serve
+    from sweeps.promote.serving import serve, split_target
 
+    split_target(args.target)  # the names checked before the store is opened
     return serve(_tracker(args), args.target, args.port)
 
 
 def cmd_report(args) -> int:
     from sweeps.report.build import build_report
 
+    check_name(args.sweep, "SWEEP")
     out = args.out or Path.cwd() / "runs" / "reports" / args.sweep
     md, page = build_report(_tracker(args), args.sweep, out)
     print(f"report: {md}\n        {page}\n(also logged to the sweep's parent run under report/)")
@@ -204,7 +214,7 @@ def _with_run(p: argparse.ArgumentParser, uri_help: str) -> None:
 
 
 def _with_store(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sweep", help="sweep name (its MLflow experiment)")
+    p.add_argument("sweep", metavar="SWEEP", help="sweep name (its MLflow experiment)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI")
 
 
@@ -228,7 +238,9 @@ def _sweep_parsers(sub) -> None:
     p.add_argument("--name", help="sweep name (default: the config's name)")
     _with_run(p, "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or runs/mlflow.db)")
     p = sub.add_parser("resume", help="continue a sweep that was interrupted or killed")
-    p.add_argument("sweep", help="sweep name (as given to `sweeplab sweep --name`)")
+    p.add_argument(
+        "sweep", metavar="SWEEP", help="sweep name (as given to `sweeplab sweep --name`)"
+    )
     _with_run(p, "MLflow tracking URI (default: as for `sweep`)")
     p.add_argument(
         "--retry-failed", action="store_true", help="run failed trials again from their checkpoint"
@@ -236,7 +248,7 @@ def _sweep_parsers(sub) -> None:
     p = sub.add_parser(
         "confirm", help="re-run the best configurations and the seed-like baseline with N seeds"
     )
-    p.add_argument("sweep", help="sweep name")
+    p.add_argument("sweep", metavar="SWEEP", help="sweep name")
     p.add_argument("--top", type=_positive, default=2, help="best configurations (default 2)")
     p.add_argument("--seeds", type=_at_least_two, default=3, help="seeds each (default 3)")
     _with_run(p, "MLflow tracking URI (default: the sweep's)")
@@ -261,7 +273,9 @@ def _read_back_parsers(sub) -> None:
         "--merge", action="store_true", help="also log base + adapter merged (safetensors)"
     )
     p = sub.add_parser("serve", help="serve a promoted model over HTTP on 127.0.0.1")
-    p.add_argument("target", help="SWEEP or SWEEP@alias (default alias: champion)")
+    p.add_argument(
+        "target", metavar="SWEEP[@ALIAS]", help="the sweep's model at an alias (default: champion)"
+    )
     p.add_argument("--port", type=int, default=5001)
     p.add_argument("--tracking-uri", help="MLflow tracking URI")
     p = sub.add_parser("report", help="write report.md/report.html: a verdict per dimension")
@@ -327,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     except ExitCode as exc:
         print(f"sweeplab {args.command}: {first_line(exc, 2000)}", file=sys.stderr)
         return exc.status
+    except ValidationError as exc:  # a model validated outside `load_config`: name the key
+        print(f"sweeplab {args.command}: error: {error_line(exc)[:2000]}", file=sys.stderr)
+        return 2
     except ValueError as exc:  # ConfigError, DataError, InputError, refusals: bad input
         print(f"sweeplab {args.command}: error: {first_line(exc, 2000)}", file=sys.stderr)
         return 2

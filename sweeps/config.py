@@ -7,11 +7,12 @@ command line; every problem reported as one line naming the file and the key.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from common.dicts import flatten
 from evaluation.config import GenerationSettings
@@ -27,11 +28,56 @@ from training.config import (
 )
 from training.examples import SOURCES
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+NAME_MAX = 100
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class ConfigError(ValueError):
     """A config that cannot be used; the message is one line."""
+
+
+def name_problem(value: object) -> str | None:
+    """Why `value` cannot be a name (a sweep, a registered model, an alias), or None.
+
+    A name becomes a folder under the sweep's storage and the reports directory and an
+    MLflow experiment, so it is one path component of letters, digits, `_`, `.` and `-`,
+    not hidden (`.`) and not read as an option (`-`)."""
+    if not isinstance(value, str):
+        return f"must be a string, not {type(value).__name__}"
+    if not value:
+        return "is empty"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "contains a control character (a newline, a tab...)"
+    if len(value) > NAME_MAX:
+        return f"is {len(value)} characters long (at most {NAME_MAX})"
+    if value.startswith(("/", "\\")) or re.match(r"[A-Za-z]:[/\\]", value):
+        return "is an absolute path, not a name"
+    if ".." in re.split(r"[/\\]", value):
+        return "climbs out of its folder ('..')"
+    if "/" in value or "\\" in value:
+        return "contains a path separator (one folder name is expected)"
+    if value[0] == ".":
+        return "starts with '.' (a hidden folder)"
+    if value[0] == "-":
+        return "starts with '-' (read as a command-line option)"
+    if not _NAME.fullmatch(value):
+        bad = next(c for c in value if not (c.isascii() and (c.isalnum() or c in "_.-")))
+        return f"contains {bad!r} (only letters, digits, '_', '.' and '-')"
+    return None
+
+
+def check_name(value: object, key: str) -> str:
+    """`value` if it can be a name, else ConfigError naming `key` and why (one line)."""
+    why = name_problem(value)
+    if why is not None:
+        raise ConfigError(f"{key}: {why} (got {shown(value)})")
+    return value  # type: ignore[return-value]
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as an error line shows it: its repr, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[-1]}"
 
 
 class TrialConfig(Strict):
@@ -183,9 +229,17 @@ class Gate(Strict):
         return f"{self.metric} {self.op} {self.value:g}"
 
 
+def _a_name(value: object) -> object:
+    """A field validator: pydantic's error line names the key, `name_problem` says why."""
+    if value is not None and (why := name_problem(value)) is not None:
+        raise ValueError(why)
+    return value
+
+
 class PromotionConfig(Strict):
     model_name: str | None = Field(None, description="Registered model name (default: sweep).")
     alias: str = Field("champion", description="Alias set on the promoted version.")
+    _names = field_validator("model_name", "alias", mode="before")(_a_name)
     gates: tuple[Gate, ...] = Field(
         (Gate(metric="alpaca/meteor_delta_pct", op=">=", value=0.0),),
         description="Conditions a trial must meet to be promoted (default: no in-distribution "
@@ -194,7 +248,7 @@ class PromotionConfig(Strict):
 
 
 class SweepConfig(TrialConfig):
-    name: str = Field(pattern=NAME_PATTERN, description="Sweep (experiment) name.")
+    name: str = Field(description="Sweep (experiment) name: letters, digits, `_`, `.`, `-`.")
     search: SearchConfig = Field(default_factory=SearchConfig, description="What to search.")
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or local SQLite)."
@@ -217,6 +271,8 @@ class SweepConfig(TrialConfig):
         True, description="Log each trial's CPU/memory/GPU use (MLflow's system metrics)."
     )
 
+    _name = field_validator("name", mode="before")(_a_name)
+
     @model_validator(mode="after")
     def _space_applies(self) -> SweepConfig:
         # Every searched key must be a trial setting, and every value must be valid there.
@@ -228,7 +284,7 @@ class SweepConfig(TrialConfig):
                 try:
                     TrialConfig.model_validate(set_dotted(base, key, value))
                 except (ConfigError, ValidationError) as exc:
-                    raise ValueError(f"search.space.{key}={value!r}: {_first_error(exc)}") from None
+                    raise ValueError(f"search.space.{key}={value!r}: {error_line(exc)}") from None
         for i, point in enumerate(self.search.points_to_evaluate):
             if set(point) != set(self.search.space):
                 raise ValueError(
@@ -238,7 +294,7 @@ class SweepConfig(TrialConfig):
             try:
                 self.trial(point)
             except (ConfigError, ValidationError) as exc:
-                raise ValueError(f"search.points_to_evaluate[{i}]: {_first_error(exc)}") from None
+                raise ValueError(f"search.points_to_evaluate[{i}]: {error_line(exc)}") from None
         return self
 
     def trial_dict(self) -> dict[str, Any]:
@@ -305,14 +361,15 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     return out
 
 
-def _first_error(exc: Exception) -> str:
+def error_line(exc: Exception) -> str:
+    """One line for a config error; pydantic's names the key (its first error's location)."""
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         got = err.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-        return f"{loc}: {msg}{shown}" if loc else f"{msg}{shown}"
+        got = "" if isinstance(got, dict) or got is None else f" (got {shown(got)})"
+        return f"{loc}: {msg}{got}" if loc else f"{msg}{got}"
     return str(exc)
 
 
@@ -359,7 +416,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> SweepCo
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+        raise ConfigError(f"{path}: {error_line(exc)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to read") from None
 

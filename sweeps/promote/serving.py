@@ -14,13 +14,15 @@ from pathlib import Path
 
 from mlflow_server.registry import alias_version
 from mlflow_server.tracking import Tracker
+from sweeps.config import check_name
 from sweeps.report.runs import load_sweep
 
 
 def split_target(target: str, default_alias: str = "champion") -> tuple[str, str]:
-    """`SWEEP@alias` -> (sweep, alias); the alias defaults to the champion."""
-    sweep, _, alias = target.partition("@")
-    return sweep, alias or default_alias
+    """`SWEEP@alias` -> (sweep, alias), both checked names; the alias defaults to the
+    champion."""
+    sweep, at, alias = target.partition("@")
+    return check_name(sweep, "SWEEP"), check_name(alias, "ALIAS") if at else default_alias
 
 
 def serve_argv(name: str, alias: str, port: int, host: str = "127.0.0.1") -> list[str]:

@@ -90,7 +90,7 @@ CONFIG_CASES = {
         {"search": {"space": {"lora.rank": {"choice": [8]}}}},
         "search.space.lora.rank=8: unknown key 'lora.rank'",
     ),
-    "bad name": ({"name": "../escape"}, "name: String should match pattern"),
+    "bad name": ({"name": "../escape"}, "name: climbs out of its folder ('..')"),
     "bad objective": ({"search": {"objective": "orca/meteor"}}, "unknown objective 'orca/meteor'"),
     "more training rows than the data": (
         {
@@ -233,7 +233,7 @@ def test_resume_of_an_unknown_sweep(tmp_path, monkeypatch, capsys):
     _expect_refusal(
         ["resume", "never-ran"], "no sweep 'never-ran' was started here", tmp_path, capsys
     )
-    _expect_refusal(["resume", "../x"], "not a sweep name", tmp_path, capsys)
+    _expect_refusal(["resume", "../x"], "SWEEP: climbs out of its folder", tmp_path, capsys)
 
 
 def test_the_process_exits_nonzero_with_one_line(tmp_path):
