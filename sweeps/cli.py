@@ -20,7 +20,7 @@ mask_own_command_line()
 
 from pydantic import ValidationError  # noqa: E402
 
-from common.errors import first_line  # noqa: E402
+from common.errors import exhausted, first_line  # noqa: E402
 from sweeps.config import (  # noqa: E402
     SweepConfig,
     check_name,
@@ -28,6 +28,9 @@ from sweeps.config import (  # noqa: E402
     load_config,
     localize,
 )
+
+EXHAUSTED = 4
+"""Exit status when a disk, a quota or memory ran out, or a folder is read-only."""
 
 
 class ExitCode(Exception):
@@ -85,7 +88,10 @@ def cmd_confirm(args) -> int:
     from sweeps.run.launch import Place, confirm
 
     check_name(args.sweep, "SWEEP")
-    with _running(f"confirmation of {args.sweep!r} interrupted; the same command continues it"):
+    again = f"`sweeplab confirm {args.sweep}` continues it"
+    with _running(
+        f"confirmation of {args.sweep!r} interrupted; the same command continues it", again
+    ):
         place = Place(Path.cwd(), args.storage)
         confirm(args.sweep, place, args.top, args.seeds, args.tracking_uri, args.ray_address)
     return 0
@@ -94,16 +100,20 @@ def cmd_confirm(args) -> int:
 def _launch(cfg: SweepConfig, args, label: str | None, retry_failed: bool = False) -> int:
     from sweeps.run.launch import Place, launch
 
-    with _running(f"sweep {cfg.name!r} interrupted; `sweeplab resume {cfg.name}` continues it"):
+    again = f"`sweeplab resume {cfg.name} --retry-failed` continues it"
+    with _running(
+        f"sweep {cfg.name!r} interrupted; `sweeplab resume {cfg.name}` continues it", again
+    ):
         place = Place(Path.cwd(), args.storage or cfg.storage)
         launch(cfg, place, args.tracking_uri, args.ray_address, label, retry_failed)
     return 0
 
 
 @contextmanager
-def _running(interrupted: str):
+def _running(interrupted: str, resume: str):
     """A sweep or confirmation running: Ctrl-C is exit 130 saying `interrupted`, writes the
-    store did not take are exit 3."""
+    store did not take are exit 3, a full disk (or quota, a read-only folder, the driver's
+    memory) is exit 4 naming it and the command that continues (`resume`)."""
     from sweeps.run.tuner import SweepInterrupted, TrackingBacklog
 
     try:
@@ -112,6 +122,10 @@ def _running(interrupted: str):
         raise ExitCode(130, interrupted) from None
     except TrackingBacklog as exc:
         raise ExitCode(3, str(exc)) from None
+    except Exception as exc:
+        if (line := exhausted(exc)) is None:
+            raise
+        raise ExitCode(EXHAUSTED, f"{line}; once there is room, {resume}") from None
 
 
 def cmd_promote(args) -> int:
@@ -150,7 +164,9 @@ def cmd_serve(args) -> int:
     from sweeps.promote.serving import serve, split_target
 
     split_target(args.target)  # the names checked before the store is opened
-    return serve(_tracker(args), args.target, args.port)
+    return serve(
+        _tracker(args), args.target, args.port, "127.0.0.1", args.max_batch, args.max_bytes
+    )
 
 
 def cmd_report(args) -> int:
@@ -277,6 +293,17 @@ def _read_back_parsers(sub) -> None:
         "target", metavar="SWEEP[@ALIAS]", help="the sweep's model at an alias (default: champion)"
     )
     p.add_argument("--port", type=int, default=5001)
+    p.add_argument(
+        "--max-batch",
+        type=_positive,
+        help="inputs per request; more is 413 (default: the model's generation batch_size)",
+    )
+    p.add_argument(
+        "--max-bytes",
+        type=_positive,
+        default=1 << 20,
+        help="request body size; larger is 413 (default 1 MiB)",
+    )
     p.add_argument("--tracking-uri", help="MLflow tracking URI")
     p = sub.add_parser("report", help="write report.md/report.html: a verdict per dimension")
     _with_store(p)
@@ -347,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # ConfigError, DataError, InputError, refusals: bad input
         print(f"sweeplab {args.command}: error: {first_line(exc, 2000)}", file=sys.stderr)
         return 2
+    except (OSError, MemoryError) as exc:  # a full disk, a read-only folder: one line
+        if (line := exhausted(exc)) is None:
+            raise
+        print(f"sweeplab {args.command}: {line}", file=sys.stderr)
+        return EXHAUSTED
     except RecursionError:  # hostile JSON or YAML read back from a store or a file
         print(
             f"sweeplab {args.command}: error: an input is nested too deeply to read",
