@@ -30,6 +30,7 @@ _EXHAUSTED = {
     errno.ENOSPC: "out of disk space",
     errno.EDQUOT: "out of disk quota",
     errno.EROFS: "read-only filesystem",
+    errno.EACCES: "permission denied (a read-only folder?)",
     errno.ENOMEM: "out of memory",
 }
 _ERRNO_TEXT = re.compile(r"\[Errno (\d+)\][^\n']*?(?:: '([^'\n]+)')?$", re.MULTILINE)
@@ -42,8 +43,9 @@ class Exhausted(RuntimeError):
 
 def exhausted(exc: BaseException | str | None) -> str | None:
     """'out of disk space: PATH' (or quota, read-only filesystem, memory) when `exc` or an
-    exception it was raised from or during (not `from None`) is one, else None. Ray hands errors over as
-    tracebacks in text (a trial's, a callback's): those are read for the errno and path."""
+    exception it was raised from or during (not `from None`) is one, else None. Ray hands
+    errors over as tracebacks in text (a trial's, a callback's): those are read for the
+    errno and path."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, str):

@@ -384,6 +384,10 @@ def test_a_put_on_a_full_disk_leaves_nothing_and_names_the_folder(
         (OSError(122, "Disk quota exceeded"), "out of disk quota"),
         (OSError(30, "Read-only file system", "/ro"), "read-only filesystem: /ro"),
         (MemoryError(), "out of memory"),
+        (
+            PermissionError(13, "Permission denied", "/ro/x"),
+            "permission denied (a read-only folder?): /ro/x",
+        ),
         (OSError(2, "No such file", "/x"), None),
         (ValueError("x"), None),
         # Ray hands a trial's error over as text: the errno and the path are read from it.
