@@ -21,13 +21,8 @@ mask_own_command_line()
 from pydantic import ValidationError  # noqa: E402
 
 from common.errors import exhausted, first_line  # noqa: E402
-from sweeps.config import (  # noqa: E402
-    SweepConfig,
-    check_name,
-    error_line,
-    load_config,
-    localize,
-)
+from sweeps.config import SweepConfig, error_line, load_config, localize  # noqa: E402
+from sweeps.names import check_name  # noqa: E402
 
 EXHAUSTED = 4
 """Exit status when a disk, a quota or memory ran out, or a folder is read-only."""

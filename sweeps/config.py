@@ -7,7 +7,6 @@ command line; every problem reported as one line naming the file and the key.
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +17,7 @@ from common.dicts import flatten
 from evaluation.config import GenerationSettings
 from evaluation.metric_names import METRICS, metric_keys
 from sweeps import bounded_yaml
+from sweeps.names import a_name, shown
 from training.config import (
     DataConfig,
     LoraSettings,
@@ -28,56 +28,9 @@ from training.config import (
 )
 from training.examples import SOURCES
 
-NAME_MAX = 100
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
 
 class ConfigError(ValueError):
     """A config that cannot be used; the message is one line."""
-
-
-def name_problem(value: object) -> str | None:
-    """Why `value` cannot be a name (a sweep, a registered model, an alias), or None.
-
-    A name becomes a folder under the sweep's storage and the reports directory and an
-    MLflow experiment, so it is one path component of letters, digits, `_`, `.` and `-`,
-    not hidden (`.`) and not read as an option (`-`)."""
-    if not isinstance(value, str):
-        return f"must be a string, not {type(value).__name__}"
-    if not value:
-        return "is empty"
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        return "contains a control character (a newline, a tab...)"
-    if len(value) > NAME_MAX:
-        return f"is {len(value)} characters long (at most {NAME_MAX})"
-    if value.startswith(("/", "\\")) or re.match(r"[A-Za-z]:[/\\]", value):
-        return "is an absolute path, not a name"
-    if ".." in re.split(r"[/\\]", value):
-        return "climbs out of its folder ('..')"
-    if "/" in value or "\\" in value:
-        return "contains a path separator (one folder name is expected)"
-    if value[0] == ".":
-        return "starts with '.' (a hidden folder)"
-    if value[0] == "-":
-        return "starts with '-' (read as a command-line option)"
-    if not _NAME.fullmatch(value):
-        bad = next(c for c in value if not (c.isascii() and (c.isalnum() or c in "_.-")))
-        return f"contains {bad!r} (only letters, digits, '_', '.' and '-')"
-    return None
-
-
-def check_name(value: object, key: str) -> str:
-    """`value` if it can be a name, else ConfigError naming `key` and why (one line)."""
-    why = name_problem(value)
-    if why is not None:
-        raise ConfigError(f"{key}: {why} (got {shown(value)})")
-    return value  # type: ignore[return-value]
-
-
-def shown(value: object, limit: int = 60) -> str:
-    """A value as an error line shows it: its repr, cut to `limit` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[-1]}"
 
 
 class TrialConfig(Strict):
@@ -229,17 +182,10 @@ class Gate(Strict):
         return f"{self.metric} {self.op} {self.value:g}"
 
 
-def _a_name(value: object) -> object:
-    """A field validator: pydantic's error line names the key, `name_problem` says why."""
-    if value is not None and (why := name_problem(value)) is not None:
-        raise ValueError(why)
-    return value
-
-
 class PromotionConfig(Strict):
     model_name: str | None = Field(None, description="Registered model name (default: sweep).")
     alias: str = Field("champion", description="Alias set on the promoted version.")
-    _names = field_validator("model_name", "alias", mode="before")(_a_name)
+    _names = field_validator("model_name", "alias", mode="before")(a_name)
     gates: tuple[Gate, ...] = Field(
         (Gate(metric="alpaca/meteor_delta_pct", op=">=", value=0.0),),
         description="Conditions a trial must meet to be promoted (default: no in-distribution "
@@ -271,7 +217,7 @@ class SweepConfig(TrialConfig):
         True, description="Log each trial's CPU/memory/GPU use (MLflow's system metrics)."
     )
 
-    _name = field_validator("name", mode="before")(_a_name)
+    _name = field_validator("name", mode="before")(a_name)
 
     @model_validator(mode="after")
     def _space_applies(self) -> SweepConfig:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from mlflow_server.registry import alias_version
 from mlflow_server.scoring import MAX_BYTES, serve_model
 from mlflow_server.tracking import Tracker
-from sweeps.config import check_name
+from sweeps.names import check_name
 from sweeps.report.runs import load_sweep
 
 

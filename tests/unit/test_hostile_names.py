@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from sweeps.cli import main
-from sweeps.config import check_name, name_problem
+from sweeps.names import check_name, name_problem
 
 HOSTILE = {
     "parent": ("../escape", "climbs out of its folder ('..')"),
