@@ -270,3 +270,45 @@ def test_a_missing_model_under_a_local_folder_is_not_looked_up_on_the_hub(
     _expect_refusal(
         ["sweep", str(cfg)], "model.path 'models/typo': no such directory", tmp_path, capsys
     )
+
+
+def test_a_full_disk_is_exit_4_naming_it_and_how_to_continue(tmp_path, monkeypatch, capsys):
+    """Out of space (or memory, a read-only folder) is one line naming what and where, exit
+    4; for a sweep, with the command that continues it once there is room."""
+    import errno
+
+    import sweeps.cli
+    import sweeps.run.launch
+
+    monkeypatch.chdir(tmp_path)
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "outbox"))
+
+    def launch(*args, **kwargs):  # the error reaches the CLI wrapped, as Ray's are
+        try:
+            raise full
+        except OSError as exc:
+            raise RuntimeError("a wrapper") from exc
+
+    monkeypatch.setattr(sweeps.run.launch, "launch", launch)
+    cfg = _write(tmp_path, {"name": "full", "model": {"path": "m"}})
+    assert main(["sweep", str(cfg)]) == 4
+    assert capsys.readouterr().err.strip() == (
+        f"sweeplab sweep: out of disk space: {tmp_path / 'outbox'}; once there is room, "
+        "`sweeplab resume full --retry-failed` continues it"
+    )
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(sweeps.run.launch, "launch", no_memory)
+    assert main(["sweep", str(cfg)]) == 4
+    assert capsys.readouterr().err.strip().startswith("sweeplab sweep: out of memory; once")
+
+    def report(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", "/ro/reports")
+
+    monkeypatch.setitem(sweeps.cli.COMMANDS, "report", report)
+    assert main(["report", "full"]) == 4
+    assert capsys.readouterr().err.strip() == (
+        "sweeplab report: permission denied (a read-only folder?): /ro/reports"
+    )
