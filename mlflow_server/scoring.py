@@ -45,13 +45,12 @@ class Refused(Exception):
 
 def depth(value) -> int:
     """How deeply a parsed JSON value nests (a scalar: 0), without recursion."""
-    deepest, stack = 0, [(value, 1)]
+    deepest, stack = 0, [(value, 1)] if isinstance(value, (dict, list)) else []
     while stack:
         node, level = stack.pop()
+        deepest = max(deepest, level)
         children = node.values() if isinstance(node, dict) else node
-        if isinstance(node, (dict, list)):
-            deepest = max(deepest, level)
-            stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
+        stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
     return deepest
 
 
