@@ -54,8 +54,8 @@ def test_a_full_disk_mid_trial_is_one_line_and_resumes(tmp_path, demo_assets, sm
     t0 = time.time()
     path = small_sweep_config(tmp_path, demo_assets, scheduler={"kind": "fifo"})
     doc = yaml.safe_load(path.read_text())
-    doc["data"]["eval_size"] = {"alpaca": 8, "dolly": 8, "openorca": 8}
-    doc["generation"] = {"max_new_tokens": 16, "batch_size": 8}
+    doc["data"]["eval_size"] = {"alpaca": 4, "dolly": 4, "openorca": 4}
+    doc["generation"] = {"max_new_tokens": 8, "batch_size": 4}
     path.write_text(yaml.safe_dump(doc))
     storage = str(small_fs / "ray")
     log = tmp_path / "driver.log"
