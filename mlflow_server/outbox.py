@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common.errors import first_line
+from common.errors import first_line, naming
 from common.files import fsync_dir, fsync_tree, rename_durable, write_atomic
 from common.tags import RECOVERED_TAG
 from mlflow_server.retry import failure_kind, http_status
@@ -98,10 +98,10 @@ class Outbox:
 
     def _next_seq(self) -> int:
         with self._cond:
+            if self._seq + 1 > self._reserved:  # reserved on disk first (it may be full)
+                write_atomic(self._seq_file, str(self._seq + 1 + SEQ_BLOCK))
+                self._reserved = self._seq + 1 + SEQ_BLOCK
             self._seq += 1
-            if self._seq > self._reserved:
-                self._reserved = self._seq + SEQ_BLOCK
-                write_atomic(self._seq_file, str(self._reserved))
             return self._seq
 
     def _unpark(self) -> int:
@@ -128,21 +128,30 @@ class Outbox:
         **payload: Any,
     ) -> None:
         """Queue one write; files and folders are copied now (their source may vanish),
-        `texts` are written as files of the entry. On disk (fsynced) before it returns."""
-        seq = self._next_seq()
+        `texts` are written as files of the entry. On disk (fsynced) before it returns; a
+        write that fails (a full disk) leaves no part of the entry and raises an OSError
+        naming the outbox's folder."""
+        try:
+            seq = self._next_seq()
+        except OSError as exc:
+            raise naming(exc, self.root) from exc
         tmp = self.root / f"{seq:08d}.tmp"
-        tmp.mkdir()
-        for name, src in (files or {}).items():
-            if src.is_dir():
-                shutil.copytree(src, tmp / name)
-            else:
-                shutil.copy2(src, tmp / name)
-        for name, text in (texts or {}).items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        names = sorted({*(files or {}), *(texts or {})})  # what an "artifacts" entry sends
-        entry = {"kind": kind, "trial_id": trial_id, "files": names, **payload}
-        (tmp / ENTRY).write_text(json.dumps(entry), encoding="utf-8")
-        fsync_tree(tmp)
+        try:
+            tmp.mkdir()
+            for name, src in (files or {}).items():
+                if src.is_dir():
+                    shutil.copytree(src, tmp / name)
+                else:
+                    shutil.copy2(src, tmp / name)
+            for name, text in (texts or {}).items():
+                (tmp / name).write_text(text, encoding="utf-8")
+            names = sorted({*(files or {}), *(texts or {})})  # what an "artifacts" entry sends
+            entry = {"kind": kind, "trial_id": trial_id, "files": names, **payload}
+            (tmp / ENTRY).write_text(json.dumps(entry), encoding="utf-8")
+            fsync_tree(tmp)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise naming(exc, self.root) from exc
         rename_durable(tmp, self.root / f"{seq:08d}")
         with self._cond:
             self._cond.notify_all()

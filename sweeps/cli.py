@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +18,14 @@ from common.proctitle import mask_own_command_line
 # backend or tracking URI) is masked where `ps` shows it to every local user.
 mask_own_command_line()
 
-from common.errors import first_line  # noqa: E402
-from sweeps.config import NAME_PATTERN, ConfigError, SweepConfig, load_config, localize  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+
+from common.errors import exhausted, first_line  # noqa: E402
+from sweeps.config import SweepConfig, error_line, load_config, localize  # noqa: E402
+from sweeps.names import check_name  # noqa: E402
+
+EXHAUSTED = 4
+"""Exit status when a disk, a quota or memory ran out, or a folder is read-only."""
 
 
 class ExitCode(Exception):
@@ -61,16 +66,15 @@ def cmd_data(args) -> int:
 
 def cmd_sweep(args) -> int:
     cfg = _load(args)
-    if args.name:
-        cfg = SweepConfig.model_validate({**cfg.model_dump(mode="json"), "name": args.name})
+    if args.name is not None:
+        cfg = cfg.model_copy(update={"name": check_name(args.name, "--name")})
     return _launch(cfg, args, label=args.config)
 
 
 def cmd_resume(args) -> int:
     from sweeps.run.launch import Place, recorded_config
 
-    if not re.fullmatch(NAME_PATTERN, args.sweep):
-        raise ConfigError(f"{args.sweep!r} is not a sweep name")
+    check_name(args.sweep, "SWEEP")
     cfg = recorded_config(args.sweep, Place(Path.cwd(), args.storage))
     return _launch(cfg, args, label=None, retry_failed=args.retry_failed)
 
@@ -78,9 +82,11 @@ def cmd_resume(args) -> int:
 def cmd_confirm(args) -> int:
     from sweeps.run.launch import Place, confirm
 
-    if not re.fullmatch(NAME_PATTERN, args.sweep):
-        raise ConfigError(f"{args.sweep!r} is not a sweep name")
-    with _running(f"confirmation of {args.sweep!r} interrupted; the same command continues it"):
+    check_name(args.sweep, "SWEEP")
+    again = f"`sweeplab confirm {args.sweep}` continues it"
+    with _running(
+        f"confirmation of {args.sweep!r} interrupted; the same command continues it", again
+    ):
         place = Place(Path.cwd(), args.storage)
         confirm(args.sweep, place, args.top, args.seeds, args.tracking_uri, args.ray_address)
     return 0
@@ -89,16 +95,20 @@ def cmd_confirm(args) -> int:
 def _launch(cfg: SweepConfig, args, label: str | None, retry_failed: bool = False) -> int:
     from sweeps.run.launch import Place, launch
 
-    with _running(f"sweep {cfg.name!r} interrupted; `sweeplab resume {cfg.name}` continues it"):
+    again = f"`sweeplab resume {cfg.name} --retry-failed` continues it"
+    with _running(
+        f"sweep {cfg.name!r} interrupted; `sweeplab resume {cfg.name}` continues it", again
+    ):
         place = Place(Path.cwd(), args.storage or cfg.storage)
         launch(cfg, place, args.tracking_uri, args.ray_address, label, retry_failed)
     return 0
 
 
 @contextmanager
-def _running(interrupted: str):
+def _running(interrupted: str, resume: str):
     """A sweep or confirmation running: Ctrl-C is exit 130 saying `interrupted`, writes the
-    store did not take are exit 3."""
+    store did not take are exit 3, a full disk (or quota, a read-only folder, the driver's
+    memory) is exit 4 naming it and the command that continues (`resume`)."""
     from sweeps.run.tuner import SweepInterrupted, TrackingBacklog
 
     try:
@@ -107,11 +117,18 @@ def _running(interrupted: str):
         raise ExitCode(130, interrupted) from None
     except TrackingBacklog as exc:
         raise ExitCode(3, str(exc)) from None
+    except Exception as exc:
+        if (line := exhausted(exc)) is None:
+            raise
+        raise ExitCode(EXHAUSTED, f"{line}; once there is room, {resume}") from None
 
 
 def cmd_promote(args) -> int:
     from sweeps.promote.promotion import CHALLENGER, promote
 
+    check_name(args.sweep, "SWEEP")
+    if args.alias is not None:
+        check_name(args.alias, "--alias")
     p = promote(
         _tracker(args), args.sweep, args.objective, args.alias, args.force, args.mode, args.merge
     )
@@ -140,14 +157,18 @@ def cmd_promote(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from sweeps.promote.serving import serve
+    from sweeps.promote.serving import serve, split_target
 
-    return serve(_tracker(args), args.target, args.port)
+    split_target(args.target)  # the names checked before the store is opened
+    return serve(
+        _tracker(args), args.target, args.port, "127.0.0.1", args.max_batch, args.max_bytes
+    )
 
 
 def cmd_report(args) -> int:
     from sweeps.report.build import build_report
 
+    check_name(args.sweep, "SWEEP")
     out = args.out or Path.cwd() / "runs" / "reports" / args.sweep
     md, page = build_report(_tracker(args), args.sweep, out)
     print(f"report: {md}\n        {page}\n(also logged to the sweep's parent run under report/)")
@@ -205,7 +226,7 @@ def _with_run(p: argparse.ArgumentParser, uri_help: str) -> None:
 
 
 def _with_store(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sweep", help="sweep name (its MLflow experiment)")
+    p.add_argument("sweep", metavar="SWEEP", help="sweep name (its MLflow experiment)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI")
 
 
@@ -229,7 +250,9 @@ def _sweep_parsers(sub) -> None:
     p.add_argument("--name", help="sweep name (default: the config's name)")
     _with_run(p, "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or runs/mlflow.db)")
     p = sub.add_parser("resume", help="continue a sweep that was interrupted or killed")
-    p.add_argument("sweep", help="sweep name (as given to `sweeplab sweep --name`)")
+    p.add_argument(
+        "sweep", metavar="SWEEP", help="sweep name (as given to `sweeplab sweep --name`)"
+    )
     _with_run(p, "MLflow tracking URI (default: as for `sweep`)")
     p.add_argument(
         "--retry-failed", action="store_true", help="run failed trials again from their checkpoint"
@@ -237,7 +260,7 @@ def _sweep_parsers(sub) -> None:
     p = sub.add_parser(
         "confirm", help="re-run the best configurations and the seed-like baseline with N seeds"
     )
-    p.add_argument("sweep", help="sweep name")
+    p.add_argument("sweep", metavar="SWEEP", help="sweep name")
     p.add_argument("--top", type=_positive, default=2, help="best configurations (default 2)")
     p.add_argument("--seeds", type=_at_least_two, default=3, help="seeds each (default 3)")
     _with_run(p, "MLflow tracking URI (default: the sweep's)")
@@ -262,8 +285,21 @@ def _read_back_parsers(sub) -> None:
         "--merge", action="store_true", help="also log base + adapter merged (safetensors)"
     )
     p = sub.add_parser("serve", help="serve a promoted model over HTTP on 127.0.0.1")
-    p.add_argument("target", help="SWEEP or SWEEP@alias (default alias: champion)")
+    p.add_argument(
+        "target", metavar="SWEEP[@ALIAS]", help="the sweep's model at an alias (default: champion)"
+    )
     p.add_argument("--port", type=int, default=5001)
+    p.add_argument(
+        "--max-batch",
+        type=_positive,
+        help="inputs per request; more is 413 (default: the model's generation batch_size)",
+    )
+    p.add_argument(
+        "--max-bytes",
+        type=_positive,
+        default=1 << 20,
+        help="request body size; larger is 413 (default 1 MiB)",
+    )
     p.add_argument("--tracking-uri", help="MLflow tracking URI")
     p = sub.add_parser("report", help="write report.md/report.html: a verdict per dimension")
     _with_store(p)
@@ -328,9 +364,17 @@ def main(argv: list[str] | None = None) -> int:
     except ExitCode as exc:
         print(f"sweeplab {args.command}: {first_line(exc, 2000)}", file=sys.stderr)
         return exc.status
+    except ValidationError as exc:  # a model validated outside `load_config`: name the key
+        print(f"sweeplab {args.command}: error: {error_line(exc)[:2000]}", file=sys.stderr)
+        return 2
     except ValueError as exc:  # ConfigError, DataError, InputError, refusals: bad input
         print(f"sweeplab {args.command}: error: {first_line(exc, 2000)}", file=sys.stderr)
         return 2
+    except (OSError, MemoryError) as exc:  # a full disk, a read-only folder: one line
+        if (line := exhausted(exc)) is None:
+            raise
+        print(f"sweeplab {args.command}: {line}", file=sys.stderr)
+        return EXHAUSTED
     except RecursionError:  # hostile JSON or YAML read back from a store or a file
         print(
             f"sweeplab {args.command}: error: an input is nested too deeply to read",

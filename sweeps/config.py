@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from common.dicts import deep_merge, flatten
 from evaluation.config import GenerationSettings
 from evaluation.metric_registry import METRICS, Metric, metric_keys, names
 from sweeps import bounded_yaml
 from sweeps.budget import Budget
+from sweeps.names import a_name, shown
 from sweeps.objective import Objective, Pick, Target
 from sweeps.objective_check import check_declared, check_pick, declared
 from training.config import (
@@ -29,8 +30,6 @@ from training.config import (
     TrainConfig,
 )
 from training.examples import SOURCES
-
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 
 class ConfigError(ValueError):
@@ -191,6 +190,7 @@ class Gate(Strict):
 class PromotionConfig(Strict):
     model_name: str | None = Field(None, description="Registered model name (default: sweep).")
     alias: str = Field("champion", description="Alias set on the promoted version.")
+    _names = field_validator("model_name", "alias", mode="before")(a_name)
     gates: tuple[Gate, ...] = Field(
         (Gate(metric="alpaca/meteor_delta_pct", op=">=", value=0.0),),
         description="Conditions a trial must meet to be promoted (default: no in-distribution "
@@ -200,7 +200,7 @@ class PromotionConfig(Strict):
 
 
 class SweepConfig(TrialConfig):
-    name: str = Field(pattern=NAME_PATTERN, description="Sweep (experiment) name.")
+    name: str = Field(description="Sweep (experiment) name: letters, digits, `_`, `.`, `-`.")
     search: SearchConfig = Field(default_factory=SearchConfig, description="What to search.")
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or local SQLite)."
@@ -223,6 +223,8 @@ class SweepConfig(TrialConfig):
         True, description="Log each trial's CPU/memory/GPU use (MLflow's system metrics)."
     )
 
+    _name = field_validator("name", mode="before")(a_name)
+
     @model_validator(mode="after")
     def _space_applies(self) -> SweepConfig:
         # Every searched key must be a trial setting, and every value must be valid there.
@@ -236,7 +238,7 @@ class SweepConfig(TrialConfig):
                 try:
                     TrialConfig.model_validate(set_dotted(base, key, value))
                 except (ConfigError, ValidationError) as exc:
-                    raise ValueError(f"search.space.{key}={value!r}: {_first_error(exc)}") from None
+                    raise ValueError(f"search.space.{key}={value!r}: {error_line(exc)}") from None
         for i, point in enumerate(self.search.points_to_evaluate):
             if set(point) != set(self.search.space):
                 raise ValueError(
@@ -246,7 +248,7 @@ class SweepConfig(TrialConfig):
             try:
                 self.trial(point)
             except (ConfigError, ValidationError) as exc:
-                raise ValueError(f"search.points_to_evaluate[{i}]: {_first_error(exc)}") from None
+                raise ValueError(f"search.points_to_evaluate[{i}]: {error_line(exc)}") from None
         return self
 
     def trial_dict(self) -> dict[str, Any]:
@@ -313,14 +315,15 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     return out
 
 
-def _first_error(exc: Exception) -> str:
+def error_line(exc: Exception) -> str:
+    """One line for a config error; pydantic's names the key (its first error's location)."""
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         got = err.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-        return f"{loc}: {msg}{shown}" if loc else f"{msg}{shown}"
+        got = "" if isinstance(got, dict) or got is None else f" (got {shown(got)})"
+        return f"{loc}: {msg}{got}" if loc else f"{msg}{got}"
     return str(exc)
 
 
@@ -367,7 +370,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> SweepCo
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+        raise ConfigError(f"{path}: {error_line(exc)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to read") from None
 

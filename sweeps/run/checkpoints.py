@@ -23,6 +23,7 @@ import pyarrow.fs as pafs
 
 from common.files import content_id
 from common.tags import TRIAL_RECORD
+from sweeps.run.storage import on_this_disk
 
 MANIFEST = "sweeplab_checkpoint.json"
 REPORTED = "reported.json"
@@ -98,7 +99,7 @@ def _complete(fs: pafs.FileSystem, path: str, manifest: dict, deep: bool) -> boo
         return False
     if not deep:
         return True
-    if isinstance(fs, pafs.LocalFileSystem):
+    if on_this_disk(fs):
         digests = _digests(Path(path))
     else:
         with tempfile.TemporaryDirectory(prefix="sweeplab-ckpt-") as tmp:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from common.errors import first_line
+from common.errors import exhausted, first_line
 from common.tags import POINT_TAG, ROLE_CONFIRM, ROLE_TAG
 from common.uris import mask_credentials
 from evaluation.metric_registry import HEADLINE
@@ -263,6 +263,8 @@ def _undone_on_bad_input(undo: Callable[[], None], label: str):
         raise ConfigError(f"{label}: {exc}") from None
     except (OSError, RecursionError, MemoryError) as exc:  # unreadable input: one line
         undo()
+        if exhausted(exc):  # a full disk (the data cache's), not bad input: the CLI's exit 4
+            raise
         raise ConfigError(f"{label}: cannot prepare the sweep: {_why(exc)}") from None
     except Exception:  # a bug: its traceback is shown, but the record goes
         undo()

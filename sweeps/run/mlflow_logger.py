@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ray.tune import Callback
 
-from common.errors import first_line, last_line
+from common.errors import exhausted, first_line, last_line
 from common.tags import (
     ADAPTER,
     DATA_MANIFEST,
@@ -152,6 +152,7 @@ class MlflowTrialLogger(Callback):
         self.not_uploaded: set[str] = set()  # trials whose worker could not upload itself
         self.known: set[str] = set()
         self.finalized: set[str] = set()
+        self.exhausted: str | None = None  # a disk or memory that ran out under a trial
         self.trials: list = []
         self.started: dict[str, float] = {}
         self.out = out or sys.stdout
@@ -304,8 +305,12 @@ class MlflowTrialLogger(Callback):
         self._say(trial, f"{how} after {reports} report(s), {took:.0f}s")
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        error = _error_text(trial)
+        full = exhausted(error)
+        if full and not full.startswith("out of memory"):  # a trial's OOM is its own failure
+            self.exhausted = self.exhausted or full
+        self._say(trial, f"FAILED: {full or last_line(error)}")
         self.finalize(trial, failed=True)
-        self._say(trial, f"FAILED: {last_line(_error_text(trial))}")
 
     def on_experiment_end(self, trials, **info):
         self.trials = list(trials)

@@ -10,11 +10,16 @@ Free of Ray and torch.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from common.errors import naming
 from common.files import write_atomic
 
 DEFAULT = Path("runs") / "ray"
@@ -60,10 +65,11 @@ class Storage:
         return "/".join([self.root, *parts])
 
     def ray_kwargs(self) -> dict:
-        """`tune.RunConfig` arguments: a local path as before; else the resolved filesystem
-        (so the query string never ends up inside Ray's paths)."""
+        """`tune.RunConfig` arguments: the path and the filesystem Ray writes through. On
+        this disk, one that writes each file whole or not at all (`whole_files`); an object
+        store's (resolved, so the query string never ends up inside Ray's paths)."""
         if self.is_local:
-            return {"storage_path": self.root}
+            return {"storage_path": self.root, "storage_filesystem": whole_files()}
         return {"storage_path": self.root, "storage_filesystem": self.fs}
 
     def exists(self, path: str) -> bool:
@@ -115,3 +121,146 @@ class Storage:
             return self.fs.get_file_info(path)
         except OSError as exc:
             raise StorageError(f"storage {self.uri}: {str(exc).splitlines()[0]}") from None
+
+
+def whole_files() -> pafs.FileSystem:
+    """This disk, where each file written appears whole or not at all.
+
+    Ray copies its record of a sweep (`experiment_state-*.json`, the searcher's state) and
+    each checkpoint into the storage in place: when the disk fills mid-copy (or the driver
+    is killed), the file left is cut short and the sweep cannot be restored. Through this
+    filesystem a file is written beside its name and renamed over it once complete; a
+    write that fails removes the partial copy and the previous file stays as it was."""
+    return pafs.PyFileSystem(_WholeFiles())
+
+
+def on_this_disk(fs: pafs.FileSystem) -> bool:
+    """Whether paths on `fs` are paths on this machine's disk (read in place)."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        return True
+    return isinstance(fs, pafs.PyFileSystem) and isinstance(fs.handler, _WholeFiles)
+
+
+class _WholeFiles(pafs.FileSystemHandler):
+    """A local filesystem whose output streams write a temporary file, renamed at close."""
+
+    def __init__(self):
+        self.fs = pafs.LocalFileSystem()
+
+    def __eq__(self, other):
+        return isinstance(other, _WholeFiles)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __reduce__(self):  # Ray hands the storage to its workers pickled
+        return (_WholeFiles, ())
+
+    def get_type_name(self):
+        return "sweeplab-whole-files"
+
+    def normalize_path(self, path):
+        return self.fs.normalize_path(path)
+
+    def get_file_info(self, paths):
+        return self.fs.get_file_info(paths)
+
+    def get_file_info_selector(self, selector):
+        return self.fs.get_file_info(selector)
+
+    def create_dir(self, path, recursive):
+        self.fs.create_dir(path, recursive=recursive)
+
+    def delete_dir(self, path):
+        self.fs.delete_dir(path)
+
+    def delete_dir_contents(self, path, missing_dir_ok=False):
+        self.fs.delete_dir_contents(path, missing_dir_ok=missing_dir_ok)
+
+    def delete_root_dir_contents(self):
+        raise OSError("refusing to delete the contents of /")
+
+    def delete_file(self, path):
+        self.fs.delete_file(path)
+
+    def move(self, src, dest):
+        self.fs.move(src, dest)
+
+    def copy_file(self, src, dest):
+        with self.fs.open_input_stream(src) as fh, self.open_output_stream(dest, None) as out:
+            while chunk := fh.read(1 << 24):
+                out.write(chunk)
+
+    def open_input_stream(self, path):
+        return self.fs.open_input_stream(path)
+
+    def open_input_file(self, path):
+        return self.fs.open_input_file(path)
+
+    def open_output_stream(self, path, metadata):
+        import pyarrow as pa
+
+        return pa.PythonFile(_WholeFile(path), mode="w")
+
+    def open_append_stream(self, path, metadata):
+        return self.fs.open_append_stream(path)
+
+
+class _WholeFile(io.RawIOBase):
+    """Written to `.<name>.<random>.part` beside `path`; renamed to `path` when closed after
+    every write succeeded, deleted as soon as one fails."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+        fd, self.part = tempfile.mkstemp(
+            dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.", suffix=".part"
+        )
+        self.fh = os.fdopen(fd, "wb")
+        self.failed = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if self.failed:
+            raise OSError(f"{self.path}: an earlier write failed")
+        try:
+            return self.fh.write(data)
+        except OSError as exc:  # a bare write error names no file: this one does
+            self._discard()
+            raise naming(exc, self.path) from exc
+        except BaseException:
+            self._discard()
+            raise
+
+    def flush(self) -> None:
+        if not self.failed and not self.fh.closed:
+            try:
+                self.fh.flush()
+            except BaseException:
+                self._discard()
+                raise
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if not self.failed:
+                try:
+                    self.fh.close()
+                except OSError as exc:
+                    self._discard()
+                    raise naming(exc, self.path) from exc
+                os.replace(self.part, self.path)
+        finally:
+            super().close()
+
+    def _discard(self) -> None:
+        self.failed = True
+        try:
+            self.fh.close()
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            os.unlink(self.part)

@@ -8,6 +8,7 @@ history, and each trial keeps its one MLflow run.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ray import tune
 from ray.tune.schedulers import FIFOScheduler
 
 from common.dicts import flatten
+from common.errors import Exhausted, exhausted
 from common.tags import OBJECTIVE_TAG, SWEEP_CONFIG
 from common.uris import mask_credentials
 from mlflow_server.outbox import Outbox
@@ -86,9 +88,30 @@ trial then failed with "Trainable runner reuse requires reset_config()" (and Ray
 concurrent trials kept its slot, so a sweep of one trial at a time hung)."""
 
 
+class _ExhaustedInOneLine(logging.Filter):
+    """Ray logs a trial's failure with its traceback, and at exit the failure of a trial it
+    was still waiting for; when a disk or memory ran out, that is said once in the sweep's
+    last line, so Ray's records of it keep one line (the first) or none (the one at exit)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and (line := exhausted(record.exc_info[1])):
+            record.msg, record.args = f"{record.getMessage()}: {line}", ()
+            record.exc_info = record.exc_text = None
+        elif record.name == "ray._private.worker" and str(record.msg).startswith("Unhandled"):
+            return exhausted(record.getMessage()) is None
+        return True
+
+
+_RAY_LOGGERS = ("ray.tune.execution.tune_controller", "ray._private.worker")
+
+
 def init_ray(address: str | None, num_cpus: int | None = None) -> None:
     if ray.is_initialized():
         return
+    for name in _RAY_LOGGERS:
+        ray_logger = logging.getLogger(name)
+        if not any(isinstance(f, _ExhaustedInOneLine) for f in ray_logger.filters):
+            ray_logger.addFilter(_ExhaustedInOneLine())
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     kwargs = dict(
@@ -216,6 +239,8 @@ def run_sweep(
     fn = trial_fn(cfg, data, tracker, bases)
     results = fit(cfg, lambda: make_tuner(cfg, fn, place.storage, logger, retry_failed), logger)
     _finish(cfg, logger, outbox, tracker, parent)
+    if logger.exhausted:  # trials failed for it, the sweep ran on: said once, at the end
+        raise Exhausted(logger.exhausted)
     return parent, results
 
 
@@ -261,10 +286,13 @@ def fit(cfg: SweepConfig, build, logger: MlflowTrialLogger, end_parent: bool = T
         if unfinished or not (logger.trials or spent):  # a spent budget may start none
             raise SweepInterrupted(f"{len(unfinished)} trial(s) did not end")
     except BaseException:
-        for trial_id in logger.known - logger.finalized:
-            outbox.put("end", trial_id, status=RUN_KILLED)
-        if end_parent:
-            outbox.put("end", None, status=RUN_KILLED)
+        try:
+            for trial_id in logger.known - logger.finalized:
+                outbox.put("end", trial_id, status=RUN_KILLED)
+            if end_parent:
+                outbox.put("end", None, status=RUN_KILLED)
+        except OSError:  # the outbox's disk is full too: the runs are ended on resume
+            pass
         outbox.flush(min(cfg.tracking_patience, 60))
         outbox.close()
         raise

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -182,17 +183,51 @@ def test_serve_answers_http_with_what_predict_gives(deployed):
             except OSError:
                 assert time.time() < deadline, "not serving after 300 s"
                 time.sleep(1)
-        body = json.dumps({"inputs": QUESTIONS}).encode()
-        req = urllib.request.Request(
-            f"{url}/invocations", body, {"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=300) as r:
-            answer = json.loads(r.read())
+        answer = _post(url, {"inputs": QUESTIONS})
+        assert answer == (200, {"predictions": deployed["local"]["out"]})
+        _hostile_requests_are_refused_and_cost_nothing(url, proc.pid)
+        # ... and a normal request is answered as before.
+        assert _post(url, {"inputs": QUESTIONS}) == answer
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, 15)
             proc.wait(timeout=60)
-    assert answer["predictions"] == deployed["local"]["out"]
+
+
+def _post(url: str, payload, raw: bytes | None = None) -> tuple[int, dict]:
+    body = raw if raw is not None else json.dumps(payload).encode()
+    req = urllib.request.Request(f"{url}/invocations", body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=300) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _hostile_requests_are_refused_and_cost_nothing(url: str, pid: int) -> None:
+    """Deep JSON is 400; a batch over `--max-batch` (default: the model's generation
+    batch_size, 12 here) or a body over 1 MiB is 413, at once; the server is idle after."""
+    import psutil
+
+    t = time.time()
+    status, err = _post(url, None, b"[" * 100_000 + b"]" * 100_000)
+    assert status == 400 and "nested deeper" in err["message"], err
+    deep = time.time() - t
+    t = time.time()
+    status, err = _post(url, {"inputs": ["Add 1 and 2."] * 13})
+    assert status == 413 and "13 inputs in one request; at most 12" in err["message"], err
+    batch = time.time() - t
+    t = time.time()
+    status, err = _post(url, None, json.dumps({"inputs": ["q"] * 247_619}).encode())  # 5 MB
+    assert status == 413 and "body over" in err["message"], err
+    big = time.time() - t
+    assert max(deep, batch, big) < 5, (deep, batch, big)
+    server = psutil.Process(pid)
+    server.cpu_percent(None)
+    time.sleep(2)
+    cpu = server.cpu_percent(None)  # nothing generating for the refused requests
+    assert cpu < 20, cpu
+    print(f"serve guard: 400 in {deep:.2f}s, 413 in {batch:.2f}s / {big:.2f}s, CPU {cpu:.0f}%")
 
 
 def test_merged_model_generates_what_base_plus_adapter_generates(deployed, tmp_path):

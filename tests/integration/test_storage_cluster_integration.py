@@ -5,6 +5,7 @@ finishes it, one MLflow run per trial."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -212,3 +213,79 @@ def _sweep_killed_then_resumed(tmp_path, assets, env, storage, ray_port, mark) -
         (Path(client.download_artifacts(parents[0].info.run_id, "sweep_config.json"))).read_text()
     )
     assert config["name"] == "s3sweep"
+
+
+def _kill_node(temp_dir: str) -> int:
+    """SIGKILL the worker node's raylet (the one not started `--head`) and its workers (the
+    trials' processes); how many processes were killed."""
+    import psutil
+
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if cmd and cmd[0].endswith("raylet") and "--head" not in cmd:
+            if any(temp_dir in arg for arg in cmd):
+                procs = [p, *p.children(recursive=True)]
+                for q in procs:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        q.kill()
+                psutil.wait_procs(procs, timeout=30)
+                return len(procs)
+    raise AssertionError("no worker raylet found")
+
+
+def test_a_worker_node_killed_mid_trial_and_restarted(tmp_path, demo_assets):
+    """Two `ray start` nodes on loopback; the worker node (raylet and trial processes)
+    SIGKILLed after the first result and started again: Ray retries the trials from their
+    checkpoints (`search.max_failures`), the sweep finishes, one run per trial, no step
+    logged twice."""
+    t0 = time.time()
+    ray_port = free_port()
+    env = clean_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    env.pop("RAY_ADDRESS", None)
+    temp_dir = ray_temp_dir()
+    cfg = _config(tmp_path, demo_assets)
+    doc = yaml.safe_load(cfg.read_text())
+    doc["search"]["max_failures"] = 2
+    cfg.write_text(yaml.safe_dump(doc))
+    worker = [f"--address=127.0.0.1:{ray_port}", "--num-cpus=2", '--resources={"worker": 2}']
+    log = tmp_path / "driver.log"
+    try:
+        head = ["--head", f"--port={ray_port}", "--num-cpus=1", "--include-dashboard=false"]
+        _ray_start(env, temp_dir, *head, '--resources={"head": 1}')
+        _ray_start(env, temp_dir, *worker)
+        with log.open("w") as fh:
+            proc = subprocess.Popen(
+                sweeplab_cmd("sweep", str(cfg), "--name", "nodeloss", "--storage",
+                             str(tmp_path / "shared"), "--ray-address", f"127.0.0.1:{ray_port}"),
+                cwd=tmp_path, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        try:
+            deadline = time.time() + 600
+            while "objective=" not in log.read_text() and time.time() < deadline:
+                assert proc.poll() is None, log.read_text()[-4000:]
+                time.sleep(0.3)
+            killed = _kill_node(temp_dir)
+            died = time.time() - t0
+            time.sleep(5)
+            _ray_start(env, temp_dir, *worker)  # the node comes back
+            rc = proc.wait(timeout=900)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        text = log.read_text()
+        assert rc == 0, text[-4000:]
+        assert "retrying from its last checkpoint" in text, text[-4000:]
+    finally:
+        stop_ray(temp_dir)
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    parents, trials = sweep_runs(client, "nodeloss")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    ids = [t.data.tags["sweeplab.trial_id"] for t in trials]
+    assert len(ids) == 2 == len(set(ids)), ids  # exactly one run per trial
+    for t in trials:
+        assert t.info.status == "FINISHED", (t.info.run_name, t.info.status)
+        for key in ("objective", *SET_METRICS):
+            steps = [m.step for m in client.get_metric_history(t.info.run_id, key)]
+            assert sorted(steps) == [8, 16], (t.info.run_name, key, steps)
+    print(f"node loss: {killed} processes killed at {died:.0f}s; done in {time.time() - t0:.0f}s")

@@ -90,7 +90,7 @@ CONFIG_CASES = {
         {"search": {"space": {"lora.rank": {"choice": [8]}}}},
         "search.space.lora.rank=8: unknown key 'lora.rank'",
     ),
-    "bad name": ({"name": "../escape"}, "name: String should match pattern"),
+    "bad name": ({"name": "../escape"}, "name: climbs out of its folder ('..')"),
     "bad objective": ({"search": {"objective": "orca/meteor"}}, "unknown objective 'orca/meteor'"),
     "more training rows than the data": (
         {
@@ -233,7 +233,7 @@ def test_resume_of_an_unknown_sweep(tmp_path, monkeypatch, capsys):
     _expect_refusal(
         ["resume", "never-ran"], "no sweep 'never-ran' was started here", tmp_path, capsys
     )
-    _expect_refusal(["resume", "../x"], "not a sweep name", tmp_path, capsys)
+    _expect_refusal(["resume", "../x"], "SWEEP: climbs out of its folder", tmp_path, capsys)
 
 
 def test_the_process_exits_nonzero_with_one_line(tmp_path):
@@ -269,4 +269,46 @@ def test_a_missing_model_under_a_local_folder_is_not_looked_up_on_the_hub(
     cfg = _write(tmp_path, doc)
     _expect_refusal(
         ["sweep", str(cfg)], "model.path 'models/typo': no such directory", tmp_path, capsys
+    )
+
+
+def test_a_full_disk_is_exit_4_naming_it_and_how_to_continue(tmp_path, monkeypatch, capsys):
+    """Out of space (or memory, a read-only folder) is one line naming what and where, exit
+    4; for a sweep, with the command that continues it once there is room."""
+    import errno
+
+    import sweeps.cli
+    import sweeps.run.launch
+
+    monkeypatch.chdir(tmp_path)
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "outbox"))
+
+    def launch(*args, **kwargs):  # the error reaches the CLI wrapped, as Ray's are
+        try:
+            raise full
+        except OSError as exc:
+            raise RuntimeError("a wrapper") from exc
+
+    monkeypatch.setattr(sweeps.run.launch, "launch", launch)
+    cfg = _write(tmp_path, {"name": "full", "model": {"path": "m"}})
+    assert main(["sweep", str(cfg)]) == 4
+    assert capsys.readouterr().err.strip() == (
+        f"sweeplab sweep: out of disk space: {tmp_path / 'outbox'}; once there is room, "
+        "`sweeplab resume full --retry-failed` continues it"
+    )
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(sweeps.run.launch, "launch", no_memory)
+    assert main(["sweep", str(cfg)]) == 4
+    assert capsys.readouterr().err.strip().startswith("sweeplab sweep: out of memory; once")
+
+    def report(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", "/ro/reports")
+
+    monkeypatch.setitem(sweeps.cli.COMMANDS, "report", report)
+    assert main(["report", "full"]) == 4
+    assert capsys.readouterr().err.strip() == (
+        "sweeplab report: permission denied (a read-only folder?): /ro/reports"
     )

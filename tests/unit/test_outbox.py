@@ -344,3 +344,71 @@ def test_texts_of_an_artifacts_entry_are_sent_as_files(tmp_path, mlflow_uri):
     box.close()
     names = [a.path for a in tracker.client.list_artifacts(parent)]
     assert names == ["sweep_config.json"]
+
+
+def test_a_put_on_a_full_disk_leaves_nothing_and_names_the_folder(
+    tmp_path, mlflow_uri, monkeypatch
+):
+    """Given a disk that fills while an entry is written, the entry is not left half-made
+    and the error names the outbox's folder (a bare write error names no file)."""
+    import errno
+
+    from common.errors import exhausted
+
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    root = tmp_path / "outbox"
+    box = _outbox(tracker, root, parent)
+    real = Path.write_text
+
+    def full(self, *args, **kwargs):
+        if self.name == "entry.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError) as caught:
+        box.put("tags", "t1", texts={"note.txt": "x"}, tags={"a": "b"})
+    assert exhausted(caught.value) == f"out of disk space: {root}"
+    assert not [p for p in root.iterdir()]  # no entry, no .tmp
+    monkeypatch.setattr(Path, "write_text", real)
+    box.put("trial", "t1", params={}, run_name="trial-t1")  # room again: on it goes
+    assert box.flush(60)
+    box.close()
+    assert [r.data.tags["sweeplab.trial_id"] for r in tracker.trial_runs(parent)] == ["t1"]
+
+
+@pytest.mark.parametrize(
+    "exc, line",
+    [
+        (OSError(28, "No space left on device", "/data/x"), "out of disk space: /data/x"),
+        (OSError(122, "Disk quota exceeded"), "out of disk quota"),
+        (OSError(30, "Read-only file system", "/ro"), "read-only filesystem: /ro"),
+        (MemoryError(), "out of memory"),
+        (
+            PermissionError(13, "Permission denied", "/ro/x"),
+            "permission denied (a read-only folder?): /ro/x",
+        ),
+        (OSError(2, "No such file", "/x"), None),
+        (ValueError("x"), None),
+        # Ray hands a trial's error over as text: the errno and the path are read from it.
+        (
+            "Traceback...\nOSError: [Errno 28] Error writing bytes to file. Detail: [errno 28]"
+            " No space left on device\nOSError: [Errno 28] No space left on device: '/s/o b'",
+            "out of disk space: /s/o b",
+        ),
+        ("Traceback...\nValueError: bad value", None),
+    ],
+)
+def test_what_ran_out_is_named(exc, line):
+    from common.errors import exhausted
+
+    assert exhausted(exc) == line
+    if isinstance(exc, BaseException):  # also when raised during another error
+        try:
+            try:
+                raise exc
+            except BaseException:
+                raise RuntimeError("cleanup failed") from None
+        except RuntimeError as outer:
+            assert exhausted(outer) is None  # `from None`: not its cause

@@ -16,7 +16,7 @@ from sweeps.config import ConfigError, SweepConfig, load_config
 from sweeps.run.handoff import DrawablePool, drawable_positions, largest_draws, trial_data
 from sweeps.run.plan import trial_phases
 from sweeps.run.state import Place, check_continuation, record_sweep, saved_config
-from sweeps.run.storage import Storage, StorageError
+from sweeps.run.storage import Storage, StorageError, on_this_disk, whole_files
 from training.examples import Example
 from training.mixing import manifest
 from training.prepare import PreparedData
@@ -51,7 +51,9 @@ def _data(sizes: dict[str, int]) -> PreparedData:
 def test_storage_default_relative_and_object_store(tmp_path):
     default = Storage.open(None, tmp_path)
     assert default.is_local and default.root == str(tmp_path / "runs" / "ray")
-    assert default.ray_kwargs() == {"storage_path": str(tmp_path / "runs" / "ray")}
+    kwargs = default.ray_kwargs()
+    assert kwargs["storage_path"] == str(tmp_path / "runs" / "ray")
+    assert on_this_disk(kwargs["storage_filesystem"])  # Ray writes whole files only
     assert Storage.open("shared/ray", tmp_path).root == str(tmp_path / "shared" / "ray")
     s3 = Storage.open("s3://bkt/team/?endpoint_override=127.0.0.1:9&scheme=http", tmp_path)
     assert not s3.is_local and s3.root == "bkt/team"
@@ -260,3 +262,59 @@ def test_a_declared_source_is_handed_what_its_share_can_draw():
     for point in [{"mix.structured": s, "mix.openorca": o} for s in (0.0, 0.2) for o in (0.0, 0.1)]:
         cfg = sweep.trial(point)
         assert manifest(trial_phases(cfg, handed)) == manifest(trial_phases(cfg, data)), point
+
+
+def test_ray_writes_whole_files_or_none(tmp_path, monkeypatch):
+    """Through the filesystem Ray gets for a local storage, a file is replaced whole: a
+    write that fails (a full disk) leaves the previous file as it was, and no partial copy."""
+    import errno
+    import pickle
+
+    import pyarrow.fs as pafs
+
+    from common.errors import exhausted
+    from sweeps.run import storage as storage_module
+
+    fs = pickle.loads(pickle.dumps(whole_files()))  # as Ray's workers get it
+    target = tmp_path / "dst" / "experiment_state-x.json"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "experiment_state-x.json").write_text("new" * 1000)
+    target.parent.mkdir()
+    target.write_text("old")
+    real = storage_module._WholeFile.write
+    calls = []
+
+    class Full:  # a part of the write reaches the disk, then it is full
+        def __init__(self, fh):
+            self.fh, self.closed = fh, False
+
+        def write(self, data):
+            self.fh.write(data[:10])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self):
+            self.fh.close()
+            self.closed = True
+
+    def full_after_one(self, data):
+        calls.append(len(data))
+        if len(calls) > 1:
+            self.fh = Full(self.fh)
+        return real(self, data)
+
+    monkeypatch.setattr(storage_module._WholeFile, "write", full_after_one)
+    with pafs.PyFileSystem(fs.handler).open_output_stream(str(target)) as out:
+        out.write(b"a")
+    assert target.read_text() == "a"  # one write: replaced whole
+    with pytest.raises(OSError) as caught:
+        with fs.open_output_stream(str(target)) as out:
+            out.write(b"b")
+            out.write(b"c" * 100)
+    assert target.read_text() == "a" and sorted(p.name for p in target.parent.iterdir()) == [
+        target.name
+    ]
+    assert exhausted(caught.value) == f"out of disk space: {target}"
+    monkeypatch.setattr(storage_module._WholeFile, "write", real)
+    pafs.copy_files(str(src), str(target.parent), destination_filesystem=fs)
+    assert target.read_text() == "new" * 1000
