@@ -64,3 +64,41 @@ def mlflow_uri(tmp_path, _migrated_mlflow_db) -> str:
     db.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(_migrated_mlflow_db, db)
     return f"sqlite:///{db}"
+
+
+# Seconds each integration file took in a full run on 2 cores (the heaviest first: pytest-xdist
+# hands out whole files in collection order, and a long file left to the end runs alone).
+# A file not listed counts as DEFAULT_SECONDS; unit test files come after all of them.
+FILE_SECONDS = {
+    "test_kills_integration.py": 1000,
+    "test_faults_integration.py": 900,
+    "test_server_integration.py": 880,
+    "test_storage_cluster_integration.py": 500,
+    "test_deploy_integration.py": 500,
+    "test_other_python.py": 500,
+    "test_confirm_integration.py": 450,
+    "test_nothing_lost_integration.py": 410,
+    "test_device_gpu_check.py": 300,
+    "test_resources_integration.py": 300,
+    "test_pareto_integration.py": 250,
+    "test_scale_integration.py": 220,
+    "test_many_runs_integration.py": 210,
+    "test_mlflow_ui_integration.py": 180,
+    "test_budget_integration.py": 180,
+    "test_hub_shaped.py": 175,
+    "test_sweep_integration.py": 155,
+}
+DEFAULT_SECONDS = 100
+
+
+def pytest_collection_modifyitems(config, items):
+    """Integration files heaviest first, then the unit tests (a stable sort: the order within
+    a file is kept). Run with `--no-loadscope-reorder` so that xdist keeps this order."""
+
+    def weight(item) -> int:
+        path = Path(str(item.fspath))
+        if "integration" not in path.parts:
+            return 0
+        return FILE_SECONDS.get(path.name, DEFAULT_SECONDS)
+
+    items.sort(key=lambda item: -weight(item))

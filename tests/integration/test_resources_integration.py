@@ -15,7 +15,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.helpers import NINE, small_sweep_config, start_sweeplab, sweep_runs, sweeplab_cmd
+from tests.helpers import SET_METRICS, small_sweep_config, start_sweeplab, sweep_runs, sweeplab_cmd
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +97,7 @@ def test_a_full_disk_mid_trial_is_one_line_and_resumes(tmp_path, demo_assets, sm
     assert len(ids) == 2 == len(set(ids)), ids
     for t in trials:
         assert t.info.status == "FINISHED", (t.info.run_name, t.info.status)
-        for key in ("objective", *NINE):
+        for key in ("objective", *SET_METRICS):
             steps = [m.step for m in client.get_metric_history(t.info.run_id, key)]
             assert sorted(steps) == [8, 16], (t.info.run_name, key, steps)
     outbox = Path(storage) / "itest" / "sweeplab" / "outbox"
