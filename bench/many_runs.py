@@ -14,10 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from evaluation.metric_names import LABELS
 from mlflow.entities import Metric, Param, RunTag
 
-from mlflow_server.tracking import KIND_TAG, PARENT_TAG, SWEEP_TAG, TRIAL_TAG, Tracker
+from common.tags import KIND_TAG, PARENT_TAG, SWEEP_TAG, TRIAL_TAG
+from evaluation.metric_registry import names
+from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
 from sweeps.cost import ACCELERATOR_S, EVAL_SHARE, TOKENS_GENERATED, TOKENS_TRAINED, WALL_S
 from training.examples import SOURCES
@@ -38,7 +39,7 @@ def sweep_config(name: str, model_dir: Path) -> SweepConfig:
 def _metrics(rng: random.Random, best: bool) -> dict[str, float]:
     m: dict[str, float] = {}
     for ds in SOURCES:
-        for metric in LABELS:
+        for metric in names():
             m[f"{ds}/{metric}"] = 0.9 if best else rng.uniform(0.1, 0.5)
             m[f"{ds}/{metric}_delta_pct"] = 5.0 if best else rng.uniform(-5, 5)
     m["objective"] = sum(m[f"{ds}/meteor"] for ds in SOURCES) / len(SOURCES)

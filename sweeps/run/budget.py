@@ -17,7 +17,8 @@ import sys
 from ray.tune.search import BasicVariantGenerator, Searcher
 from ray.tune.stopper import Stopper
 
-from mlflow_server.tracking import TRIAL_TAG, Tracker
+from common.tags import TRIAL_TAG
+from mlflow_server.tracking import Tracker
 from sweeps.budget import Budget
 from sweeps.config import SweepConfig
 from sweeps.cost import ACCELERATOR_S, WALL_S

@@ -55,7 +55,9 @@ def set_aside_torn(storage: Storage, name: str) -> list[str]:
     sessions = sorted({m.group(1) for n in names if (m := STATE.fullmatch(n))}, reverse=True)
     aside = []
     for session in sessions:
-        files = [n for n in names if session in n and not n.endswith(TORN)]
+        # Ray's own files of the session; a hidden one is a copy in progress (Ray's temporary
+        # searcher state, a `.part`), never what Ray restores from.
+        files = [n for n in names if session in n and not n.endswith(TORN) and n[0] != "."]
         if all(_readable(storage.fs, f"{exp}/{n}") for n in files):
             return aside
         for n in files:

@@ -26,7 +26,8 @@ from tests.helpers import ROOT, config_yaml, write_published
 pytestmark = pytest.mark.integration
 
 PACKAGES = ("sweeps", "training", "evaluation", "mlflow_server", "common")
-LIGHT = ["pydantic>=2.7,<3", "pyyaml>=6", "pyarrow>=15"]  # what help/validate/data import
+# what help/validate/data import (numpy: the metric registry names what a config may rank by)
+LIGHT = ["pydantic>=2.7,<3", "pyyaml>=6", "pyarrow>=15", "numpy>=1.26"]
 
 
 def _other_pythons() -> list[Path]:
