@@ -59,6 +59,19 @@ def test_whole_sessions_are_left_alone_and_none_at_all_is_a_new_sweep(tmp_path):
     assert not list(exp.glob("*.torn"))
 
 
+def test_a_temporary_file_ray_left_beside_a_whole_session_is_not_its_record(tmp_path):
+    # Given a whole session and the empty hidden file Ray writes its searcher state through
+    # (seen on storage after a finished sweep) ...
+    storage = Storage.open(None, tmp_path)
+    exp = tmp_path / "runs" / "ray" / "s"
+    exp.mkdir(parents=True)
+    _session(exp, NEW)
+    (exp / f".0efd18e0-tmp-searcher-state-{NEW}.pkl").write_bytes(b"")
+    # ... then the session is restored as it is (it was refused as torn: the sweep run again).
+    assert set_aside_torn(storage, "s") == []
+    assert not list(exp.glob("*.torn"))
+
+
 def test_no_whole_session_left_is_one_line_every_time(tmp_path):
     storage = Storage.open(None, tmp_path)
     exp = tmp_path / "runs" / "ray" / "s"
