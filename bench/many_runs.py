@@ -16,7 +16,15 @@ from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
 
-from common.tags import KIND_TAG, PARENT_TAG, SWEEP_TAG, TRIAL_TAG
+from common.tags import (
+    KIND_TAG,
+    KIND_TRIAL,
+    OBJECTIVE_TAG,
+    PARENT_TAG,
+    STOPPED_EARLY_TAG,
+    SWEEP_TAG,
+    TRIAL_TAG,
+)
 from evaluation.metric_registry import names
 from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
@@ -69,7 +77,7 @@ def write_sweep(uri: str, project: Path, name: str, n: int, seed: int = 0) -> Sw
     (model_dir / "config.json").write_text("{}")
     cfg = sweep_config(name, model_dir)
     tracker = Tracker(uri, project)
-    parent = tracker.start_sweep(name, {}, {"sweeplab.objective": cfg.search.objective})
+    parent = tracker.start_sweep(name, {}, {OBJECTIVE_TAG: cfg.search.objective})
     exp = tracker.experiment_id(name)
     rng, client, now = random.Random(seed), tracker.client, int(time.time() * 1000)
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,7 +87,7 @@ def write_sweep(uri: str, project: Path, name: str, n: int, seed: int = 0) -> Sw
             values = {k: v[(i >> j) % 2] for j, (k, v) in enumerate(SPACE.items())}
             values["train.learning_rate"] = LR[0] * (LR[1] / LR[0]) ** rng.random()
             tags = {PARENT_TAG: parent, TRIAL_TAG: f"t{i:05d}", SWEEP_TAG: name}
-            tags.update({KIND_TAG: "trial", "sweeplab.stopped_early": "false"})
+            tags.update({KIND_TAG: KIND_TRIAL, STOPPED_EARLY_TAG: "false"})
             run_id = client.create_run(exp, run_name=f"trial-{i}", start_time=now + i).info.run_id
             params = {**values, "lora_r": values["lora.r"], "curriculum": "none"}
             client.log_batch(
