@@ -17,9 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluation.corpus_bleu import bleu_from_stats, bleu_stats
-from evaluation.corpus_chrf import chrf_from_stats, chrf_stats
-
 Statistics = Callable[[list[str], list[str]], np.ndarray]
 
 
@@ -77,12 +74,37 @@ def _rouge_l(predictions: list[str], references: list[str]) -> np.ndarray:
     return mean_rows(rouge_l_scores(predictions, references))
 
 
+def _bleu_stats(predictions: list[str], references: list[str]) -> np.ndarray:
+    from evaluation.corpus_bleu import bleu_stats  # sacrebleu only when scoring: a config
+    # names metrics (`sweeplab validate`) without it
+
+    return bleu_stats(predictions, references)
+
+
+def _bleu(totals: np.ndarray) -> np.ndarray | float:
+    from evaluation.corpus_bleu import bleu_from_stats
+
+    return bleu_from_stats(totals)
+
+
+def _chrf_stats(predictions: list[str], references: list[str]) -> np.ndarray:
+    from evaluation.corpus_chrf import chrf_stats
+
+    return chrf_stats(predictions, references)
+
+
+def _chrf(totals: np.ndarray) -> np.ndarray | float:
+    from evaluation.corpus_chrf import chrf_from_stats
+
+    return chrf_from_stats(totals)
+
+
 METEOR = Metric("meteor", "METEOR", True, _meteor, _mean, per_example=True)
 METRICS: tuple[Metric, ...] = (
     METEOR,
-    Metric("bleu", "BLEU", True, bleu_stats, bleu_from_stats),
+    Metric("bleu", "BLEU", True, _bleu_stats, _bleu),
     Metric("rougeL", "ROUGE-L", True, _rouge_l, _mean, per_example=True),
-    Metric("chrf", "chrF", True, chrf_stats, chrf_from_stats),
+    Metric("chrf", "chrF", True, _chrf_stats, _chrf),
 )
 """What each eval set reports, in report order."""
 HEADLINE = METEOR
