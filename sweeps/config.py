@@ -19,7 +19,7 @@ from evaluation.metric_registry import METRICS, Metric, metric_keys, names
 from sweeps import bounded_yaml
 from sweeps.budget import Budget
 from sweeps.names import a_name, shown
-from sweeps.objective import Objective, Pick, Target
+from sweeps.objective import COMPARE, Objective, Pick, Target
 from sweeps.objective_check import check_declared, check_pick, declared
 from training.config import (
     DataConfig,
@@ -175,13 +175,7 @@ class Gate(Strict):
     def passes(self, metrics: dict[str, float]) -> bool:
         if self.metric not in metrics:
             return False
-        x = metrics[self.metric]
-        return {
-            ">=": x >= self.value,
-            ">": x > self.value,
-            "<=": x <= self.value,
-            "<": x < self.value,
-        }[self.op]
+        return COMPARE[self.op](metrics[self.metric], self.value)
 
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.value:g}"

@@ -14,6 +14,7 @@ A trial with a metric missing or not a number is never best and never on the fro
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from pydantic import Field, model_validator
 
 from training.config import Strict
 from training.examples import SOURCES
+
+COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+"""A threshold's comparisons, for constraints and promotion gates alike."""
 
 Mode = Literal["max", "min"]
 OPS = (">=", "<=", ">", "<")
@@ -95,12 +99,7 @@ class Constraint:
         x = metric_value(metrics, self.metric)
         if x is None:
             return False
-        return {
-            ">=": x >= self.value,
-            ">": x > self.value,
-            "<=": x <= self.value,
-            "<": x < self.value,
-        }[self.op]
+        return COMPARE[self.op](x, self.value)
 
     def violation(self, metrics: dict[str, float]) -> float:
         """Optuna's convention: <= 0 when the constraint holds, > 0 by how much it does not
