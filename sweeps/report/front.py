@@ -179,7 +179,7 @@ def plot_front(
 ) -> Path | None:
     """The first two objectives of every finished trial, the front drawn as a line,
     trials breaking a constraint as crosses, the seed-like baseline ringed."""
-    from sweeps.report.plots import _pyplot
+    from sweeps.report.plots import _pyplot, save_figure
 
     goal = cfg.search.goal()
     if len(goal.targets) < 2:
@@ -217,7 +217,5 @@ def plot_front(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title(f"{cfg.name}: Pareto front")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path)
     return path

@@ -56,6 +56,14 @@ def _as_number(value: str):
         return None
 
 
+def save_figure(fig, path: Path) -> None:
+    """Laid out, written at the report's resolution, and closed (pyplot keeps every open
+    figure)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    _pyplot().close(fig)
+
+
 def _pyplot():
     import matplotlib
 
@@ -84,9 +92,7 @@ def plot_objective_by_dimension(rows: list[Row], cfg: SweepConfig, path: Path) -
         ax.set_ylabel(cfg.search.goal().first.metric)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{cfg.name}: objective by search dimension")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -105,9 +111,7 @@ def plot_metrics_by_trial(rows: list[Row], path: Path) -> Path:
     labels = [m.label for m in logged([r.metrics for r in done], SOURCES)]
     ax.set_title(" / ".join(labels) + " by trial")
     ax.legend(fontsize=7, ncol=3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -131,9 +135,7 @@ def plot_deltas(rows: list[Row], goal: Objective, path: Path, top: int = 4) -> P
         ax.set_xticks(np.arange(len(SOURCES)) + 0.4 - width / 2, SOURCES)
         ax.set_title(f"{m.label} change vs base (%)")
     axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
