@@ -19,8 +19,11 @@ SWEEP_TAG = "sweeplab.sweep"
 TRIAL_TAG = "sweeplab.trial_id"
 """Ray's trial id: one trial run per id and sweep."""
 ROLE_TAG = "sweeplab.role"
-"""`ROLE_CONFIRM` on a replicate of `sweeplab confirm`; absent (`ROLE_SEARCH`) on the search's."""
-ROLE_SEARCH, ROLE_CONFIRM = "search", "confirm"
+"""`ROLE_CONFIRM` on a replicate of `sweeplab confirm`, `ROLE_REPLICATE` on one a sweep runs
+itself to measure training noise (`search.replicates`); absent (`ROLE_SEARCH`) on the search's."""
+ROLE_SEARCH, ROLE_CONFIRM, ROLE_REPLICATE = "search", "confirm", "replicate"
+REPLICATE_OF_TAG = "sweeplab.replicate_of"
+"""On an in-sweep replicate: the trial id of the search trial it re-runs with another seed."""
 REPLICATE_TAG = "sweeplab.replicate"
 """A replicate's number (its training seed's offset)."""
 POINT_TAG = "sweeplab.point"
@@ -54,6 +57,11 @@ PARETO_TAG = "sweeplab.pareto"
 finished trials on the objectives, every constraint respected), else `false`."""
 DOMINATED_BY_TAG = "sweeplab.dominated_by"
 """On a trial run not on the front because another dominates it: that front member's trial id."""
+
+
+def is_search(tags: dict[str, str]) -> bool:
+    """A run of the search itself, not a replicate (of the sweep's or of `sweeplab confirm`)."""
+    return tags.get(ROLE_TAG, ROLE_SEARCH) == ROLE_SEARCH
 
 
 def rung_tag(rung: Any) -> str:

@@ -21,6 +21,7 @@ from sweeps.budget import Budget
 from sweeps.names import a_name, shown
 from sweeps.objective import COMPARE, Objective, Pick, Target
 from sweeps.objective_check import check_declared, check_pick, declared
+from sweeps.search_settings import Confirm, Resources, Scheduler
 from training.config import (
     DataConfig,
     LoraSettings,
@@ -105,34 +106,6 @@ class Range(Strict):
         return self
 
 
-class Scheduler(Strict):
-    kind: Literal["asha", "fifo"] = Field("asha", description="Early stopping, or none.")
-    grace_period: int = Field(1, ge=1, description="Reports before a trial may be stopped.")
-    reduction_factor: float = Field(2.0, gt=1, description="ASHA halving rate.")
-
-
-class Resources(Strict):
-    cpu: float = Field(1.0, gt=0, description="CPUs per trial.")
-    gpu: float = Field(0.0, ge=0, description="GPUs per trial (fractions share one GPU).")
-    custom: dict[str, float] = Field(
-        default_factory=dict,
-        description="Custom Ray resources per trial, e.g. {worker: 1}: trials go only to "
-        "nodes started with `ray start --resources '{\"worker\": N}'`.",
-    )
-
-    @model_validator(mode="after")
-    def _custom_valid(self) -> Resources:
-        for key, value in self.custom.items():
-            if key.upper() in ("CPU", "GPU", "MEMORY") or value <= 0:
-                raise ValueError(f"custom.{key}: needs a name of its own and a value > 0")
-        return self
-
-
-class Confirm(Strict):
-    top: int = Field(2, ge=1, description="Best distinct configurations to re-run.")
-    seeds: int = Field(3, ge=2, description="Training seeds (`train.seed`) per configuration.")
-
-
 class SearchConfig(Strict):
     space: dict[str, Choice | Range] = Field(
         default_factory=dict, description="Dotted trial key -> choice list or range."
@@ -156,6 +129,17 @@ class SearchConfig(Strict):
     )
     budget: Budget = Field(
         default_factory=Budget, description="What the sweep may spend (default: no limit)."
+    )
+    replicates: int = Field(
+        2,
+        ge=0,
+        description="Finished configurations re-run with another training seed after the "
+        "search (the seed-like one, then the best): the report's training noise; 0: none.",
+    )
+    no_op: tuple[str, ...] = Field(
+        (),
+        description="Settings declared not to change results (`train.seed` always is): a "
+        "dimension searching only these is reported as a noise check (an A/A test).",
     )
     confirm: Confirm | None = Field(
         None,
@@ -225,6 +209,9 @@ class SweepConfig(TrialConfig):
         sc = self.search
         check_declared(sc.objective, sc.objectives, sc.constraints, self.data.names(), names())
         check_pick(self.promotion.pick, self.search.goal())
+        for key in sc.no_op:  # declared no-op settings must be trial settings
+            if key not in self.flat_params():
+                raise ValueError(f"search.no_op: {key!r} is not a trial setting")
         base = self.trial_dict()
         for key, dim in self.search.space.items():
             values = dim.choice if isinstance(dim, Choice) else (dim.low, dim.high)

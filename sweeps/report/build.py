@@ -18,12 +18,14 @@ from sweeps.report import sections
 from sweeps.report.front import front_section, plot_front
 from sweeps.report.html import to_html
 from sweeps.report.importance import as_metrics, importance_section, importances
+from sweeps.report.judgement import judge_report
 from sweeps.report.leaderboard import best, rows_from_runs
 from sweeps.report.plots import plot_deltas, plot_objective_by_dimension
 from sweeps.report.runs import TableCache, Trial, evaluated_steps, load_sweep
-from sweeps.report.seeds import by_point, is_replicate, seed_sections
+from sweeps.report.seeds import by_point, is_confirmed, is_replicate, seed_sections
 from sweeps.report.spend import cost_section
 from sweeps.report.stopping import stopped_section
+from sweeps.report.verdict_section import noise_lines, verdicts
 from sweeps.report.verdicts import seed_like
 from training.examples import SOURCES
 
@@ -52,8 +54,8 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
     parent run under `report/`; returns the two paths."""
     parent, cfg = load_sweep(tracker, sweep)
     found = finished_trials(tracker, parent, cfg)
-    # The search's trials carry the sweep's verdicts; replicates (`sweeplab confirm`) add
-    # the seed-aware sections.
+    # The search's trials carry the sweep's verdicts; replicates (the sweep's own and
+    # `sweeplab confirm`'s) measure training noise, and confirm's add the seed-aware sections.
     trials = [t for t in found if not is_replicate(t)]
     reps = [t for t in found if is_replicate(t)]
     if not trials:
@@ -67,7 +69,9 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
     compare = [t for t in (seed_t, best_t) if t is not None]
     out_dir.mkdir(parents=True, exist_ok=True)
     front_png = plot_front(cfg, trials, seed_t, out_dir / "pareto_front.png")
-    groups = {p: [t.row for t in ts] for p, ts in by_point(reps).items()}
+    groups = {
+        p: [t.row for t in ts] for p, ts in by_point([t for t in reps if is_confirmed(t)]).items()
+    }
     front_md = (
         front_section(cfg, trials, groups, front_png and front_png.name) if goal.multi else []
     )
@@ -76,14 +80,16 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
         tracker.log_metrics(parent.info.run_id, as_metrics(importance), 0)
     with tempfile.TemporaryDirectory() as tmp:
         tables = TableCache(tracker, Path(tmp))
+        judged = judge_report(cfg, trials, reps, tables)
         md = (
             sections.header(sweep, cfg, trials, parent.info.run_id)
+            + noise_lines(cfg, judged)
             + cost_section(cfg, dict(parent.data.metrics), found)
             + sections.overview(cfg, best_t, seed_t)
             + front_md
-            + sections.verdicts(cfg, trials, tables, seed_aware=bool(reps))
+            + verdicts(cfg, trials, judged)
             + importance_section(cfg, importance)
-            + seed_sections(cfg, trials, reps, tables)
+            + seed_sections(cfg, reps, judged.effects, judged.seed_aware)
             + stopped_section(trials)
             + sections.lengths(compare, cfg.data.names())
             + sections.errors(compare, seed_t, tables, cfg.data.names())

@@ -29,10 +29,20 @@ def paired_compliance(
     pairs: list[tuple[np.ndarray, np.ndarray]], samples: int = 1000, seed: int = 0
 ) -> tuple[float | None, float | None, float | None]:
     """(effect, low, high) in points: treated minus control compliance, pooled over pairs."""
-    if not pairs or len(pairs[0][0]) == 0:
+    found = compliance_boot(pairs, samples, seed)
+    if found is None:
         return None, None, None
+    point, boot = found
+    lo, hi = np.percentile(boot, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
+    return 100 * point, 100 * float(lo), 100 * float(hi)
+
+
+def compliance_boot(
+    pairs: list[tuple[np.ndarray, np.ndarray]], samples: int = 1000, seed: int = 0
+) -> tuple[float, np.ndarray] | None:
+    """(effect, bootstrap draws), 0..1 units, as `paired_compliance`; None without examples."""
+    if not pairs or len(pairs[0][0]) == 0:
+        return None
     diff = np.stack([t - c for c, t in pairs])
     idx = np.random.default_rng(seed).integers(0, diff.shape[1], size=(samples, diff.shape[1]))
-    boot = diff[:, idx].mean(axis=(0, 2))
-    lo, hi = np.percentile(boot, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
-    return 100 * float(diff.mean()), 100 * float(lo), 100 * float(hi)
+    return float(diff.mean()), diff[:, idx].mean(axis=(0, 2))

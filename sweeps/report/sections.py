@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from evaluation.analysis import FLAGS
 from evaluation.metric_registry import HEADLINE
-from sweeps.config import Range, SweepConfig
+from sweeps.config import SweepConfig
 from sweeps.report.runs import TableCache, Trial, reported
-from sweeps.report.slopes import unit
-from sweeps.report.spend import rests_on
-from sweeps.report.verdicts import COMPLIANCE, control, dimension_effects, verdict_trials
 from training.examples import SOURCES
 
-# Where each dimension is expected to act first (the others are reported too); a declared
-# source `mix.<name>` acts first on its own set, on the headline metric (METEOR) and format
-# compliance.
-HEADLINE_SET = {"mix.openorca": "openorca", "mix.dolly": "dolly"}
 RATE_KEY = {
     "overgeneration": "overgeneration_rate",
     "format_violation": "format_violation_rate",
@@ -72,54 +63,6 @@ def overview(cfg: SweepConfig, best: Trial, seed: Trial | None) -> list[str]:
         for ds in cfg.data.names():
             cells = [pct(t.row.metrics, f"{ds}/{m.name}_delta_pct") for m in metrics]
             md.append(f"| {ds} | {cfg.data.eval_count(ds)} | " + " | ".join(cells) + " |")
-        md.append("")
-    return md
-
-
-def verdicts(
-    cfg: SweepConfig, trials: list[Trial], tables: TableCache, seed_aware: bool = False
-) -> list[str]:
-    """`seed_aware`: the sweep has replicates, so these verdicts are marked example-only."""
-    md = ["## Verdicts, one per search dimension", ""]
-    if seed_aware:
-        md += [
-            "These verdicts are *example-only* (one training seed per configuration); "
-            "see *Seed-aware verdicts* below for those that hold across seeds.",
-            "",
-        ]
-    for dim in cfg.search.space:
-        effects = dimension_effects(cfg, trials, dim, tables)
-        declared = (
-            dim.removeprefix("mix.") if dim.removeprefix("mix.") in cfg.data.sources else None
-        )
-        head_ds = HEADLINE_SET.get(dim, declared)
-        head = f"/{HEADLINE.name}"
-        head_metrics = (head, f"/{COMPLIANCE}") if declared else (head,)
-        heads = [
-            e
-            for e in effects
-            if e.metric.endswith(head_metrics)
-            and (head_ds is None or e.metric.startswith(f"{head_ds}/"))
-        ]
-        what = (
-            f"continuous: each effect is a slope {unit(cfg, dim)}, in points"
-            if isinstance(cfg.search.space[dim], Range)
-            else f"treatment: any value other than {json.loads(control(cfg, dim))!r}"
-        )
-        md += [
-            f"### {dim} ({what})",
-            "",
-            f"Method: {effects[0].method}.",
-            "",
-            f"Cost: this verdict {rests_on(cfg, verdict_trials(cfg, trials, dim))}.",
-            "",
-        ]
-        md += [f"- **{e.verdict}** for {e.metric.split('/')[0]}: `{e.text()}`" for e in heads]
-        md += ["", "| metric | effect (pts) | 95% interval | verdict |", "|---|---|---|---|"]
-        for e in effects:
-            ci = "n/a" if e.low is None else f"[{e.low:+.1f}, {e.high:+.1f}]"
-            pts = "n/a" if e.points is None else f"{e.points:+.1f}"
-            md.append(f"| {e.metric} | {pts} | {ci} | {e.verdict} |")
         md.append("")
     return md
 

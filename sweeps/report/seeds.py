@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.tags import POINT_TAG, ROLE_CONFIRM, ROLE_TAG
+from common.tags import POINT_TAG, ROLE_CONFIRM, ROLE_TAG, is_search
 from evaluation.metric_registry import metric_keys
 from sweeps.config import SweepConfig
 from sweeps.report.effects import (
@@ -27,11 +27,19 @@ from sweeps.report.effects import (
 )
 from sweeps.report.runs import TableCache, Trial, reported
 from sweeps.report.spend import seeds_cost
-from sweeps.report.verdicts import control, dimension_effects, is_control
+from sweeps.report.verdicts import control, is_control
 from training.examples import SOURCES
+
+SEEDS = "seeds then examples (hierarchical bootstrap over `sweeplab confirm`'s replicates)"
 
 
 def is_replicate(t: Trial) -> bool:
+    """A replicate of the sweep's own (noise) or of `sweeplab confirm`: not a search trial."""
+    return not is_search(t.tags)
+
+
+def is_confirmed(t: Trial) -> bool:
+    """A replicate of `sweeplab confirm` (the seed-aware sections' runs)."""
     return t.tags.get(ROLE_TAG) == ROLE_CONFIRM
 
 
@@ -99,9 +107,11 @@ def seed_aware_effects(
     for ds in SOURCES:
         for m in metrics:
             groups_ = [(runs(c.control, ds), runs(c.treated, ds)) for c in comps]
-            pt, lo, hi = hierarchical_effect(groups_, m.name)
+            pt, lo, hi, se = hierarchical_effect(groups_, m.name, with_se=True)
             n = min(len(groups[p]) for c in comps for p in (c.control, c.treated))
-            effects.append(Effect(f"{ds}/{m.name}", pt, lo, hi, method, n))
+            effects.append(
+                Effect(f"{ds}/{m.name}", pt, lo, hi, method, n, se, raw=(lo, hi), evidence=SEEDS)
+            )
     return comps, effects
 
 
@@ -140,33 +150,38 @@ def _ci(e: Effect) -> str:
 
 
 def verdicts_section(
-    cfg: SweepConfig, search: list[Trial], groups: dict[int, list[Trial]], tables: TableCache
+    cfg: SweepConfig,
+    groups: dict[int, list[Trial]],
+    search_fx: dict[str, list[Effect]],
+    seed_fx: dict[str, tuple[list[Comparison], list[Effect]]],
 ) -> list[str]:
-    """Each dimension: example-only and seed-aware verdicts side by side, flags, seeds."""
+    """Each dimension: the search's verdicts and the seed-aware ones side by side (both
+    already judged together, `sweeps.report.judgement`), flags, seeds needed."""
     md = [
         "",
         "## Seed-aware verdicts",
         "",
-        "*example-only*: the search's single-seed trials, bootstrap over eval examples. "
-        "*seed-aware*: the confirmed replicates, hierarchical bootstrap (seeds, then examples). "
+        "*search*: the search's single-seed trials (the verdicts above). "
+        "*seed-aware*: the confirmed replicates, hierarchical bootstrap (seeds, then examples); "
+        "both decided with the report's false discovery rate control. "
         "Seeds needed for a still-inconclusive effect δ with pooled seed SD σ (two-sided "
         f"5% test, {POWER:.0%} power): n = ⌈2·((z₀.₉₇₅ + z₀.₈)·σ/δ)²⌉ per configuration; "
         "≈ what 2n such runs cost, at the mean cost of the replicates compared.",
     ]
     flags = []
     for dim in cfg.search.space:
-        comps, seed_fx = seed_aware_effects(cfg, groups, dim, tables)
+        comps, fx = seed_fx.get(dim, ([], []))
         md += ["", f"### {dim} (control {json.loads(control(cfg, dim))!r})", ""]
         if not comps:
-            md.append("No two confirmed configurations differ in it: example-only verdicts stand.")
+            md.append("No two confirmed configurations differ in it: the search's verdicts stand.")
             continue
-        md += [f"Seed-aware method: {seed_fx[0].method}.", ""]
-        example = {e.metric: e for e in dimension_effects(cfg, search, dim, tables)}
+        md += [f"Seed-aware method: {fx[0].method}.", ""]
+        example = {e.metric: e for e in search_fx[dim]}
         md += [
-            "| metric | example-only | verdict | seed-aware | verdict | seeds needed |",
+            "| metric | search | verdict | seed-aware | verdict | seeds needed |",
             "|---|---|---|---|---|---|",
         ]
-        for e in seed_fx:
+        for e in fx:
             ex = example[e.metric]
             need = ""
             if e.verdict == "inconclusive":
@@ -178,19 +193,22 @@ def verdicts_section(
             )
             if ex.verdict == "helps" and e.verdict != "helps":
                 flags.append(
-                    f"- **{dim}** on {e.metric}: example-only *helps* {_ci(ex)}, "
+                    f"- **{dim}** on {e.metric}: search *helps* {_ci(ex)}, "
                     f"seed-aware *{e.verdict}* {_ci(e)}"
                 )
-    md += ["", "### Example-only *helps* the seed-aware interval does not confirm", ""]
+    md += ["", "### Search *helps* the seed-aware interval does not confirm", ""]
     md += flags or ["None."]
     return md + [""]
 
 
 def seed_sections(
-    cfg: SweepConfig, search: list[Trial], reps: list[Trial], tables: TableCache
+    cfg: SweepConfig,
+    reps: list[Trial],
+    search_fx: dict[str, list[Effect]],
+    seed_fx: dict[str, tuple[list[Comparison], list[Effect]]],
 ) -> list[str]:
-    """Spread and seed-aware verdicts; nothing when the sweep has no replicates."""
-    groups = by_point(reps)
+    """Spread and seed-aware verdicts; nothing when the sweep has no confirmed replicates."""
+    groups = by_point([t for t in reps if is_confirmed(t)])
     if not groups:
         return []
-    return spread_section(cfg, groups) + verdicts_section(cfg, search, groups, tables)
+    return spread_section(cfg, groups) + verdicts_section(cfg, groups, search_fx, seed_fx)

@@ -18,7 +18,7 @@ import numpy as np
 
 from evaluation.metric_registry import logged, metric_keys
 from sweeps.config import Range, SweepConfig
-from sweeps.report.effects import Effect, regression_effect
+from sweeps.report.effects import Effect, regressed
 from sweeps.report.runs import Trial
 from training.examples import SOURCES
 
@@ -72,6 +72,5 @@ def slope_effects(
         if ok.sum() < 2:
             effects.append(Effect(key, None, None, None, method, int(ok.sum())))
             continue
-        pt, lo, hi = regression_effect(x[ok], vals[ok], dims.index(dim))
-        effects.append(Effect(key, pt, lo, hi, method, int(ok.sum())))
+        effects.append(regressed(key, x[ok], vals[ok], dims.index(dim), method))
     return effects

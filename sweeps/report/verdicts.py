@@ -15,8 +15,9 @@ import numpy as np
 from common.tags import SEED_LIKE
 from evaluation.metric_registry import metric_keys
 from sweeps.config import Choice, Range, SweepConfig
-from sweeps.report.compliance import compliance, paired_compliance
-from sweeps.report.effects import Effect, paired_effect, regression_effect
+from sweeps.report.compliance import compliance, compliance_boot
+from sweeps.report.effects import Effect, estimate, paired_boot, regressed
+from sweeps.report.noise import Noise, net_weight_sq, with_noise
 from sweeps.report.runs import TableCache, Trial, reported
 
 COMPLIANCE = "format_compliance"
@@ -73,10 +74,11 @@ def verdict_trials(cfg: SweepConfig, trials: list[Trial], dim: str) -> list[Tria
 
 
 def dimension_effects(
-    cfg: SweepConfig, trials: list[Trial], dim: str, tables: TableCache
+    cfg: SweepConfig, trials: list[Trial], dim: str, tables: TableCache, noise: Noise | None = None
 ) -> list[Effect]:
-    """The dimension's effect on each `dataset/metric`: paired if possible, else regressed;
-    a range's as a slope (`sweeps.report.slopes`)."""
+    """The dimension's effect on each `dataset/metric`: paired if possible (with the
+    measured training `noise` added to its interval), else regressed; a range's as a slope
+    (`sweeps.report.slopes`)."""
     if isinstance(cfg.search.space[dim], Range):
         from sweeps.report.slopes import slope_effects
 
@@ -88,12 +90,15 @@ def dimension_effects(
         ]
         steps = ", ".join(str(s) for *_, s in pairs)
         method = f"paired: {len(pairs)} pair(s) differing only in {dim}, step {steps}"
+        w2 = net_weight_sq([(c.row.run_id, t.row.run_id) for c, t, _ in pairs])
         effects = []
         for ds in cfg.data.names():
             for m in reported(trials, cfg.data.names()):
-                pt, lo, hi = paired_effect([(c[ds], t[ds]) for c, t in scores], m.name)
-                effects.append(Effect(f"{ds}/{m.name}", pt, lo, hi, method, scores[0][0][ds].n))
-        return effects + _paired_compliance(cfg, pairs, dim, method, tables)
+                point, boot = paired_boot([(c[ds], t[ds]) for c, t in scores], m.name)
+                e = estimate(f"{ds}/{m.name}", point, boot, method, scores[0][0][ds].n)
+                effects.append(with_noise(e, noise, w2))
+        compliant = _paired_compliance(cfg, pairs, dim, method, tables)
+        return effects + [with_noise(e, noise, w2) for e in compliant]
     return _regressed(cfg, trials, dim, tables)
 
 
@@ -116,8 +121,12 @@ def _paired_compliance(cfg, pairs, dim: str, method: str, tables: TableCache) ->
             )
             for c, t, s in pairs
         ]
-        pt, lo, hi = paired_compliance(arrays)
-        effects.append(Effect(f"{ds}/{COMPLIANCE}", pt, lo, hi, method, len(arrays[0][0])))
+        found = compliance_boot(arrays)
+        key = f"{ds}/{COMPLIANCE}"
+        if found is None:
+            effects.append(Effect(key, None, None, None, method, 0))
+        else:
+            effects.append(estimate(key, *found, method, len(arrays[0][0])))
     return effects
 
 
@@ -132,8 +141,7 @@ def _regressed(cfg: SweepConfig, trials: list[Trial], dim: str, tables: TableCac
     effects = []
     for key in keys:
         vals = np.array([t.row.metrics[key] for t in trials])
-        pt, lo, hi = regression_effect(ind, vals, dims.index(dim))
-        effects.append(Effect(key, pt, lo, hi, method, len(trials)))
+        effects.append(regressed(key, ind, vals, dims.index(dim), method))
     return effects
 
 

@@ -11,17 +11,18 @@ the same command again continues it: finished replicates are not re-run.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from ray import tune
 from ray.tune.schedulers import FIFOScheduler
 
-from common.tags import KIND_SWEEP, KIND_TAG, ROLE_CONFIRM, ROLE_TAG, SWEEP_TAG
+from common.tags import KIND_SWEEP, KIND_TAG, ROLE_CONFIRM, ROLE_REPLICATE, SWEEP_TAG, is_search
 from mlflow_server.tracking import RUN_FINISHED, Tracker
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.report.leaderboard import rows_from_runs
 from sweeps.run.budget import BudgetedGrid, ledger
-from sweeps.run.confirm_plan import CONFIRM, confirm_points, replicates
+from sweeps.run.confirm_plan import CONFIRM, confirm_points, noise_replicates, replicates
 from sweeps.run.mlflow_logger import MlflowTrialLogger
 from sweeps.run.reconcile import reconcile
 from sweeps.run.state import STATE, Place
@@ -37,26 +38,39 @@ from sweeps.run.tuner import (
 )
 from training.prepare import PreparedData
 
-SUFFIX = "-confirm"
-PLAN = "confirm.json"
+
+@dataclass(frozen=True)
+class Replication:
+    """A grid of replicates beside the sweep: its Ray experiment's suffix, its plan's file
+    name and the role its runs carry."""
+
+    suffix: str
+    plan: str
+    role: str
 
 
-def confirm_path(storage: Storage, name: str) -> str:
-    """The confirmation's Ray experiment, beside the sweep's on the same storage (a local
+CONFIRMATION = Replication("-confirm", "confirm.json", ROLE_CONFIRM)
+"""`sweeplab confirm` (or `search.confirm`): the best configurations with several seeds."""
+NOISE = Replication("-replicates", "replicates.json", ROLE_REPLICATE)
+"""The sweep's own replicates (`search.replicates`): the report's measured training noise."""
+
+
+def confirm_path(storage: Storage, name: str, kind: Replication = CONFIRMATION) -> str:
+    """The replicates' Ray experiment, beside the sweep's on the same storage (a local
     folder, a shared path or an object store)."""
-    return storage.path(f"{name}{SUFFIX}")
+    return storage.path(f"{name}{kind.suffix}")
 
 
-def confirm_outbox(place: Place, name: str) -> Path:
-    """The confirmation's queue of tracking writes, on the driver's disk: beside its
+def confirm_outbox(place: Place, name: str, kind: Replication = CONFIRMATION) -> Path:
+    """The replicates' queue of tracking writes, on the driver's disk: beside their
     experiment when that is on this disk, else under the project's runs/."""
     if place.storage.is_local:  # where a confirmation has always kept it
-        return Path(confirm_path(place.storage, name)) / STATE
-    return place.outbox(f"{name}{SUFFIX}")
+        return Path(confirm_path(place.storage, name, kind)) / STATE
+    return place.outbox(f"{name}{kind.suffix}")
 
 
-def _plan_path(storage: Storage, name: str) -> str:
-    return f"{confirm_path(storage, name)}/{STATE}/{PLAN}"
+def _plan_path(storage: Storage, name: str, kind: Replication = CONFIRMATION) -> str:
+    return f"{confirm_path(storage, name, kind)}/{STATE}/{kind.plan}"
 
 
 def finished_parent(tracker: Tracker, name: str) -> str:
@@ -88,7 +102,7 @@ def plan(
                 f"--seeds {saved['seeds']}; give those to continue it"
             )
         return saved["replicates"], True
-    runs = [r for r in tracker.trial_runs(parent) if r.data.tags.get(ROLE_TAG) != ROLE_CONFIRM]
+    runs = [r for r in tracker.trial_runs(parent) if is_search(r.data.tags)]
     return replicates(cfg, confirm_points(rows_from_runs(runs, cfg), cfg, top), seeds), False
 
 
@@ -98,13 +112,32 @@ def record_plan(storage: Storage, cfg: SweepConfig, top: int, seeds: int, reps: 
         storage.write_text(path, json.dumps({"top": top, "seeds": seeds, "replicates": reps}))
 
 
+def noise_plan(tracker: Tracker, cfg: SweepConfig, parent: str, storage: Storage) -> list[dict]:
+    """The sweep's own replicates: the recorded plan, or a new one (recorded) from its
+    finished search trials."""
+    text = storage.read_text(_plan_path(storage, cfg.name, NOISE))
+    if text is not None:
+        return json.loads(text)["replicates"]
+    runs = [r for r in tracker.trial_runs(parent) if is_search(r.data.tags)]
+    reps = noise_replicates(rows_from_runs(runs, cfg), cfg, cfg.search.replicates)
+    if reps:
+        storage.write_text(_plan_path(storage, cfg.name, NOISE), json.dumps({"replicates": reps}))
+    return reps
+
+
 def make_confirm_tuner(
-    cfg: SweepConfig, fn, storage: Storage, logger: MlflowTrialLogger, reps: list[dict]
+    cfg: SweepConfig,
+    fn,
+    storage: Storage,
+    logger: MlflowTrialLogger,
+    reps: list[dict],
+    kind: Replication = CONFIRMATION,
 ) -> tune.Tuner:
     """A grid over the replicates (FIFO, no early stopping; no new one once the budget is
     spent), or the one restored."""
-    path, fs = confirm_path(storage, cfg.name), storage.ray_kwargs().get("storage_filesystem")
-    if can_restore(storage, f"{cfg.name}{SUFFIX}"):
+    path = confirm_path(storage, cfg.name, kind)
+    fs = storage.ray_kwargs().get("storage_filesystem")
+    if can_restore(storage, f"{cfg.name}{kind.suffix}"):
         return tune.Tuner.restore(path, fn, resume_unfinished=True, storage_filesystem=fs)
     return tune.Tuner(
         fn,
@@ -117,7 +150,7 @@ def make_confirm_tuner(
             num_samples=1,
             reuse_actors=True,
         ),
-        run_config=run_config(cfg, f"{cfg.name}{SUFFIX}", storage.ray_kwargs(), logger),
+        run_config=run_config(cfg, f"{cfg.name}{kind.suffix}", storage.ray_kwargs(), logger),
     )
 
 
@@ -131,21 +164,24 @@ def run_confirm(
     reps: list[dict],
     ray_address: str | None = None,
     out=None,
+    kind: Replication = CONFIRMATION,
 ) -> None:
-    """Run, or continue, the replicates `reps` (from `plan`) as children of `parent`."""
-    outbox = open_outbox(tracker, confirm_outbox(place, cfg.name), parent, out)
+    """Run, or continue, the replicates `reps` (from `plan` or `noise_plan`) as children
+    of `parent`."""
+    outbox = open_outbox(tracker, confirm_outbox(place, cfg.name, kind), parent, out)
     logger = MlflowTrialLogger(outbox, cfg, out, data)
     logger.spend = ledger(cfg, tracker, parent, outbox, out)
     init_ray(ray_address)
     fn = trial_fn(cfg, data, tracker, bases, trim=False)  # other seeds draw other rows
-    tuner = lambda: make_confirm_tuner(cfg, fn, place.storage, logger, reps)  # noqa: E731
+    tuner = lambda: make_confirm_tuner(cfg, fn, place.storage, logger, reps, kind)  # noqa: E731
     fit(cfg, tuner, logger, end_parent=False)
     if outbox.flush(cfg.tracking_patience):
-        reconcile(logger, tracker, parent, role=ROLE_CONFIRM)
+        reconcile(logger, tracker, parent, role=kind.role)
     sent = outbox.flush(cfg.tracking_patience)
     outbox.close()
     if not sent:
+        verb = "confirm" if kind == CONFIRMATION else "resume"
         raise TrackingBacklog(
             f"the tracking store at {tracker.uri} is unreachable: {outbox.pending()} write(s) "
-            f"kept in {outbox.root}; `sweeplab confirm {cfg.name}` again sends them"
+            f"kept in {outbox.root}; `sweeplab {verb} {cfg.name}` again sends them"
         )

@@ -11,7 +11,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from common.tags import POINT_TAG, REPLICATE_TAG, ROLE_CONFIRM, ROLE_TAG, SEED_LIKE
+from common.tags import (
+    POINT_TAG,
+    REPLICATE_OF_TAG,
+    REPLICATE_TAG,
+    ROLE_CONFIRM,
+    ROLE_REPLICATE,
+    ROLE_TAG,
+    SEED_LIKE,
+)
 from sweeps.config import SweepConfig
 from sweeps.report.leaderboard import Row
 
@@ -88,6 +96,37 @@ def _typed(cfg: SweepConfig, key: str, text: str) -> Any:
         return text
 
 
+NOISE_SEED_OFFSET = 1000
+"""An in-sweep replicate trains with its trial's seed plus this: never a seed the search or
+`sweeplab confirm` (seed + 1 .. + N) uses, even when `train.seed` is itself searched."""
+
+
+def noise_replicates(rows: list[Row], cfg: SweepConfig, n: int) -> list[dict[str, Any]]:
+    """The sweep's own replicates (`search.replicates`): `n` distinct finished search
+    configurations, each once more with another training seed, so that every report has a
+    measured seed-to-seed spread. The seed-like baseline first, where the search ran it, then
+    the best (the front first); trials that ran their full budget are preferred, so a pair is
+    compared at the same step."""
+    keys = list(cfg.search.space)
+    done = [r for r in rows if r.status == "FINISHED"]
+    full = [r for r in done if not r.stopped_early] or done
+    base = baseline_point(cfg)
+    typed = {r.run_id: {k: _typed(cfg, k, r.params.get(k, "")) for k in keys} for r in full}
+    order = [r for r in full if is_baseline(typed[r.run_id], base)]
+    order += cfg.search.goal().ranked(full) + full
+    picked, seen = [], set()
+    for row in order:
+        if (values := _searched(row, keys)) not in seen and len(picked) < n:
+            seen.add(values)
+            picked.append(row)
+    reps = []
+    for i, row in enumerate(picked):
+        seed = int(typed[row.run_id].get("train.seed", cfg.train.seed)) + NOISE_SEED_OFFSET
+        point = {**typed[row.run_id], "train.seed": seed}
+        reps.append({"point": i, "replicate": 0, "overrides": point, "of": row.trial_id})
+    return reps
+
+
 def replicate_seeds(cfg: SweepConfig, seeds: int) -> list[int]:
     return [cfg.train.seed + i + 1 for i in range(seeds)]
 
@@ -112,8 +151,7 @@ def tags_of(config: dict) -> dict[str, str]:
     if CONFIRM not in config:
         return {}
     rep = config[CONFIRM]
-    return {
-        ROLE_TAG: ROLE_CONFIRM,
-        REPLICATE_TAG: str(rep["replicate"]),
-        POINT_TAG: str(rep["point"]),
-    }
+    tags = {REPLICATE_TAG: str(rep["replicate"]), POINT_TAG: str(rep["point"])}
+    if "of" in rep:  # the sweep's own replicate of one of its trials
+        return {ROLE_TAG: ROLE_REPLICATE, REPLICATE_OF_TAG: rep["of"], **tags}
+    return {ROLE_TAG: ROLE_CONFIRM, **tags}

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from common.errors import exhausted, first_line
-from common.tags import POINT_TAG, ROLE_CONFIRM, ROLE_TAG
+from common.tags import POINT_TAG, ROLE_CONFIRM, ROLE_TAG, is_search
 from common.uris import mask_credentials
 from evaluation.metric_registry import HEADLINE
 from mlflow_server.tracking import (
@@ -99,12 +99,17 @@ def _launch_locked(
         ]
         print(f"  base {labels[key] + ' ' if len(bases) > 1 else ''}" + "  ".join(head))
     tracker = Tracker(uri, place.project, patience=cfg.tracking_patience)
+    reps = f" + {cfg.search.replicates} replicate(s) for training noise" * bool(
+        cfg.search.replicates
+    )
     print(
-        f"sweep {cfg.name!r}: {cfg.search.num_samples} trials, {cfg.search.max_concurrent} at "
-        f"a time; objective {cfg.search.goal().label()}",
+        f"sweep {cfg.name!r}: {cfg.search.num_samples} trials{reps}, {cfg.search.max_concurrent} "
+        f"at a time; objective {cfg.search.goal().label()}",
         flush=True,
     )
     parent, _ = run_sweep(cfg, data, bases, tracker, place, ray_address, None, retry_failed)
+    if cfg.search.replicates:
+        _replicate(cfg, data, bases, tracker, place, parent, ray_address)
     if not any(k.startswith("base/") for k in tracker.client.get_run(parent).data.metrics):
         for key, base in bases.items():  # one model: `base/<dataset>/<metric>` as always
             prefix = f"base/{labels[key]}/" if len(bases) > 1 else "base/"
@@ -163,6 +168,23 @@ def _confirm(cfg, data, bases, tracker: Tracker, place: Place, top, seeds, ray_a
     if cfg.search.budget.limits():
         print(cfg.search.budget.line(spend(cost)))
     print(f"\nconfirmation of {cfg.name!r} done: `sweeplab report {cfg.name}` shows seed spread")
+
+
+def _replicate(cfg, data, bases, tracker: Tracker, place: Place, parent: str, ray_address) -> None:
+    """The sweep's own replicates (`search.replicates`), run or continued after its search:
+    what the report measures training noise on."""
+    from sweeps.run.confirm import NOISE, noise_plan, run_confirm
+
+    reps = noise_plan(tracker, cfg, parent, place.storage)
+    if not reps:
+        print(f"sweep {cfg.name!r}: no finished trial to replicate; verdicts will ignore noise")
+        return
+    print(
+        f"sweep {cfg.name!r}: {len(reps)} replicate(s) with another training seed, to measure "
+        "training noise: " + "; ".join(f"trial {r['of']}" for r in reps),
+        flush=True,
+    )
+    run_confirm(cfg, data, bases, tracker, place, parent, reps, ray_address, kind=NOISE)
 
 
 def _record(
@@ -283,7 +305,7 @@ def tag_fronts(cfg: SweepConfig, tracker: Tracker, parent: str) -> None:
     """Every trial run's place on the Pareto front re-derived from the record: the search
     trials', and the replicates' on their configurations' means."""
     runs = tracker.trial_runs(parent)
-    search = [r for r in runs if r.data.tags.get(ROLE_TAG) != ROLE_CONFIRM]
+    search = [r for r in runs if is_search(r.data.tags)]
     tag_search_front(tracker, search, rows_from_runs(search, cfg), cfg.search.goal())
     reps = [r for r in runs if r.data.tags.get(ROLE_TAG) == ROLE_CONFIRM]
     groups: dict[int, list] = {}
@@ -306,7 +328,7 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
     and where to look next."""
     runs = tracker.trial_runs(parent)
     cost = log_cost(tracker, parent, runs)
-    search = [r for r in runs if r.data.tags.get(ROLE_TAG) != ROLE_CONFIRM]
+    search = [r for r in runs if is_search(r.data.tags)]
     rows = rows_from_runs(search, cfg)
     tag_search_front(tracker, search, rows, cfg.search.goal())
     with tempfile.TemporaryDirectory() as tmp:

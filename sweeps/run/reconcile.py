@@ -10,10 +10,10 @@ import pyarrow.fs as pafs
 from common.tags import (
     ORPHANED_TAG,
     RETRIED_TAG,
-    ROLE_CONFIRM,
     ROLE_SEARCH,
     ROLE_TAG,
     TRIAL_TAG,
+    is_search,
 )
 from mlflow_server.tracking import RUN_ENDED, RUN_FAILED, RUN_KILLED, Tracker
 from sweeps.run.mlflow_logger import MlflowTrialLogger
@@ -55,7 +55,7 @@ def reopen_failed(tracker: Tracker, parent: str) -> list[str]:
     reopened = []
     for run in tracker.trial_runs(parent):
         tags = run.data.tags
-        if run.info.status != RUN_FAILED or tags.get(ROLE_TAG) == ROLE_CONFIRM:
+        if run.info.status != RUN_FAILED or not is_search(tags):
             continue
         tracker.set_tags(run.info.run_id, {RETRIED_TAG: "true"})
         tracker.client.update_run(run.info.run_id, status="RUNNING")
