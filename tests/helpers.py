@@ -135,6 +135,7 @@ def config_yaml(tmp_path: Path, data: dict[str, Path], **extra) -> Path:
         "data": {k: str(v) for k, v in data.items()}
         | {"eval_size": {"alpaca": 8, "dolly": 6, "openorca": 6}},
         "train": {"num_examples": 20, "max_steps": 4, "batch_size": 2, "report_every": 2},
+        "search": {"replicates": 0},
     }
     for key, value in extra.items():
         doc[key] = value
@@ -151,10 +152,12 @@ SHARED_SWEEP = "itest"
 """The name of the one finished demo sweep a pytest run shares (`finished_sweep`)."""
 SHARED_LOG_EVERY = 2
 """Its training-curve interval: a point every 2 steps, so the UI's loss chart has points."""
+SHARED_REPLICATES = 2
+"""Its own replicates (`search.replicates`): each search trial once more with another seed."""
 
 
 def small_sweep_config(tmp_path: Path, assets: dict[str, Path], **search) -> Path:
-    """A 2-trial sweep at tiny sizes on the demo assets."""
+    """A 2-trial sweep at tiny sizes on the demo assets (no replicates unless `search` asks)."""
     import yaml
 
     doc = {
@@ -179,6 +182,9 @@ def small_sweep_config(tmp_path: Path, assets: dict[str, Path], **search) -> Pat
                 {"lora.r": 32, "mix.openorca": 0.3},
             ],
             "scheduler": {"kind": "asha", "grace_period": 1},
+            # No replicates unless a test asks: the shared sweep (`finished_sweep`) and the
+            # noise tests run them; a test of something else need not pay two more trials.
+            "replicates": 0,
         }
         | search,
         "promotion": {"gates": [{"metric": "alpaca/meteor", "op": ">=", "value": 2.0}]},

@@ -53,7 +53,7 @@ def noise_keys(cfg: SweepConfig, trials: list[Trial]) -> list[str]:
 def judge_report(
     cfg: SweepConfig, search: list[Trial], reps: list[Trial], tables: TableCache
 ) -> Judgement:
-    noise = measure(search, reps, noise_keys(cfg, search))
+    noise = measure(search, reps, noise_keys(cfg, search), tables)
     effects = {d: dimension_effects(cfg, search, d, tables, noise) for d in cfg.search.space}
     groups = by_point([t for t in reps if is_confirmed(t)])
     seed = (

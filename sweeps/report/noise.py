@@ -5,8 +5,10 @@ Those runs are the sweep's own replicates (`search.replicates`: a search trial a
 with another seed, `sweeplab.replicate_of`) and the replicates of `sweeplab confirm` (several
 seeds per confirmed configuration). For every `dataset/metric` the spread is the SD of the
 final metric within each such group, pooled over groups with their degrees of freedom as
-weights (`effects.pooled_sd`); a group whose runs stopped at different steps is left out (its
-difference would hold training length as well as the seed). A paired verdict adds this noise
+weights (`effects.pooled_sd`). Runs of a group are compared at their largest common step: a
+trial the scheduler stopped early against its full-length replicate is read at the trial's
+last step, from the replicate's per-example table at that step (the metric recomputed as
+the registry computes it when it is logged). A paired verdict adds this noise
 to its example-bootstrap error (`with_noise`): each run's value carries an independent seed
 draw, so the mean over pairs of (treated - control) has the variance
 sigma^2 * sum_r w_r^2, where w_r is run r's net weight in that mean (+1/k as a treated trial,
@@ -22,10 +24,13 @@ from dataclasses import dataclass, replace
 from scipy import stats
 
 from common.tags import POINT_TAG, REPLICATE_OF_TAG, ROLE_CONFIRM, ROLE_TAG
+from evaluation.metric_registry import METRICS, metric
+from sweeps.report.compliance import compliance
 from sweeps.report.effects import LEVEL, Effect, pooled_sd
-from sweeps.report.runs import Trial
+from sweeps.report.runs import TableCache, Trial
 
 EXAMPLES_ONLY = "examples only (training noise not counted)"
+COMPLIANCE_KEY = "format_compliance"
 
 
 @dataclass(frozen=True)
@@ -70,14 +75,49 @@ def _last_step(t: Trial) -> int | None:
     return max(t.steps) if t.steps else None
 
 
-def measure(search: list[Trial], reps: list[Trial], keys: list[str]) -> Noise | None:
-    """The pooled seed-to-seed SD of each key over the replicate groups; None without any."""
-    groups = [g for g in replicate_groups(search, reps) if len({_last_step(t) for t in g}) == 1]
+def _common_step(group: list[Trial]) -> int | None:
+    common = set.intersection(*(set(t.steps) for t in group))
+    return max(common) if common else None
+
+
+def value_at(t: Trial, step: int, key: str, tables: TableCache | None) -> float | None:
+    """A run's `dataset/metric` (0..1) at `step`: as logged at its last step, else
+    recomputed from its per-example table at that step."""
+    if step == _last_step(t):
+        return t.row.metrics.get(key)
+    if tables is None:
+        return None
+    ds, name = key.split("/", 1)
+    if name == COMPLIANCE_KEY:
+        found = compliance(tables.rows(t.row.run_id, step), ds)
+        return float(found.mean()) if len(found) else None
+    scores = tables.scores(t.row.run_id, step).get(ds)
+    if scores is None or name not in {m.name for m in METRICS}:
+        return None
+    m = metric(name)
+    return float(m.corpus(scores.stats(m)))
+
+
+def measure(
+    search: list[Trial], reps: list[Trial], keys: list[str], tables: TableCache | None = None
+) -> Noise | None:
+    """The pooled seed-to-seed SD of each key over the replicate groups, each compared at
+    its largest common step; None without any."""
+    groups = [
+        g
+        for g in replicate_groups(search, reps)
+        if (s := _common_step(g)) is not None
+        and (tables is not None or all(_last_step(t) == s for t in g))
+    ]
     if not groups:
         return None
     sd, dof = {}, {}
     for key in keys:
-        values = [[100 * t.row.metrics[key] for t in g if key in t.row.metrics] for g in groups]
+        values = []
+        for g in groups:
+            step = _common_step(g)
+            found = [value_at(t, step, key, tables) for t in g]
+            values.append([100 * v for v in found if v is not None])
         s = pooled_sd(values)
         if s is not None:
             sd[key], dof[key] = s, sum(len(v) - 1 for v in values if len(v) > 1)

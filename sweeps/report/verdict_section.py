@@ -141,7 +141,7 @@ def _dimension(
     ]
     md += [
         f"- **{e.verdict}** for {e.metric.split('/')[0]}: `{e.text()}` (adjusted "
-        f"{_fmt(e.adjusted)}; {e.evidence or 'examples'})"
+        f"{_fmt(e.adjusted)})"
         for e in _heads(cfg, dim, effects)
     ]
     md += [

@@ -105,15 +105,16 @@ def noise_replicates(rows: list[Row], cfg: SweepConfig, n: int) -> list[dict[str
     """The sweep's own replicates (`search.replicates`): `n` distinct finished search
     configurations, each once more with another training seed, so that every report has a
     measured seed-to-seed spread. The seed-like baseline first, where the search ran it, then
-    the best (the front first); trials that ran their full budget are preferred, so a pair is
-    compared at the same step."""
+    the best (the front first); trials that ran their full budget first, so a pair is
+    compared at the trial's last step (a stopped trial's replicate is read at its step)."""
     keys = list(cfg.search.space)
     done = [r for r in rows if r.status == "FINISHED"]
-    full = [r for r in done if not r.stopped_early] or done
     base = baseline_point(cfg)
-    typed = {r.run_id: {k: _typed(cfg, k, r.params.get(k, "")) for k in keys} for r in full}
-    order = [r for r in full if is_baseline(typed[r.run_id], base)]
-    order += cfg.search.goal().ranked(full) + full
+    typed = {r.run_id: {k: _typed(cfg, k, r.params.get(k, "")) for k in keys} for r in done}
+    order = []
+    for pool in ([r for r in done if not r.stopped_early], done):  # full budget first
+        order += [r for r in pool if is_baseline(typed[r.run_id], base)]
+        order += cfg.search.goal().ranked(pool) + pool
     picked, seen = [], set()
     for row in order:
         if (values := _searched(row, keys)) not in seen and len(picked) < n:

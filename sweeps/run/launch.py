@@ -26,7 +26,7 @@ from mlflow_server.tracking import (
     ui_command,
 )
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.cost import spend, totals
+from sweeps.cost import spend, summary, totals
 from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.base_models import model_key, model_label, score_bases, searched_models
@@ -336,6 +336,9 @@ def _summarize(cfg: SweepConfig, tracker: Tracker, parent: str, place: Place) ->
             tracker.log_artifact(parent, path, "leaderboard")
     print()
     print(render(rows, cfg))
+    if reps := [r for r in runs if not is_search(r.data.tags)]:  # replicates: noise, confirm
+        cost_of = summary(totals(r.data.metrics for r in reps), cfg.search.resources.gpu)
+        print(f"replicates: {len(reps)} run(s) beside the search; {cost_of}")
     if cfg.search.budget.limits():  # search and confirmation trials together
         print(cfg.search.budget.line(spend(cost)))
     print(f"\nruns: {mask_credentials(tracker.uri)} (experiment {cfg.name!r}, parent run {parent})")

@@ -18,6 +18,7 @@ from filelock import FileLock
 
 from tests.helpers import (
     SHARED_LOG_EVERY,
+    SHARED_REPLICATES,
     SHARED_SWEEP,
     clean_env,
     run_sweeplab,
@@ -56,6 +57,7 @@ def finished_sweep(request, tmp_path_factory, demo_assets) -> FinishedSweep:
             cfg = small_sweep_config(work, demo_assets)
             doc = yaml.safe_load(cfg.read_text())
             doc["train"]["log_every"] = SHARED_LOG_EVERY
+            doc["search"]["replicates"] = SHARED_REPLICATES
             cfg.write_text(yaml.safe_dump(doc))
             proc = run_sweeplab(
                 "sweep", str(cfg), "--name", SHARED_SWEEP, cwd=work, env=clean_env()

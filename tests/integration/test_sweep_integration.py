@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import evaluate
 import pytest
 from mlflow import MlflowClient
 
-from tests.helpers import ROOT, SET_METRICS, run_python, run_sweeplab, small_sweep_config
+from tests.helpers import (
+    ROOT,
+    SET_METRICS,
+    SHARED_REPLICATES,
+    run_python,
+    run_sweeplab,
+    small_sweep_config,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,9 +39,12 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets, finished_sweep):
     exp = client.get_experiment_by_name("itest")
     runs = client.search_runs([exp.experiment_id])
     parents = [r for r in runs if r.data.tags.get("sweeplab.kind") == "sweep"]
-    children = [r for r in runs if r.data.tags.get("sweeplab.kind") == "trial"]
-    # ... then one parent, two children pointing at it, all finished.
-    assert len(parents) == 1 and len(children) == 2
+    trial_runs = [r for r in runs if r.data.tags.get("sweeplab.kind") == "trial"]
+    children = [r for r in trial_runs if "sweeplab.role" not in r.data.tags]
+    replicas = [r for r in trial_runs if r.data.tags.get("sweeplab.role") == "replicate"]
+    # ... then one parent, two search trials and their two replicates (`search.replicates`)
+    # pointing at it, all finished.
+    assert len(parents) == 1 and len(children) == 2 and len(replicas) == SHARED_REPLICATES
     parent = parents[0]
     assert parent.info.status == "FINISHED"
     trial_ids = set()
@@ -66,6 +77,16 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets, finished_sweep):
         adapter = {a.path for a in client.list_artifacts(child.info.run_id, "adapter")}
         assert "adapter/adapter_model.safetensors" in adapter
     assert len(trial_ids) == 2
+    # Each replicate re-ran one search trial's configuration with another training seed.
+    assert {r.data.tags["sweeplab.replicate_of"] for r in replicas} == trial_ids
+    by_trial = {c.data.tags["sweeplab.trial_id"]: c for c in children}
+    for rep in replicas:
+        twin = by_trial[rep.data.tags["sweeplab.replicate_of"]]
+        assert rep.info.status == "FINISHED" and rep.data.tags["mlflow.parentRunId"]
+        for key in ("lora.r", "mix.openorca", "curriculum", "train.max_steps"):
+            assert rep.data.params[key] == twin.data.params[key]
+        assert int(rep.data.params["train.seed"]) == int(twin.data.params["train.seed"]) + 1000
+    assert "2 replicate(s) with another training seed" in out
     # What each trial cost, and the sweep's sums on the parent run (CPU trials: CPU-seconds
     # held = 1 CPU x wall).
     for child in children:
@@ -74,10 +95,10 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets, finished_sweep):
         assert m["cost/tokens_trained"] > 0 and m["cost/tokens_generated"] > 0
         assert 0 < m["cost/eval_share"] < 1
     for key in ("cost/wall_s", "cost/accelerator_s", "cost/tokens_trained"):
-        total = sum(c.data.metrics[key] for c in children)
+        total = sum(c.data.metrics[key] for c in trial_runs)  # replicates cost too
         assert parent.data.metrics[key] == pytest.approx(total, rel=1e-6)
-    assert parent.data.metrics["cost/trials"] == 2
-    assert "CPU_h" in out and "cost: 2 trial(s)" in out
+    assert parent.data.metrics["cost/trials"] == 4
+    assert "CPU_h" in out and "cost: 2 trial(s)" in out and "replicates: 2 run(s)" in out
     # The trial with OpenOrca rows really trained on them.
     by_mix = {c.data.params["mix.openorca"]: c for c in children}
     assert set(by_mix) == {"0.0", "0.3"}
@@ -128,7 +149,7 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets, finished_sweep):
     versions = client.search_model_versions("name = 'itest'")
     assert len(versions) == 1
     version = client.get_model_version_by_alias("itest", "champion")
-    best = max(children, key=lambda c: c.data.metrics["objective"])
+    best = max(trial_runs, key=lambda c: c.data.metrics["objective"])
     assert version.run_id == best.info.run_id
     assert version.tags["sweeplab.forced"] == "true"
     assert version.tags["sweeplab.failed_gates"] == "alpaca/meteor >= 2"
@@ -180,6 +201,31 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets, finished_sweep):
     assert f"{delta:+.1f}%" in md
     logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
     assert {"report/report.md", "report/report.html"} <= logged
+
+    # Its verdicts count the training noise the replicates measured: the pooled SD it
+    # states is the one recomputed from the runs' logged metrics, each pair compared at its
+    # largest common step (a trial ASHA stopped at step 8 against its replicate's step 8).
+    def at(run, key, step):
+        return next(
+            m.value for m in client.get_metric_history(run.info.run_id, key) if m.step == step
+        )
+
+    for ds in ("alpaca", "openorca"):
+        key = f"{ds}/meteor"
+        diffs = []
+        for rep in replicas:
+            twin = by_trial[rep.data.tags["sweeplab.replicate_of"]]
+            step = max(m.step for m in client.get_metric_history(twin.info.run_id, key))
+            diffs.append(100 * (at(rep, key, step) - at(twin, key, step)))
+        sd = (sum(d * d / 2 for d in diffs) / len(diffs)) ** 0.5  # pooled over two pairs
+        assert f"{key} {sd:.2f}" in md
+    assert "from 2 replicate group(s) of 4 runs (in-sweep)" in md
+    assert "ignore training noise" not in md
+    # ... and are judged together: how many, at what false discovery rate.
+    judged = re.search(r"(\d+) verdicts judged together, false discovery rate held at 5%", md)
+    rows = [line for line in md.splitlines() if re.match(r"\| \w+/\w+ \| [-+n]", line)]
+    with_p = [r for r in rows if r.split("|")[5].strip() != "n/a"]
+    assert judged and int(judged.group(1)) == len(with_p)
 
 
 def test_a_base_model_that_needs_remote_code_is_refused_and_runs_none(tmp_path, demo_assets):
