@@ -99,7 +99,9 @@ def test_confirm_adds_replicates_and_the_report_is_seed_aware(tmp_path, demo_ass
     assert proc.returncode == 0, proc.stderr[-3000:]
     md = (tmp_path / "runs" / "reports" / "itest" / "report.md").read_text()
     assert "## Seed-to-seed spread" in md and "## Seed-aware verdicts" in md
-    assert "example-only" in md and "## Trials stopped early" in md
+    assert "*search*: the search's single-seed trials" in md and "## Trials stopped early" in md
+    # The confirmed replicates are the report's measure of training noise as well.
+    assert re.search(r"from 2 replicate group\(s\) of \d+ runs \(confirm\)", md), md[:1500]
     assert "Spent: 7 trial(s)" in md and "Cost: this verdict rests on 3 trial(s)" in md
     assert stopped.data.tags["sweeplab.trial_id"] in md.split("## Trials stopped early")[1]
     spread = md.split("## Seed-to-seed spread")[1].split("## Seed-aware verdicts")[0]
