@@ -6,7 +6,12 @@ With several objectives the comparison follows the promotion's pick rule
 (`sweeps.objective.Pick`): `first: <metric>` compares on that objective; `weights`
 compares the weighted sum of the objectives' differences (each signed so that higher is
 better), its interval the weighted sum of the per-objective interval ends: wider than the
-joint one, so a challenger that beats the champion under it beats it under the joint one."""
+joint one, so a challenger that beats the champion under it beats it under the joint one.
+
+Training noise counts as in the report's verdicts (`sweeps.report.noise`): the two runs are
+two training seeds' draws, so where the sweep measured its seed-to-seed spread (its
+replicates, or `sweeplab confirm`'s), the interval holds that spread as well as the examples'
+(weight 2: one run on each side); without a measure it says it is examples only."""
 
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ from common.tags import FINAL_TABLE
 from mlflow_server.registry import download_run_dir
 from mlflow_server.tracking import Tracker
 from sweeps.objective import Objective, Pick, metric_parts
-from sweeps.report.effects import ExampleScores, paired_effect
+from sweeps.report.effects import ExampleScores, estimate, paired_boot
+from sweeps.report.noise import Noise, with_noise
 from sweeps.report.runs import _scores
 
 
@@ -33,6 +39,8 @@ class Comparison:
     n: int
     """Shared eval examples."""
     mode: str
+    evidence: str = ""
+    """What the interval counts: examples only, or examples + training noise."""
 
     @property
     def beats(self) -> bool:
@@ -45,7 +53,7 @@ class Comparison:
             return f"{self.objective}: no eval examples shared with the champion"
         return (
             f"{self.objective} {self.points:+.2f} pts [{self.low:+.2f}, {self.high:+.2f}] "
-            f"over {self.n} shared examples ({self.mode})"
+            f"over {self.n} shared examples ({self.mode}; {self.evidence or 'examples'})"
         )
 
 
@@ -62,8 +70,11 @@ def compare(
     challenger: dict[tuple[str, str], dict],
     objective: str,
     mode: str,
+    noise: Noise | None = None,
 ) -> Comparison:
-    """The paired bootstrap of challenger minus champion on their shared examples."""
+    """The paired bootstrap of challenger minus champion on their shared examples, with
+    the measured training noise of the objective's metric (a mean over sets: the mean of
+    their pooled SDs, an upper bound on the mean's SD) where there is one."""
     datasets, metric = metric_parts(objective)
     pairs: list[tuple[ExampleScores, ExampleScores]] = []
     for ds in datasets:
@@ -75,8 +86,16 @@ def compare(
     n = sum(c.n for c, _ in pairs)
     if not pairs:
         return Comparison(objective, None, None, None, 0, mode)
-    points, low, high = paired_effect(pairs, metric)
-    return Comparison(objective, points, low, high, n, mode)
+    point, boot = paired_boot(pairs, metric)
+    e = estimate(objective, point, boot, "paired", n)
+    sds = [noise.of(f"{ds}/{metric}") for ds in datasets] if noise is not None else [None]
+    if all(sd is not None for sd in sds):
+        sd, dof = sum(s[0] for s in sds) / len(sds), min(s[1] for s in sds)
+        single = Noise({objective: sd}, {objective: dof}, noise.groups, noise.runs, noise.sources)
+        e = with_noise(e, single, 2.0)
+    else:
+        e = with_noise(e, None, 2.0)
+    return Comparison(objective, e.points, e.low, e.high, n, mode, e.evidence)
 
 
 def compare_by_rule(
@@ -84,20 +103,21 @@ def compare_by_rule(
     challenger: dict[tuple[str, str], dict],
     goal: Objective,
     pick: Pick,
+    noise: Noise | None = None,
 ) -> Comparison:
     """`compare` on the rule's objective (`first`), or on the weighted sum (`weights`)."""
     if pick.first is not None:
-        return compare(champion, challenger, pick.first, goal.target(pick.first).mode)
+        return compare(champion, challenger, pick.first, goal.target(pick.first).mode, noise)
     parts = []
     for metric, weight in (pick.weights or {}).items():
-        c = compare(champion, challenger, metric, goal.target(metric).mode)
+        c = compare(champion, challenger, metric, goal.target(metric).mode, noise)
         if c.points is None:
             return Comparison(str(pick), None, None, None, 0, "max")
         w = weight if c.mode == "max" else -weight  # higher is better, weighted
         ends = (w * c.low, w * c.high)
         parts.append((w * c.points, min(ends), max(ends), c.n))
     points, low, high = (sum(p[i] for p in parts) for i in range(3))
-    return Comparison(str(pick), points, low, high, min(p[3] for p in parts), "max")
+    return Comparison(str(pick), points, low, high, min(p[3] for p in parts), "max", c.evidence)
 
 
 def compare_runs(
@@ -106,9 +126,11 @@ def compare_runs(
     challenger_run: str,
     goal: Objective,
     pick: Pick | None = None,
+    noise: Noise | None = None,
 ) -> Comparison:
-    """Challenger against champion under `pick` (default: the first objective)."""
+    """Challenger against champion under `pick` (default: the first objective), with the
+    challenger's sweep's measured training `noise`."""
     with tempfile.TemporaryDirectory() as tmp:
         a = final_rows(tracker, champion_run, Path(tmp))
         b = final_rows(tracker, challenger_run, Path(tmp))
-    return compare_by_rule(a, b, goal, pick or goal.default_pick())
+    return compare_by_rule(a, b, goal, pick or goal.default_pick(), noise)

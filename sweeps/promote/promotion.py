@@ -60,6 +60,7 @@ from sweeps.objective import Objective, Pick, Target, metric_value
 from sweeps.promote.champion import Comparison, compare_runs
 from sweeps.promote.shipping import build_code_dir, requirements
 from sweeps.report.leaderboard import Row, rows_from_runs
+from sweeps.report.noise import Noise, measure_runs
 from sweeps.report.runs import load_sweep
 from training.config import ModelConfig
 from training.loading import is_local
@@ -249,6 +250,7 @@ def _crown(
     goal: Objective,
     pick: Pick | None,
     force: bool,
+    noise: Noise | None = None,
 ) -> tuple[str | None, Comparison | None]:
     """Point `challenger` at the version; move the champion alias if it has earned it."""
     client = tracker.client
@@ -258,7 +260,7 @@ def _crown(
     set_alias(client, name, CHALLENGER, version)
     comparison = None
     if current is not None:
-        comparison = compare_runs(tracker, current.run_id, best.run_id, goal, pick)
+        comparison = compare_runs(tracker, current.run_id, best.run_id, goal, pick, noise)
         tag_version(client, name, version, {VS_CHAMPION_TAG: comparison.text()})
         if not comparison.beats and not force:
             return current.version, comparison
@@ -298,11 +300,8 @@ def promote(
     if objective or mode:  # `--objective` / `--mode`: one metric ranks, constraints still hold
         target = Target(metric=objective or goal.first.metric, mode=mode or goal.first.mode)
         goal, pick = Objective((target,), goal.constraints), None
-    rows = [
-        r
-        for r in rows_from_runs(tracker.trial_runs(parent.info.run_id), cfg)
-        if r.status == "FINISHED"
-    ]
+    runs = tracker.trial_runs(parent.info.run_id)
+    rows = [r for r in rows_from_runs(runs, cfg) if r.status == "FINISHED"]
     try:
         best, rule = choose(rows, goal, pick)
     except PromotionRefused as exc:
@@ -317,7 +316,8 @@ def promote(
     alias = alias or cfg.promotion.alias
     shown = ("objective",) if not goal.multi and not objective else goal.metrics
     version, created = _register(tracker, parent, cfg, best, shown, failed, name, rule)
-    champion, comparison = _crown(tracker, name, alias, version, best, goal, pick, force)
+    noise = measure_runs(runs, cfg)  # the challenger's sweep's training noise, if measured
+    champion, comparison = _crown(tracker, name, alias, version, best, goal, pick, force, noise)
     merged = _merge(tracker, cfg, best, name, version) if merge else None
     return Promotion(
         name,

@@ -23,10 +23,11 @@ from dataclasses import dataclass, replace
 
 from scipy import stats
 
-from common.tags import POINT_TAG, REPLICATE_OF_TAG, ROLE_CONFIRM, ROLE_TAG
-from evaluation.metric_registry import METRICS, metric
+from common.tags import POINT_TAG, REPLICATE_OF_TAG, ROLE_CONFIRM, ROLE_TAG, is_search
+from evaluation.metric_registry import METRICS, metric, metric_keys
 from sweeps.report.compliance import compliance
 from sweeps.report.effects import LEVEL, Effect, pooled_sd
+from sweeps.report.leaderboard import rows_from_runs
 from sweeps.report.runs import TableCache, Trial
 
 EXAMPLES_ONLY = "examples only (training noise not counted)"
@@ -129,6 +130,20 @@ def measure(
         }
     )
     return Noise(sd, dof, len(groups), sum(len(g) for g in groups), tuple(sources))
+
+
+def measure_runs(runs: list, cfg) -> Noise | None:
+    """`measure` from MLflow runs' final metrics alone (no per-example tables: promotion):
+    a group counts only when every run in it ran its full budget."""
+
+    tags = {r.info.run_id: dict(r.data.tags) for r in runs}
+    rows = [r for r in rows_from_runs(runs, cfg) if r.status == "FINISHED"]
+    trials = [
+        Trial(r, dict(r.params), [] if r.stopped_early else [1], tags[r.run_id]) for r in rows
+    ]
+    search = [t for t in trials if is_search(t.tags)]
+    keys = metric_keys(cfg.data.names(), METRICS)
+    return measure(search, [t for t in trials if not is_search(t.tags)], keys)
 
 
 def net_weight_sq(pairs: list[tuple[str, str]]) -> float:

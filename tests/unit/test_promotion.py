@@ -139,6 +139,22 @@ def test_challenger_must_beat_the_champion_beyond_the_noise():
     assert not compare(champion, _rows([0.9] * 3, "dolly"), "alpaca/meteor", "max").beats
 
 
+def test_a_win_inside_the_measured_training_noise_keeps_the_champion():
+    from sweeps.report.noise import Noise
+
+    base = np.random.default_rng(1).uniform(0.2, 0.6, 40)
+    champion, better = _rows(list(base)), _rows(list(base + 0.03))
+    examples_only = compare(champion, better, "alpaca/meteor", "max")
+    assert examples_only.beats and examples_only.evidence.startswith("examples only")
+    # Given a seed-to-seed SD of 4 points (2 dof), a +3 point win is inside the noise ...
+    noise = Noise({"alpaca/meteor": 4.0}, {"alpaca/meteor": 2}, 2, 4, ("in-sweep",))
+    noisy = compare(champion, better, "alpaca/meteor", "max", noise)
+    assert noisy.points == pytest.approx(3.0) and not noisy.beats
+    assert noisy.low < 0 < noisy.high and "training noise" in noisy.text()
+    # ... and a +30 point one is not.
+    assert compare(champion, _rows(list(base + 0.3)), "alpaca/meteor", "max", noise).beats
+
+
 def test_mean_objective_pools_datasets_of_different_sizes():
     a = {**_rows([0.2] * 10, "alpaca"), **_rows([0.4] * 6, "dolly"), **_rows([0.1] * 8, "openorca")}
     b = {**_rows([0.3] * 10, "alpaca"), **_rows([0.4] * 6, "dolly"), **_rows([0.1] * 8, "openorca")}
