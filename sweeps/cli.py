@@ -68,6 +68,11 @@ def cmd_sweep(args) -> int:
     cfg = _load(args)
     if args.name is not None:
         cfg = cfg.model_copy(update={"name": check_name(args.name, "--name")})
+    if args.warm_from is not None:
+        earlier = check_name(args.warm_from, "--from")
+        cfg = cfg.model_copy(
+            update={"search": cfg.search.model_copy(update={"warm_start_from": earlier})}
+        )
     return _launch(cfg, args, label=args.config)
 
 
@@ -248,6 +253,13 @@ def _sweep_parsers(sub) -> None:
     p = sub.add_parser("sweep", help="run a sweep of LoRA SFT trials")
     _with_config(p)
     p.add_argument("--name", help="sweep name (default: the config's name)")
+    p.add_argument(
+        "--from",
+        dest="warm_from",
+        metavar="SWEEP",
+        help="start from a finished sweep: its trials as history, its front and the response "
+        "model's proposals first",
+    )
     _with_run(p, "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or runs/mlflow.db)")
     p = sub.add_parser("resume", help="continue a sweep that was interrupted or killed")
     p.add_argument(

@@ -141,6 +141,9 @@ class SearchConfig(Strict):
         description="Settings declared not to change results (`train.seed` always is): a "
         "dimension searching only these is reported as a noise check (an A/A test).",
     )
+    warm_start_from: str | None = Field(
+        None, description="A finished sweep (same store) to start from (`sweep --from`)."
+    )
     confirm: Confirm | None = Field(
         None,
         description="After the search, re-run the best configurations and the seed-like "

@@ -47,6 +47,7 @@ from sweeps.run.state import (
 from sweeps.run.trial import eval_items
 from sweeps.run.tuner import init_ray, run_sweep
 from sweeps.run.ui_views import CURVES_VIEW, RUNS_VIEW, views
+from sweeps.run.warm_start import WarmStart, describe, load_warm_start
 from training.base_model import ModelError, check_model_path
 from training.loading import DataError
 from training.prepare import PreparedData, prepare_data
@@ -89,6 +90,7 @@ def _launch_locked(
     retry_failed: bool,
 ) -> None:
     uri, continuing, undo = _record(cfg, place, tracking_uri)
+    warm = _warm_start(cfg, uri, place, undo)
     verb = "continuing" if continuing else "starting"
     print(f"sweep {cfg.name!r}: {verb}; preparing data ...", flush=True)
     data, bases = _prepare(cfg, place, ray_address, undo, label or cfg.name)
@@ -107,7 +109,9 @@ def _launch_locked(
         f"at a time; objective {cfg.search.goal().label()}",
         flush=True,
     )
-    parent, _ = run_sweep(cfg, data, bases, tracker, place, ray_address, None, retry_failed)
+    if warm is not None:
+        print(describe(warm), flush=True)
+    parent, _ = run_sweep(cfg, data, bases, tracker, place, ray_address, None, retry_failed, warm)
     if cfg.search.replicates:
         _replicate(cfg, data, bases, tracker, place, parent, ray_address)
     if not any(k.startswith("base/") for k in tracker.client.get_run(parent).data.metrics):
@@ -168,6 +172,19 @@ def _confirm(cfg, data, bases, tracker: Tracker, place: Place, top, seeds, ray_a
     if cfg.search.budget.limits():
         print(cfg.search.budget.line(spend(cost)))
     print(f"\nconfirmation of {cfg.name!r} done: `sweeplab report {cfg.name}` shows seed spread")
+
+
+def _warm_start(cfg: SweepConfig, uri: str, place: Place, undo) -> WarmStart | None:
+    """The earlier sweep `--from` names, read before anything slow; refused in one line (the
+    record undone) when it cannot be used."""
+    if cfg.search.warm_start_from is None:
+        return None
+    tracker = Tracker(uri, place.project, patience=cfg.tracking_patience)
+    try:
+        return load_warm_start(tracker, cfg, proposals=max(2, cfg.search.max_concurrent))
+    except ConfigError:
+        undo()
+        raise
 
 
 def _replicate(cfg, data, bases, tracker: Tracker, place: Place, parent: str, ray_address) -> None:

@@ -28,11 +28,31 @@ def constraint_values(trial, n: int) -> list[float]:
 
 
 class ConstrainedOptunaSearch(OptunaSearch):
-    """`OptunaSearch` that tells Optuna how far each finished trial is from its constraints."""
+    """`OptunaSearch` that tells Optuna how far each finished trial is from its constraints,
+    and that starts from `history`: (point, objective values, violations) of trials run
+    before (`sweeplab sweep --from`), added to its study as completed trials."""
 
-    def __init__(self, *args, goal: Objective, **kwargs):
+    def __init__(self, *args, goal: Objective, history=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.goal = goal
+        self.history = list(history)
+
+    def _setup_study(self, mode):
+        super()._setup_study(mode)
+        import optuna
+
+        for point, values, violations in self.history:
+            attrs = {CONSTRAINTS_ATTR: list(violations)} if self.goal.constraints else {}
+            self._ot_study.add_trial(
+                optuna.trial.create_trial(
+                    state=optuna.trial.TrialState.COMPLETE,
+                    params=dict(point),
+                    distributions=self._space,
+                    values=list(values),
+                    user_attrs=attrs,
+                )
+            )
+        self.history = []  # given once: a restored searcher has them in its study
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         ot_trial = self._ot_trials.get(trial_id)
@@ -41,10 +61,17 @@ class ConstrainedOptunaSearch(OptunaSearch):
         super().on_trial_complete(trial_id, result, error)
 
 
-def make_searcher(goal: Objective, seed: int, points: list[dict] | None) -> OptunaSearch:
+def make_searcher(
+    goal: Objective, seed: int, points: list[dict] | None, history=()
+) -> OptunaSearch:
     """Ray's `OptunaSearch` for `goal`: as always for one plain objective; with several
-    objectives or constraints, a seeded TPE sampler that knows them."""
+    objectives or constraints, a seeded TPE sampler that knows them; with `history`, one
+    that starts from those trials."""
     if not goal.multi and not goal.constraints:
+        if history:
+            return ConstrainedOptunaSearch(
+                seed=seed, points_to_evaluate=points, goal=goal, history=history
+            )
         return OptunaSearch(seed=seed, points_to_evaluate=points)
     import optuna
 
@@ -55,4 +82,6 @@ def make_searcher(goal: Objective, seed: int, points: list[dict] | None) -> Optu
         else None,
     )
     lists = {"metric": list(goal.metrics), "mode": list(goal.modes)} if goal.multi else {}
-    return ConstrainedOptunaSearch(sampler=sampler, points_to_evaluate=points, goal=goal, **lists)
+    return ConstrainedOptunaSearch(
+        sampler=sampler, points_to_evaluate=points, goal=goal, history=history, **lists
+    )

@@ -18,7 +18,7 @@ from ray.tune.schedulers import FIFOScheduler
 
 from common.dicts import flatten
 from common.errors import Exhausted, exhausted
-from common.tags import OBJECTIVE_TAG, SWEEP_CONFIG
+from common.tags import OBJECTIVE_TAG, SWEEP_CONFIG, WARM_START_TAG
 from common.uris import mask_credentials
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FINISHED, RUN_KILLED, Tracker
@@ -36,6 +36,7 @@ from sweeps.run.state import Place
 from sweeps.run.storage import Storage
 from sweeps.run.trainable import trainable
 from sweeps.run.unique_search import UniqueSearch
+from sweeps.run.warm_start import WarmStart
 from training.prepare import PreparedData
 
 
@@ -139,10 +140,16 @@ def can_restore(storage: Storage, name: str) -> bool:
 
 
 def make_tuner(
-    cfg: SweepConfig, fn, storage: Storage, logger: MlflowTrialLogger, retry_failed: bool = False
+    cfg: SweepConfig,
+    fn,
+    storage: Storage,
+    logger: MlflowTrialLogger,
+    retry_failed: bool = False,
+    warm: WarmStart | None = None,
 ) -> tune.Tuner:
     """A new Tuner, or the sweep's own restored from its folder (call within `attached`);
-    `retry_failed`: failed trials run again from their last checkpoint."""
+    `retry_failed`: failed trials run again from their last checkpoint; `warm`: a new one
+    starts from an earlier sweep (`sweeps.run.warm_start`)."""
     exp_dir = storage.path(cfg.name)
     fs = storage.ray_kwargs().get("storage_filesystem")
     goal = cfg.search.goal()
@@ -164,16 +171,7 @@ def make_tuner(
             mode=goal.first.mode,
             # Never the same searched values twice (Optuna's seeded TPE re-proposes them).
             # ... and none once the budget is spent (`sweeps.run.budget`).
-            search_alg=BudgetGate(
-                UniqueSearch(
-                    make_searcher(
-                        goal,
-                        cfg.search.seed,
-                        [dict(p) for p in cfg.search.points_to_evaluate] or None,
-                    )
-                ),
-                logger,
-            ),
+            search_alg=BudgetGate(_searcher(cfg, warm), logger),
             scheduler=scheduler(cfg, logger.rung_decision),
             num_samples=cfg.search.num_samples,
             max_concurrent_trials=cfg.search.max_concurrent,
@@ -183,6 +181,17 @@ def make_tuner(
         ),
         run_config=run_config(cfg, cfg.name, storage.ray_kwargs(), logger),
     )
+
+
+def _searcher(cfg: SweepConfig, warm: WarmStart | None) -> UniqueSearch:
+    points = [dict(p) for p in cfg.search.points_to_evaluate]
+    history = ()
+    if warm is not None:
+        points, history = warm.points(points), warm.history
+    inner = make_searcher(cfg.search.goal(), cfg.search.seed, points or None, history)
+    unique = UniqueSearch(inner)
+    unique.seen |= set(warm.tried) if warm is not None else set()
+    return unique
 
 
 def run_config(cfg: SweepConfig, name: str, where: dict, logger) -> tune.RunConfig:
@@ -209,6 +218,7 @@ def run_sweep(
     ray_address: str | None = None,
     out=None,
     retry_failed: bool = False,
+    warm: WarmStart | None = None,
 ) -> tuple[str, object]:
     """Run, or continue, the recorded sweep `cfg`; returns the parent run id and Ray's
     result grid. The sweep's record (`sweeps.run.state`) must be written first; `bases` holds
@@ -225,7 +235,8 @@ def run_sweep(
             # rows read, duplicates dropped, malformed rows skipped, train/eval sizes
             "data_stats": {s: st.as_dict() for s, st in data.stats.items()},
         },
-        {OBJECTIVE_TAG: cfg.search.goal().name(), **path_tags},
+        {OBJECTIVE_TAG: cfg.search.goal().name(), **path_tags}
+        | ({WARM_START_TAG: warm.earlier} if warm is not None else {}),
     )
     outbox = open_outbox(tracker, place.outbox(cfg.name), parent, out)
     outbox.put("artifacts", None, texts={SWEEP_CONFIG: json.dumps(shown, indent=1)})
@@ -237,7 +248,8 @@ def run_sweep(
     if retry_failed:
         reopen_failed(tracker, parent)
     fn = trial_fn(cfg, data, tracker, bases)
-    results = fit(cfg, lambda: make_tuner(cfg, fn, place.storage, logger, retry_failed), logger)
+    tuner = lambda: make_tuner(cfg, fn, place.storage, logger, retry_failed, warm)  # noqa: E731
+    results = fit(cfg, tuner, logger)
     _finish(cfg, logger, outbox, tracker, parent)
     if logger.exhausted:  # trials failed for it, the sweep ran on: said once, at the end
         raise Exhausted(logger.exhausted)
