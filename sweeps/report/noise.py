@@ -135,7 +135,6 @@ def measure(
 def measure_runs(runs: list, cfg) -> Noise | None:
     """`measure` from MLflow runs' final metrics alone (no per-example tables: promotion):
     a group counts only when every run in it ran its full budget."""
-
     tags = {r.info.run_id: dict(r.data.tags) for r in runs}
     rows = [r for r in rows_from_runs(runs, cfg) if r.status == "FINISHED"]
     trials = [

@@ -28,7 +28,7 @@ from mlflow_server.tracking import RUN_FINISHED, Tracker
 from sweeps.config import Choice, ConfigError, SweepConfig
 from sweeps.report.leaderboard import Row, rows_from_runs
 from sweeps.report.runs import SweepNotFound, load_sweep
-from sweeps.run.confirm_plan import _typed
+from sweeps.run.confirm_plan import _same, _typed
 from sweeps.run.unique_search import config_key
 
 
@@ -61,7 +61,7 @@ def _in_space(cfg: SweepConfig, row: Row) -> dict[str, Any] | None:
     for key, dim in cfg.search.space.items():
         value = _typed(cfg, key, row.params.get(key, ""))
         if isinstance(dim, Choice):
-            if not any(_alike(value, c) for c in dim.choice):
+            if not any(_same(value, c) for c in dim.choice):
                 return None
         else:
             try:
@@ -73,13 +73,6 @@ def _in_space(cfg: SweepConfig, row: Row) -> dict[str, Any] | None:
             value = int(value) if dim.integer else value
         point[key] = value
     return point
-
-
-def _alike(a: Any, b: Any) -> bool:
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return str(a) == str(b)
 
 
 def _first_difference(old: SweepConfig, new: SweepConfig) -> str:
