@@ -1,7 +1,7 @@
 """`sweeplab`: one parser, one function per command; exceptions become exit codes.
 
 Each command imports what it needs when it runs, so `sweeplab --help`, `validate`, `data`,
-`report` and `promote` (without `--merge`) never load torch, transformers, TRL, PEFT or Ray.
+`report`, `predict`, `promote` (without `--merge`) never load torch, transformers, TRL, PEFT, Ray.
 """
 
 from __future__ import annotations
@@ -180,6 +180,14 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from sweeps.report.predict import predict_command
+
+    check_name(args.sweep, "SWEEP")
+    print(predict_command(_tracker(args), args.sweep, args.values, args.json))
+    return 0
+
+
 def cmd_score(args) -> int:
     from evaluation.score_file import score_file
     from evaluation.wordnet import WordNetMissingError
@@ -208,14 +216,11 @@ def cmd_server(args) -> int:
 
 def _with_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="sweep config (YAML)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a setting, e.g. --set mix.openorca=0.1 (repeatable)",
-    )
+    _with_set(p, "overrides", "override a setting, e.g. --set mix.openorca=0.1 (repeatable)")
+
+
+def _with_set(p: argparse.ArgumentParser, dest: str, text: str) -> None:
+    p.add_argument("--set", dest=dest, action="append", default=[], metavar="KEY=VALUE", help=text)
 
 
 def _with_run(p: argparse.ArgumentParser, uri_help: str) -> None:
@@ -316,6 +321,10 @@ def _read_back_parsers(sub) -> None:
     p = sub.add_parser("report", help="write report.md/report.html: a verdict per dimension")
     _with_store(p)
     p.add_argument("--out", type=Path, help="output directory (default: runs/reports/SWEEP)")
+    p = sub.add_parser("predict", help="predicted metrics of a configuration (others: best's)")
+    _with_store(p)
+    _with_set(p, "values", "a searched value, e.g. --set mix.openorca=0.07 (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p = sub.add_parser("score", help="score predictions against references")
     p.add_argument("file", type=Path, help="JSONL with prediction and reference per line")
     p.add_argument("--per-example", action="store_true", help="also list per-example scores")
@@ -364,6 +373,7 @@ COMMANDS = {
     "promote": cmd_promote,
     "serve": cmd_serve,
     "report": cmd_report,
+    "predict": cmd_predict,
     "score": cmd_score,
     "server": cmd_server,
 }

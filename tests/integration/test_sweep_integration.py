@@ -195,7 +195,8 @@ def test_two_trial_sweep_logs_everything(tmp_path, demo_assets, finished_sweep):
     ):
         assert section in md
     page = (tmp_path / "r1" / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 2 and "<table>" in page
+    # Two plots, and "How much to mix"'s curves (the sweep searched mix.openorca).
+    assert page.count("data:image/png;base64,") == 3 and "<table>" in page
     seed_run = by_mix["0.0"]
     delta = seed_run.data.metrics["openorca/meteor_delta_pct"]
     assert f"{delta:+.1f}%" in md

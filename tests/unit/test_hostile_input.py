@@ -202,7 +202,7 @@ def test_hostile_json_read_back_from_the_store_is_one_line(tmp_path, mlflow_uri,
     (tmp_path / "up").mkdir()
     (tmp_path / "up" / "sweep_config.json").write_text("[" * 200_000 + "]" * 200_000)
     client.log_artifact(run.info.run_id, str(tmp_path / "up" / "sweep_config.json"))
-    for command in ("promote", "report"):
+    for command in ("promote", "report", "predict"):
         assert main([command, "hostile", "--tracking-uri", mlflow_uri]) == 2
         err = capsys.readouterr().err.strip()
         assert err == f"sweeplab {command}: error: an input is nested too deeply to read", err

@@ -101,6 +101,7 @@ print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(%r))))
         ["data", "configs/demo.yaml"],
         ["report", "no-such-sweep", "--tracking-uri", "sqlite:///{tmp}/mlflow.db"],
         ["promote", "no-such-sweep", "--tracking-uri", "sqlite:///{tmp}/mlflow.db"],
+        ["predict", "no-such-sweep", "--tracking-uri", "sqlite:///{tmp}/mlflow.db"],
     ],
 )
 def test_reading_commands_never_import_the_training_stack(argv, tmp_path, demo_assets):
