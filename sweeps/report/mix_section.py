@@ -110,7 +110,9 @@ def _curve_lines(cfg: SweepConfig, model: ResponseModel, c: Curve, best: Trial) 
             if goal.constraints
             else ""
         )
-        line = f"- **Best compromise** ({rule}): {c.dim} = {_peak_text(chosen)}"
+        unmodelled = [k.metric for k in goal.constraints if k.metric not in c.draws]
+        where = f"not computed (no model of {', '.join(unmodelled)})" if unmodelled else None
+        line = f"- **Best compromise** ({rule}): {where or f'{c.dim} = {_peak_text(chosen)}'}"
         if chosen is not None and chosen.feasible is not None:
             line += f"; the constraints hold there with probability {chosen.feasible:.2f}"
         md.append(line)
