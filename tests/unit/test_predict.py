@@ -33,7 +33,11 @@ POINTS = [  # (lora.r, mix.openorca, mix.dolly, curriculum): 10 of the demo's co
 @pytest.fixture
 def store(tmp_path, mlflow_uri):
     """The sweep `syn` (configs/demo.yaml) with 10 finished trials in a fresh store."""
-    cfg = load_config(ROOT / "configs" / "demo.yaml", [f"name={NAME}"])
+    return _write(tmp_path, mlflow_uri), mlflow_uri
+
+
+def _write(tmp_path, mlflow_uri, *overrides: str):
+    cfg = load_config(ROOT / "configs" / "demo.yaml", [f"name={NAME}", *overrides])
     tracker = Tracker(mlflow_uri, tmp_path)
     parent = tracker.start_sweep(NAME, {}, {})
     config = tmp_path / "sweep_config.json"
@@ -52,7 +56,7 @@ def store(tmp_path, mlflow_uri):
         metrics["objective"] = metrics["openorca/meteor"]
         tracker.log_metrics(run, metrics, 200)
         tracker.end_run(run)
-    return cfg, mlflow_uri
+    return cfg
 
 
 def _from_store(cfg, uri: str) -> list[Trial]:
@@ -148,3 +152,16 @@ def test_report_shows_how_much_to_mix_and_its_validation_matches_a_recomputation
         assert cells[1:4] == [str(v.runs), str(v.configurations), f"{v.rho:.2f}"]
         assert cells[4] == f"{100 * v.coverage:.0f}% ({v.inside}/{v.runs})"
         assert re.fullmatch(r"ok|\*\*not to be trusted\*\*: .+", cells[5])
+
+
+def test_constraints_get_a_probability_and_a_compromise(tmp_path, mlflow_uri, capsys):
+    # Alpaca METEOR may lose at most 5% against 0.3 (its delta), i.e. stay above 0.285.
+    _write(tmp_path, mlflow_uri, "search.constraints=['alpaca/meteor_delta_pct >= -5']")
+    rc, out, _ = _predict(mlflow_uri, capsys, "--set", "mix.openorca=0.4", "--json")
+    assert rc == 0
+    (held,) = json.loads(out)["constraints"]
+    assert held["constraint"] == "alpaca/meteor_delta_pct >= -5" and 0 <= held["p_holds"] <= 1
+    md_path, _ = build_report(Tracker(mlflow_uri, tmp_path), NAME, tmp_path / "report")
+    md = md_path.read_text(encoding="utf-8")
+    assert "**Best compromise** (promotion's rule `first: openorca/meteor`, subject to " in md
+    assert "| alpaca/meteor_delta_pct | 10 | 10 |" in md  # validated like the others
