@@ -44,7 +44,7 @@ LEVEL = 0.90
 Z = NormalDist().inv_cdf((1 + LEVEL) / 2)
 MAX_RUNS = 150
 """Runs a model is fitted on at most (a deterministic sample beyond): a GP costs n³."""
-REFIT_MAX = 40
+REFIT_MAX = 30
 """Runs up to which validation refits the model for each configuration left out (beyond:
 the closed form with the full fit's hyperparameters)."""
 MIN_TRUSTED = (5, 0.5, 0.75)
