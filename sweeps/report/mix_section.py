@@ -14,7 +14,13 @@ from sweeps.config import SweepConfig
 from sweeps.objective import metric_value
 from sweeps.report.encoding import number
 from sweeps.report.mix_curves import Curve, Peak, best_share, change, compromise
-from sweeps.report.response import LEVEL, ResponseModel, Validation, section_metrics
+from sweeps.report.response import (
+    LEVEL,
+    ResponseModel,
+    Validation,
+    metric_range,
+    section_metrics,
+)
 from sweeps.report.runs import Trial
 from sweeps.report.seeds import is_replicate
 
@@ -45,7 +51,8 @@ def _on_curve(model: ResponseModel, c: Curve) -> list[tuple[Trial, dict]]:
 
 def _cell(c: Curve, metric: str, share: float) -> str:
     p = c.predictions[metric][c.at(share)]
-    return f"{p.mean:.4f} [{p.low:.4f}, {p.high:.4f}]"
+    f = ".4f" if metric_range(metric) else ".2f"  # a 0..1 metric, or a delta in %
+    return f"{p.mean:{f}} [{p.low:{f}}, {p.high:{f}}]"
 
 
 def _peak_text(p: Peak | None) -> str:
@@ -119,9 +126,10 @@ def _curve_lines(cfg: SweepConfig, model: ResponseModel, c: Curve, best: Trial) 
     if chosen is not None:
         base = float(c.shares[0])
         moves = []
-        for m in shown:
-            mean, lo, hi = change(c, m, chosen.share, base)
-            moves.append(f"{m} {100 * mean:+.1f} pts [{100 * lo:+.1f}, {100 * hi:+.1f}]")
+        for m in shown:  # a 0..1 metric in points, another (a delta in %) in its own units
+            k, unit = (100, " pts") if metric_range(m) else (1, "")
+            mean, lo, hi = (k * x for x in change(c, m, chosen.share, base))
+            moves.append(f"{m} {mean:+.1f}{unit} [{lo:+.1f}, {hi:+.1f}]")
         md.append(f"- What {chosen.share:.3g} costs against {base:g}: " + "; ".join(moves) + ".")
     return md + [""]
 

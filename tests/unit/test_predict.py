@@ -165,3 +165,6 @@ def test_constraints_get_a_probability_and_a_compromise(tmp_path, mlflow_uri, ca
     md = md_path.read_text(encoding="utf-8")
     assert "**Best compromise** (promotion's rule `first: openorca/meteor`, subject to " in md
     assert "| alpaca/meteor_delta_pct | 10 | 10 |" in md  # validated like the others
+    cost = next(x for x in md.splitlines() if x.startswith("- What "))
+    assert re.search(r"alpaca/meteor [+-]\d+\.\d pts \[", cost)  # a 0..1 metric: points
+    assert re.search(r"alpaca/meteor_delta_pct [+-]\d+\.\d \[", cost)  # a delta: its own %
