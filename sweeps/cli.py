@@ -21,6 +21,7 @@ mask_own_command_line()
 from pydantic import ValidationError  # noqa: E402
 
 from common.errors import exhausted, first_line  # noqa: E402
+from sweeps.cli_server import cmd_server, server_parser  # noqa: E402
 from sweeps.config import SweepConfig, error_line, load_config, localize  # noqa: E402
 from sweeps.names import check_name  # noqa: E402
 
@@ -200,20 +201,6 @@ def cmd_score(args) -> int:
     return 0
 
 
-def cmd_server(args) -> int:
-    from mlflow_server.server import serve
-
-    return serve(
-        args.host,
-        args.port,
-        args.backend_store_uri,
-        args.artifacts_destination,
-        args.basic_auth,
-        allowed_hosts=args.allowed_hosts,
-        cors_allowed_origins=args.cors_allowed_origins,
-    )
-
-
 def _with_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="sweep config (YAML)")
     _with_set(p, "overrides", "override a setting, e.g. --set mix.openorca=0.1 (repeatable)")
@@ -330,29 +317,6 @@ def _read_back_parsers(sub) -> None:
     p.add_argument("--per-example", action="store_true", help="also list per-example scores")
 
 
-def _server_parser(sub) -> None:
-    p = sub.add_parser(
-        "server",
-        help="start an MLflow tracking server",
-        description="A real MLflow tracking server process for a team (serves artifacts).",
-    )
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
-    p.add_argument("--port", type=int, default=5000)
-    p.add_argument(
-        "--backend-store-uri",
-        help="default: $MLFLOW_BACKEND_STORE_URI, else sqlite:///runs/server.db (a password "
-        "is better kept in the environment variable than on a command line)",
-    )
-    p.add_argument("--artifacts-destination", type=Path, default=Path("runs/server-artifacts"))
-    p.add_argument(
-        "--basic-auth",
-        action="store_true",
-        help="run MLflow's basic-auth app (needed for a --host other than loopback)",
-    )
-    p.add_argument("--allowed-hosts", help="MLflow's --allowed-hosts (Host header allow-list)")
-    p.add_argument("--cors-allowed-origins", help="MLflow's --cors-allowed-origins")
-
-
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sweeplab", description=__doc__.splitlines()[0].strip("`")
@@ -360,7 +324,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _sweep_parsers(sub)
     _read_back_parsers(sub)
-    _server_parser(sub)
+    server_parser(sub)
     return parser
 
 
