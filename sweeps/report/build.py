@@ -21,8 +21,9 @@ from sweeps.report.importance import as_metrics, importance_section, importances
 from sweeps.report.judgement import judge_report
 from sweeps.report.leaderboard import best, rows_from_runs
 from sweeps.report.mix_section import PLOT as MIX_PLOT
-from sweeps.report.mix_section import mix_section, plot_mix
+from sweeps.report.mix_section import how_much_to_mix
 from sweeps.report.plots import plot_deltas, plot_objective_by_dimension
+from sweeps.report.response import seed_sd
 from sweeps.report.runs import TableCache, Trial, evaluated_steps, load_sweep
 from sweeps.report.seeds import by_point, is_confirmed, is_replicate, seed_sections
 from sweeps.report.spend import cost_section
@@ -49,23 +50,6 @@ def finished_trials(tracker: Tracker, parent, cfg) -> list[Trial]:
         )
         for r in rows
     ]
-
-
-def how_much_to_mix(cfg, found: list[Trial], best_t: Trial, out_dir: Path) -> list[str]:
-    """The response model on the finished runs (trials and replicates), its validation, the
-    mixture shares' curves (`sweeps.report.mix_section`) and their plot in `out_dir`."""
-    from sweeps.report.mix_curves import curves
-    from sweeps.report.response import fit_responses, searched, section_metrics
-
-    (out_dir / MIX_PLOT).unlink(missing_ok=True)
-    try:
-        model = fit_responses(cfg, found, section_metrics(cfg))
-    except ValueError as exc:
-        return mix_section(cfg, None, [], [], best_t, None, str(exc))
-    checks = [model.validate(k) for k in section_metrics(cfg) if k in model.models]
-    lines = curves(cfg, model, searched(cfg, best_t))
-    plot = plot_mix(cfg, model, lines, out_dir / MIX_PLOT).name if lines else None
-    return mix_section(cfg, model, lines, checks, best_t, plot)
 
 
 def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Path]:
@@ -108,7 +92,7 @@ def build_report(tracker: Tracker, sweep: str, out_dir: Path) -> tuple[Path, Pat
             + front_md
             + verdicts(cfg, trials, judged)
             + importance_section(cfg, importance)
-            + how_much_to_mix(cfg, found, best_t, out_dir)
+            + how_much_to_mix(cfg, found, best_t, out_dir, seed_sd(judged.noise))
             + seed_sections(cfg, reps, judged.effects, judged.seed_aware)
             + stopped_section(trials)
             + sections.lengths(compare, cfg.data.names())

@@ -6,6 +6,7 @@ validation, so that a curve not to be trusted says so."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ from sweeps.report.response import (
     LEVEL,
     ResponseModel,
     Validation,
+    fit_responses,
     metric_range,
+    searched,
     section_metrics,
 )
 from sweeps.report.runs import Trial
@@ -228,3 +231,25 @@ def plot_mix(cfg: SweepConfig, model: ResponseModel, curves: list[Curve], path: 
     fig.suptitle(f"{cfg.name}: how much to mix (black: trials on the curve; grey: elsewhere)")
     save_figure(fig, path)
     return path
+
+
+def how_much_to_mix(
+    cfg: SweepConfig,
+    found: list[Trial],
+    best: Trial,
+    out_dir: Path,
+    seed_sd: Mapping[str, float] | None = None,
+) -> list[str]:
+    """The section, from the response model on the finished runs (trials and replicates;
+    `seed_sd`: the measured seed noise per metric), with its plot in `out_dir`."""
+    from sweeps.report.mix_curves import curves
+
+    (out_dir / PLOT).unlink(missing_ok=True)
+    try:
+        model = fit_responses(cfg, found, section_metrics(cfg), seed_sd)
+    except ValueError as exc:
+        return mix_section(cfg, None, [], [], best, None, str(exc))
+    checks = [model.validate(k) for k in section_metrics(cfg) if k in model.models]
+    lines = curves(cfg, model, searched(cfg, best))
+    plot = plot_mix(cfg, model, lines, out_dir / PLOT).name if lines else None
+    return mix_section(cfg, model, lines, checks, best, plot)

@@ -11,6 +11,7 @@ sweep never tried: one line, exit 2.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from statistics import NormalDist
@@ -23,8 +24,10 @@ from mlflow_server.tracking import Tracker
 from sweeps.config import ConfigError, SweepConfig, error_line, parse_overrides
 from sweeps.objective import Objective
 from sweeps.report.encoding import Encoder
-from sweeps.report.response import LEVEL, all_metrics, fit_responses, searched
-from sweeps.report.runs import Trial, load_sweep
+from sweeps.report.noise import measure
+from sweeps.report.response import LEVEL, all_metrics, fit_responses, searched, set_metrics
+from sweeps.report.response import seed_sd as noise_sd
+from sweeps.report.runs import TableCache, Trial, load_sweep
 from sweeps.report.seeds import is_replicate
 
 FAR = 0.5
@@ -86,25 +89,36 @@ def _holds(cfg: SweepConfig, pred: Mapping) -> list[dict]:
     return out
 
 
+def search_trials(found: list[Trial]) -> list[Trial]:
+    return [t for t in found if not is_replicate(t)]
+
+
 def predict(
     tracker: Tracker,
     sweep: str,
     given: list[tuple[str, Any]],
     seed_sd: Mapping[str, float] | None = None,
 ) -> dict:
-    """The prediction for one configuration, as a JSON-ready dict."""
+    """The prediction for one configuration, as a JSON-ready dict. `seed_sd`: the seed noise
+    per metric (default: what the sweep's replicates measured, if any)."""
     from sweeps.report.build import finished_trials
 
     parent, cfg = load_sweep(tracker, sweep)
     found = finished_trials(tracker, parent, cfg)
     goal = cfg.search.goal()
-    search = [t.row for t in found if not is_replicate(t)]
+    search = [t.row for t in search_trials(found)]
     # The best trial; none meets the constraints: the best on the first objective.
     top = goal.best(search) or Objective((goal.first,)).best(search)
     if top is None:
         raise ValueError(f"sweep {sweep!r} has no finished trial to predict from")
     best = next(t for t in found if t.row.run_id == top.run_id)
     point, keys = configuration(cfg, given, best)
+    if seed_sd is None:  # the noise the sweep's replicates measured, as the report does
+        reps = [t for t in found if is_replicate(t)]
+        with tempfile.TemporaryDirectory() as tmp:
+            tables = TableCache(tracker, Path(tmp))
+            noise = measure(search_trials(found), reps, set_metrics(cfg, found), tables)
+        seed_sd = noise_sd(noise)
     model = fit_responses(cfg, found, all_metrics(cfg, found), seed_sd)
     pred = model.predict(point)
     near, distance = model.nearest(point)

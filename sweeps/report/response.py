@@ -38,6 +38,7 @@ from sweeps.objective import metric_value
 from sweeps.report import gp
 from sweeps.report.effects import pooled_sd
 from sweeps.report.encoding import Encoder, number
+from sweeps.report.noise import Noise
 from sweeps.report.runs import Trial, reported
 
 LEVEL = 0.90
@@ -115,6 +116,14 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
+def seed_sd(noise: Noise | None) -> dict[str, float]:
+    """The seed-to-seed SD the sweep measured (`sweeps.report.noise`, in points) per metric,
+    in the metric's own units: the floor of each model's noise."""
+    if noise is None:
+        return {}
+    return {k: found[0] / 100 for k in noise.sd if (found := noise.of(k)) is not None}
+
+
 def searched(cfg: SweepConfig, t: Trial) -> dict[str, Any]:
     """A run's searched values as the search gave them: its `sweeplab.search.<key>` tags
     (a local model path is a param only as name + hash), else its params."""
@@ -156,11 +165,14 @@ def section_metrics(cfg: SweepConfig) -> list[str]:
     return list(dict.fromkeys(keys + goal_metrics(cfg)))
 
 
+def set_metrics(cfg: SweepConfig, trials: Sequence[Trial]) -> list[str]:
+    """`set/metric` of every registry metric the trials logged on every set."""
+    return metric_keys(cfg.data.names(), reported(list(trials), cfg.data.names()))
+
+
 def all_metrics(cfg: SweepConfig, trials: Sequence[Trial]) -> list[str]:
-    """Every registry metric the trials logged on every set, then the objectives and the
-    constraints' metrics not among them."""
-    sets = metric_keys(cfg.data.names(), reported(list(trials), cfg.data.names()))
-    return list(dict.fromkeys(sets + goal_metrics(cfg)))
+    """`set_metrics`, then the objectives and the constraints' metrics not among them."""
+    return list(dict.fromkeys(set_metrics(cfg, trials) + goal_metrics(cfg)))
 
 
 @dataclass
@@ -314,7 +326,7 @@ def fit_responses(
         given = (seed_sd or {}).get(key)
         sd, repeated = replicate_sd(y[idx], groups[idx])
         if given is not None:
-            floor, noise_from[key] = given**2, "seed SD given"
+            floor, noise_from[key] = given**2, "the sweep's measured seed-to-seed SD"
         elif sd is not None:
             floor = sd**2
             noise_from[key] = f"pooled over {repeated} replicated configuration(s)"
