@@ -11,7 +11,7 @@ learned, instead of from nothing.
   and its front is run again at the new settings.
 - **First proposals**: the earlier sweep's Pareto front (one objective: its best) in this
   sweep's space, unless already run; then the response model's most promising untried points
-  (`sweeps.report.response`, fitted on the earlier trials), then the config's own
+  (`sweeps.report.proposals`, fitted on the earlier trials), then the config's own
   `points_to_evaluate`.
 - The parent run records where it started from (`sweeplab.warm_start_from`).
 """
@@ -123,7 +123,7 @@ def promising(cfg: SweepConfig, rows: list[Row], n: int) -> list[dict[str, Any]]
     if n <= 0:
         return []
     try:
-        from sweeps.report.response import propose
+        from sweeps.report.proposals import propose
     except ImportError:  # no response model in this build
         return []
     return propose(cfg, rows, n)

@@ -14,7 +14,9 @@ from sweeps.report import gp
 from sweeps.report.encoding import Encoder
 from sweeps.report.leaderboard import Row
 from sweeps.report.mix_curves import best_share, change, compromise, curve
-from sweeps.report.response import REFIT_MAX, Z, fit_responses, searched
+from sweeps.report.noise import Noise
+from sweeps.report.proposals import propose
+from sweeps.report.response import REFIT_MAX, Z, fit_responses, searched, seed_sd
 from sweeps.report.runs import Trial
 
 SPACE = {
@@ -219,7 +221,7 @@ def test_replicates_set_the_noise_floor_and_a_given_seed_sd_wins():
     assert all(s.noise * model.models[k].scale ** 2 >= floor * 0.999 for k in ["openorca/meteor"]
                for s in model.models[k].settings)  # fmt: skip
     given = fit_responses(cfg, trials, KEYS, seed_sd={"openorca/meteor": 0.05})
-    assert given.noise_from["openorca/meteor"] == "seed SD given"
+    assert given.noise_from["openorca/meteor"] == "the sweep's measured seed-to-seed SD"
     assert given.models["openorca/meteor"].noise >= 0.05**2 * 0.999
     assert given.noise_from["alpaca/meteor"].startswith("pooled")
 
@@ -253,3 +255,24 @@ def test_the_model_is_deterministic_and_says_where_a_point_lies():
     near, dist = a.nearest(point)
     assert dist >= 1.0  # rank 64 is a whole searched span beyond 32
     assert a.outside(point) == ["lora.r=64 is outside the trials' 16..32"]
+
+
+def test_the_measured_seed_noise_is_read_in_the_metrics_own_units():
+    noise = Noise({"openorca/meteor": 2.0, "alpaca/meteor": 1.0}, {"openorca/meteor": 3}, 2, 4, ())
+    # Points (x100) -> 0..1; a key without degrees of freedom is no measure.
+    assert seed_sd(noise) == {"openorca/meteor": 0.02} and seed_sd(None) == {}
+
+
+def test_proposals_are_untried_valid_points_where_the_model_expects_the_most():
+    # Given an earlier sweep of 12 trials of a response that peaks at an OpenOrca share of 0.25
+    cfg = _cfg()
+    trials = sweep(12, seed=4)
+    got = propose(cfg, [t.row for t in trials], 3)
+    # ... three points of the space, none run before, each one a trial accepts, the first
+    # at a share next to the peak.
+    tried = {tuple(sorted(t.params.items())) for t in trials}
+    assert len(got) == 3 and all(set(p) == set(SPACE) for p in got)
+    assert all(tuple(sorted((k, str(v)) for k, v in p.items())) not in tried for p in got)
+    assert all(cfg.trial(p) for p in got)
+    assert got[0]["mix.openorca"] in (0.2, 0.3)
+    assert propose(cfg, [t.row for t in trials[:1]], 3) == []  # no model of one trial
