@@ -27,6 +27,7 @@ from common.tags import is_search
 from mlflow_server.tracking import RUN_FINISHED, Tracker
 from sweeps.config import Choice, ConfigError, SweepConfig
 from sweeps.report.leaderboard import Row, rows_from_runs
+from sweeps.report.proposals import propose
 from sweeps.report.runs import SweepNotFound, load_sweep
 from sweeps.run.confirm_plan import _same, _typed
 from sweeps.run.unique_search import config_key
@@ -119,14 +120,8 @@ def load_warm_start(tracker: Tracker, cfg: SweepConfig, proposals: int = 0) -> W
 
 
 def promising(cfg: SweepConfig, rows: list[Row], n: int) -> list[dict[str, Any]]:
-    """The response model's `n` most promising untried points (none without a model)."""
-    if n <= 0:
-        return []
-    try:
-        from sweeps.report.proposals import propose
-    except ImportError:  # no response model in this build
-        return []
-    return propose(cfg, rows, n)
+    """The response model's `n` most promising untried points (none when it cannot fit)."""
+    return propose(cfg, rows, n) if n > 0 else []
 
 
 def describe(w: WarmStart) -> str:
