@@ -70,6 +70,9 @@ def mlflow_uri(tmp_path, _migrated_mlflow_db) -> str:
 # hands out whole files in collection order, and a long file left to the end runs alone).
 # A file not listed counts as DEFAULT_SECONDS; unit test files come after all of them.
 FILE_SECONDS = {
+    # First, though not the longest: it builds the run's shared finished sweep (`finished_sweep`)
+    # while the other worker starts on the kills, so its later readers find it ready.
+    "test_sweep_integration.py": 2000,
     "test_kills_integration.py": 1000,
     "test_faults_integration.py": 900,
     "test_server_integration.py": 880,
@@ -86,7 +89,9 @@ FILE_SECONDS = {
     "test_mlflow_ui_integration.py": 180,
     "test_budget_integration.py": 180,
     "test_hub_shaped.py": 175,
-    "test_sweep_integration.py": 155,
+    "test_response_integration.py": 150,
+    "test_warm_start_integration.py": 120,
+    "test_noise_integration.py": 90,
 }
 DEFAULT_SECONDS = 100
 
