@@ -7,8 +7,75 @@ def _f(x: float, d: int = 1) -> str:
     return f"{x:.{d}f}"
 
 
+def _driver(r: dict) -> str:
+    """Where sweeplab's added seconds per result go, scale by scale, and why they grow."""
+    scales = r["driver_scales"]
+    parts, per_write = [], []
+    for n in scales:
+        at = f"_at_{n}"
+        writes = r[f"driver_sweeplab_writes{at}"] / r[f"driver_sweeplab_results{at}"]
+        send = r[f"driver_sweeplab_send_s_per_result{at}"]
+        per_write.append(send / writes)
+        parts.append(
+            f"{n:,} trials: {r[f'driver_added_s_per_result{at}']:.3f} s added per result "
+            f"(Ray alone {r[f'driver_ray_s_per_result{at}']:.3f}); {writes:.1f} tracking writes "
+            f"a result, queued in {r[f'driver_sweeplab_put_s_per_result{at}']:.3f} s on the "
+            f"driver's thread and sent in {send:.3f} s ({1000 * send / writes:.0f} ms a write) "
+            f"on the outbox's; {r[f'driver_sweeplab_backlog{at}']} writes still queued when "
+            f"Ray's last trial ended ({_f(r[f'driver_sweeplab_fit_s{at}'])} s in, against "
+            f"{_f(r[f'driver_ray_s{at}'])} s for Ray alone)"
+        )
+    growth = r.get("driver_added_cost_growth")
+    second = r.get("driver_added_cost_growth_from_second")
+    steady = f" and {second:.2f}x that at {scales[1]:,}" if second is not None else ""
+    spread = max(per_write) / min(per_write)
+    writes = (
+        f"A write costs about the same at every scale (the dearest {spread:.2f}x the "
+        "cheapest), and so does a result's share of them: what changes is how much of the "
+        "sending the trials hide."
+        if spread <= 1.5
+        else f"A write's cost varies {spread:.2f}x between scales (ms a write above); beyond "
+        "that, what changes is how much of the sending the trials hide."
+    )
+    return (
+        "; ".join(parts)
+        + f". The added cost at {scales[-1]:,} trials is {growth:.2f}x that at {scales[0]:,}"
+        + f"{steady}. {writes} Queuing a write "
+        "(on disk and fsynced before Ray goes on) slows Ray's loop at any scale; sending it "
+        "(about one SQLite transaction, on the 2 cores Ray and the trials share) happens "
+        "beside Ray, so a short sweep, whose time is mostly Ray's own start-up (see Ray's "
+        "seconds per result at the smallest scale), waits only for the writes still queued "
+        "at its end, while a long one runs at the sender's pace once it falls behind."
+    )
+
+
 def why(r: dict) -> dict[str, str]:
     out: dict[str, str] = {}
+    if r.get("driver_scales"):
+        out["driver_added_cost_growth"] = _driver(r)
+    if "proposal_s_max_last_100" in r:
+        for label, what in (("", "one objective"), ("_two_objectives", "two objectives")):
+            if f"proposal_s_max_last_100{label}" not in r:
+                continue
+            out[f"proposal_s_max_last_100{label}"] = (
+                f"{what}, {r['proposal_trials']} proposals: the last 100 took "
+                f"{r[f'proposal_s_mean_last_100{label}']:.4f} s on average and "
+                f"{r[f'proposal_s_max_last_100{label}']:.4f} s at most (the first 100: "
+                f"{r[f'proposal_s_mean_first_100{label}']:.4f} s on average; Optuna's TPE "
+                "models every finished trial at each proposal, so it grows with the "
+                "history). The never-propose-twice check alone: "
+                f"{1e6 * r[f'proposal_check_s_max_last_100{label}']:.0f} us at most (a set "
+                f"lookup); {r[f'proposal_distinct{label}']} distinct configurations proposed."
+            )
+    if "confirm_plan_s_at_runs" in r:
+        out["confirm_plan_s_at_runs"] = (
+            f"`sweeplab confirm` read {r['confirm_runs_read']:,} of "
+            f"{r['read_back_runs']:,} trial runs (paged, 1,000 a page) and chose its "
+            f"configurations in {_f(r['confirm_plan_s_at_runs'])} s (in process: no interpreter "
+            "start); its first configuration is the best trial's, the oldest run: "
+            f"{str(r['confirm_best_first']).lower()}. Running the replicates is training time, "
+            "not measured here."
+        )
     if "overhead_ratio" in r:
         extra = r["overhead_sweep_s"] - r["overhead_bare_s"]
         in_trials = r["overhead_sum_trial_s_sweep"] - r["overhead_sum_trial_s_bare"]

@@ -3,7 +3,8 @@ tracking store (no training): one parent run with its recorded config, `n` trial
 the metrics, params and tags a trial logs, the best of them the *oldest* (so a reader that
 does not page past MLflow's first 1,000 runs misses it) and promotable (adapter, records).
 
-Used by the test that `sweeplab report` / `promote` read every run, and by `make bench`.
+Used by the test that `sweeplab report` / `promote` read every run, and by `make bench`,
+which also times what `sweeplab confirm` reads before it runs anything (`confirm_plan`).
 """
 
 from __future__ import annotations
@@ -103,9 +104,37 @@ def write_sweep(uri: str, project: Path, name: str, n: int, seed: int = 0) -> Sw
     return cfg
 
 
+def confirm_plan(uri: str, project: Path, cfg: SweepConfig) -> dict:
+    """What `sweeplab confirm` does before it runs a trial, on the sweep `cfg` at `uri`: find
+    the finished sweep, read its trial runs, choose the configurations to re-run (`--top 2
+    --seeds 3`, its defaults). In this process (no interpreter start): seconds, the runs it
+    read, and whether its first configuration is the best trial's (the oldest run)."""
+    from sweeps.run.confirm import finished_parent, plan
+    from sweeps.run.state import Place
+
+    tracker = Tracker(uri, project)
+    read: list[int] = []
+    trial_runs = tracker.trial_runs
+
+    def counted(parent: str) -> list:
+        runs = trial_runs(parent)
+        read.append(len(runs))
+        return runs
+
+    tracker.trial_runs = counted
+    began = time.perf_counter()
+    reps, _ = plan(tracker, cfg, finished_parent(tracker, cfg.name), 2, 3, Place(project).storage)
+    seconds = time.perf_counter() - began
+    (best,) = tracker.find_runs(tracker.experiment_id(cfg.name), f"tags.`{TRIAL_TAG}` = 't00000'")
+    lr = float(best.data.params["train.learning_rate"])
+    first = reps[0]["overrides"]["train.learning_rate"]
+    return {"s": seconds, "read": sum(read), "best_first": abs(first - lr) <= 1e-12 * lr}
+
+
 def measure(quick: bool, work: Path, log) -> dict:
     """`sweeplab report` and `promote` on a sweep of 10,000 trial runs (1,100 quick: past one
-    page) in a SQLite store: seconds each, and seconds to write the runs."""
+    page) in a SQLite store, and `sweeplab confirm`'s plan: seconds each, and seconds to
+    write the runs."""
     from bench.common import python, run_timed
 
     n = 1100 if quick else 10_000
@@ -113,16 +142,24 @@ def measure(quick: bool, work: Path, log) -> dict:
     (project / "runs").mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{project / 'runs' / 'mlflow.db'}"
     began = time.perf_counter()
-    write_sweep(uri, project, "many", n)
+    cfg = write_sweep(uri, project, "many", n)
     written = time.perf_counter() - began
     log(f"  {n} trial runs written in {written:.0f} s")
     cli = [python(), "-m", "sweeps.cli"]
     report_s = run_timed([*cli, "report", "many"], project)
     promote_s = run_timed([*cli, "promote", "many"], project)
-    log(f"  report {report_s:.1f} s, promote {promote_s:.1f} s")
+    confirm = confirm_plan(uri, project, cfg)
+    log(
+        f"  report {report_s:.1f} s, promote {promote_s:.1f} s, confirm's plan "
+        f"{confirm['s']:.1f} s ({confirm['read']} runs read)"
+    )
     return {
         "read_back_runs": n,
         "read_back_write_s": written,
         "report_s_at_runs": report_s,
         "promote_s_at_runs": promote_s,
+        "confirm_plan_s_at_runs": confirm["s"],
+        "confirm_read_every_run": confirm["read"] == n,
+        "confirm_runs_read": confirm["read"],
+        "confirm_best_first": confirm["best_first"],
     }

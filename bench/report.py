@@ -18,9 +18,33 @@ TARGETS: dict[str, tuple[object, str, str]] = {
     "metric_values_unchanged": (True, "==", "scores identical on repeat"),
     "report_s_at_runs": (120, "<=", "`sweeplab report` seconds on read_back_runs trial runs"),
     "promote_s_at_runs": (120, "<=", "`sweeplab promote` seconds on read_back_runs trial runs"),
+    "confirm_plan_s_at_runs": (
+        120,
+        "<=",
+        "`sweeplab confirm`'s plan (every run read, configurations chosen) seconds, same runs",
+    ),
+    "confirm_read_every_run": (True, "==", "confirm's plan read all read_back_runs runs"),
+    "driver_added_cost_growth": (
+        1.5,
+        "<=",
+        "sweeplab's added driver seconds per result (vs Ray Tune alone), largest / smallest scale",
+    ),
+    "proposal_s_max_last_100": (
+        1.0,
+        "<=",
+        "Optuna proposal + never-twice check, slowest of the last 100 of proposal_trials (s)",
+    ),
+    "proposal_s_max_last_100_two_objectives": (
+        1.0,
+        "<=",
+        "the same with two objectives (Optuna's multi-objective TPE)",
+    ),
 }
 CONTEXT = (
     "read_back_runs",
+    "proposal_trials",
+    "proposal_check_s_max_last_100",
+    "driver_added_cost_growth_from_second",
     "train_tokens_per_s",
     "metric_pairs_per_s",
     "settings_grouped_vs_padded",
@@ -59,8 +83,53 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+def driver_table(results: dict) -> list[str]:
+    """The driver's seconds per trial result at each scale, Ray Tune alone beside sweeplab
+    (`bench.driver_scale`), as markdown lines; none when it was not measured."""
+    scales = results.get("driver_scales") or []
+    if not scales:
+        return []
+    lines = [
+        "",
+        "## The driver's cost per trial result",
+        "",
+        f"The same short trainable ({results['driver_reports_per_trial']} results a trial, "
+        f"{results['driver_concurrency']} trials at a time), Ray Tune alone and under "
+        "sweeplab's driver (Optuna, ASHA, the MLflow logger and its outbox, a SQLite store). "
+        "Seconds per result: each side's wall time over the results Ray counted.",
+        "",
+        "| trials | sweeps | Ray Tune alone: s (results) | sweeplab: s (results) "
+        "| Ray s/result | sweeplab s/result | added s/result |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n in scales:
+        r = {k[: -len(f"_at_{n}")]: v for k, v in results.items() if k.endswith(f"_at_{n}")}
+        lines.append(
+            f"| {n:,} | {r['driver_repeats']} | {_fmt(r['driver_ray_s'])} "
+            f"({r['driver_ray_results']}) | {_fmt(r['driver_sweeplab_s'])} "
+            f"({r['driver_sweeplab_results']}) | {_fmt(r['driver_ray_s_per_result'])} "
+            f"| {_fmt(r['driver_sweeplab_s_per_result'])} "
+            f"| {_fmt(r['driver_added_s_per_result'])} |"
+        )
+    if "overhead_ratio" in results:
+        lines += ["", f"The demo sweep's overhead ratio: {_fmt(results['overhead_ratio'])}."]
+    return lines
+
+
+def _measured_when(results: dict) -> str:
+    """One sentence when the figures come from runs at different times (`--only`)."""
+    at: dict[str, list[str]] = {}
+    for name, when in (results.get("figures_at") or {}).items():
+        at.setdefault(when, []).append(f"`{name}`")
+    if len(at) < 2:
+        return ""
+    parts = "; ".join(f"{', '.join(names)} at {when}" for when, names in sorted(at.items()))
+    return f" Measured in parts ({parts}), each ratio within one run."
+
+
 def render_markdown(results: dict, why: dict[str, str]) -> str:
-    """A table of figure, value, target and verdict, then one paragraph per missed target."""
+    """A table of figure, value, target and verdict, the driver's cost at each scale, then
+    one paragraph per missed target."""
     lines = [
         "# sweeplab benchmark",
         "",
@@ -68,7 +137,7 @@ def render_markdown(results: dict, why: dict[str, str]) -> str:
         f"{results.get('machine', {}).get('cpu_count', '?')} CPU cores, "
         f"{results.get('finished_at', '')}, in {_fmt(results.get('total_s'))} s. Every figure "
         "is a ratio of two runs made in this same run on this machine; absolute times are "
-        "context only.",
+        f"context only.{_measured_when(results)}",
         "",
         "| figure | value | target | met? | what |",
         "|---|---|---|---|---|",
@@ -82,6 +151,7 @@ def render_markdown(results: dict, why: dict[str, str]) -> str:
     for key in CONTEXT:
         if key in results:
             lines.append(f"| `{key}` | {_fmt(results[key])} | | | context |")
+    lines += driver_table(results)
     missed = [
         k for k, (t, op, _) in TARGETS.items() if k in results and not meets(results[k], t, op)
     ]

@@ -1,4 +1,5 @@
-"""What the bench runs: trial budgets and sizes, full (about 12-15 min on 2 idle cores) or
+"""What the bench runs: trial budgets and sizes, full (about 12-15 min on 2 idle cores, and
+the scale figures' thousand trials and ten thousand runs on top) or
 quick (a smoke run of a few minutes: `BENCH_QUICK=1 make bench` or `python -m bench --quick`).
 
 Every figure compares two ways of doing the same work in one run, so budgets are small: what
@@ -63,6 +64,11 @@ class Settings:
     """Prompts per eval split for batched vs one-by-one generation."""
     train_steps: int
     """Timed training steps per padding variant."""
+    driver_scales: tuple[tuple[int, int], ...] = ((10, 5), (100, 1), (1000, 1))
+    """(trials, repeats) of the driver-cost figure (`bench.driver_scale`): a small sweep is
+    run several times, so that it counts enough results to compare."""
+    proposal_trials: int = 1000
+    """Trials Optuna proposes in the proposal-time figure (`bench.proposals`)."""
     concurrency: int = 2
     threads: int = 1
     """torch threads per trial: the demo's `search.resources.cpu`."""
@@ -87,4 +93,6 @@ QUICK = Settings(
     parallel_budget=Budget(max_steps=4, report_every=4, num_examples=64, eval_size=4),
     eval_per_split=6,
     train_steps=3,
+    driver_scales=((10, 2), (50, 1)),
+    proposal_trials=200,
 )

@@ -16,6 +16,7 @@ on the series' `dedupe_key` metric; dataset inputs are idempotent in MLflow itse
 
 from __future__ import annotations
 
+import bisect
 import json
 import shutil
 import sys
@@ -74,6 +75,9 @@ class Outbox:
             shutil.rmtree(tmp, ignore_errors=True)
         self._seq = self._reserved = self._high_water()
         self.replayed = self._unpark()
+        # The entries to send, in order: the folder is listed once here, then `put` adds and
+        # the sender removes (a listing per write cost O(backlog): quadratic in a sweep).
+        self._queue = sorted(p.name for p in self.root.iterdir() if p.name.isdigit())
         self._runs: dict[str, str] = {}
         self._steps: dict[str, set[int]] = {}
         self._series: dict[tuple[str | None, str], set[int]] = {}
@@ -154,10 +158,12 @@ class Outbox:
             raise naming(exc, self.root) from exc
         rename_durable(tmp, self.root / f"{seq:08d}")
         with self._cond:
+            bisect.insort(self._queue, f"{seq:08d}")
             self._cond.notify_all()
 
     def pending(self) -> int:
-        return len(self._entries())
+        with self._cond:
+            return len(self._queue)
 
     def parked(self) -> int:
         """Writes set aside (refused by the store, or torn): not delivered."""
@@ -169,7 +175,7 @@ class Outbox:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._cond.notify_all()
-            while self._entries():
+            while self._queue:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -183,22 +189,26 @@ class Outbox:
         self._thread.join(timeout=30)
 
     # the sender's side -------------------------------------------------------------------
-    def _entries(self) -> list[Path]:
-        return sorted(p for p in self.root.iterdir() if p.name.isdigit())
+    def _done(self, entry: Path) -> None:
+        """`entry` is no longer queued (sent, set aside, or gone)."""
+        with self._cond:
+            if entry.name in self._queue:
+                self._queue.remove(entry.name)  # the head: the sender sends in order
+            self._cond.notify_all()
 
     def _loop(self) -> None:
         """Send entries in order until closed; no error stops this loop."""
         delay = 0.5
         while True:
             with self._cond:
-                entries = self._entries()
-                if not entries:
+                if not self._queue:
                     if self._closing:
                         return
                     self._cond.wait(1.0)
                     continue
+                entry = self.root / self._queue[0]
             try:
-                delay = self._step(entries[0], delay)
+                delay = self._step(entry, delay)
             except Exception as exc:  # noqa: BLE001 - the sender must outlive any error
                 self._hold(exc, "held")
                 delay = min(delay * 2, 10.0)
@@ -210,6 +220,9 @@ class Outbox:
 
     def _step(self, entry: Path, delay: float) -> float:
         """Send one entry; the next wait (0.5 s after a success)."""
+        if not entry.is_dir():  # removed by hand: nothing to send
+            self._done(entry)
+            return 0.5
         try:
             self._send(entry)
         except Exception as exc:  # noqa: BLE001 - sorted out below
@@ -224,8 +237,7 @@ class Outbox:
             self.outage_since, self.problem = None, None
         shutil.rmtree(entry, ignore_errors=True)
         self.sent += 1
-        with self._cond:
-            self._cond.notify_all()
+        self._done(entry)
         return 0.5
 
     def _hold(self, exc: BaseException, kind: str) -> None:
@@ -255,8 +267,7 @@ class Outbox:
             why = f"write {entry.name} refused by the store: {first_line(exc)}"
         self.dropped.append(f"{entry.name}: {first_line(exc)}")
         self._say(f"{why}; kept in {parked}")
-        with self._cond:
-            self._cond.notify_all()
+        self._done(entry)
 
     def _say(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] mlflow: {text}", file=self.out, flush=True)

@@ -412,3 +412,61 @@ def test_what_ran_out_is_named(exc, line):
                 raise RuntimeError("cleanup failed") from None
         except RuntimeError as outer:
             assert exhausted(outer) is None  # `from None`: not its cause
+
+
+class _Recorder:
+    """A tracker that takes every write at once and keeps what it was given."""
+
+    uri = "recorder://"
+
+    def __init__(self):
+        self.steps: list[int] = []
+
+    def log_metrics(self, run_id, metrics, step, timestamp=None):
+        self.steps.append(step)
+
+
+def test_the_sender_lists_its_folder_once_not_once_per_write(tmp_path, monkeypatch):
+    """A long sweep's backlog holds thousands of writes: listing the folder before each
+    send made delivering them quadratic. The folder is listed when the outbox opens (what
+    an earlier driver left is sent first), then never again; every write still goes out,
+    in order, and one removed by hand is skipped."""
+    root = tmp_path / "outbox"
+    root.mkdir()
+    (root / "00000007").mkdir()  # left by an earlier driver
+    (root / "00000007" / "entry.json").write_text(
+        json.dumps(
+            {
+                "kind": "metrics",
+                "trial_id": None,
+                "files": [],
+                "metrics": {"m": 1.0},
+                "step": 7,
+                "timestamp": 1,
+            }
+        )
+    )
+    listed = []
+    real_iterdir = Path.iterdir
+
+    def counting_iterdir(self):
+        if self == root:
+            listed.append(self)
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", counting_iterdir)
+    tracker = _Recorder()
+    box = Outbox(tracker, root, "parent", out=open("/dev/null", "w"))  # noqa: SIM115
+    at_open = len(listed)
+    gone = None
+    for step in range(10, 210):
+        _metric_put(box, 0.5, step=step)
+        if step == 100:  # removed by hand before it was sent (if the sender is that slow)
+            gone = sorted(p.name for p in real_iterdir(root) if p.name.isdigit())[-1]
+            shutil.rmtree(root / gone, ignore_errors=True)
+    assert box.flush(60) and box.pending() == 0
+    box.close()
+    assert len(listed) == at_open <= 3  # none while sending
+    sent = [s for s in tracker.steps]
+    assert sent[0] == 7 and sent == sorted(sent)
+    assert set(range(10, 210)) - set(sent) <= {100}
