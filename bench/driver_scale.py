@@ -103,9 +103,10 @@ def _timed(obj, name: str, seconds: list[float]) -> None:
 
 def sweeplab_driver(cfg, uri: str, project: Path, reports: int, sleep_s: float) -> dict:
     """The same trials under sweeplab's driver (as `run_sweep` builds it): seconds, results,
-    the sweep's finished trial runs in MLflow afterwards, and where the time went: tracking
-    writes queued (on the driver's thread, each on disk before Ray goes on) and sent (by the
-    outbox's thread), and the writes still queued when Ray's last trial ended."""
+    the sweep's finished trial runs in MLflow afterwards, and where the time went: Ray's
+    loop in the MLflow logger's callbacks, tracking writes queued there (each on disk before
+    Ray goes on) and sent (by the outbox's thread), and the writes still queued when Ray's
+    last trial ended."""
     from common.dicts import flatten
     from common.tags import OBJECTIVE_TAG, SWEEP_CONFIG
     from mlflow_server.tracking import RUN_FINISHED, Tracker
@@ -116,7 +117,7 @@ def sweeplab_driver(cfg, uri: str, project: Path, reports: int, sleep_s: float) 
     from sweeps.run.tuner import _finish, fit, make_tuner, masked_config, open_outbox
 
     tracker, place = Tracker(uri, project), Place(project)
-    put_s, send_s = [0.0], [0.0]
+    put_s, send_s, logger_s = [0.0], [0.0], [0.0]
     with open(os.devnull, "w") as quiet:  # a sweep's per-result lines, as to a log file
         shown = masked_config(cfg)
         config, path_tags = portable_params(flatten(shown))
@@ -133,6 +134,8 @@ def sweeplab_driver(cfg, uri: str, project: Path, reports: int, sleep_s: float) 
         _timed(outbox, "_send", send_s)
         outbox.put("artifacts", None, texts={SWEEP_CONFIG: json.dumps(shown, indent=1)})
         logger = MlflowTrialLogger(outbox, cfg, quiet)
+        for callback in ("on_trial_start", "on_trial_result", "on_checkpoint", "on_trial_complete"):
+            _timed(logger, callback, logger_s)  # Ray's copies of the logger share its __dict__
         logger.spend = ledger(cfg, tracker, parent, outbox, quiet)
         grid = fit(cfg, lambda: make_tuner(cfg, fn, place.storage, logger), logger)
         fit_s, backlog = time.perf_counter() - began, outbox.pending()
@@ -149,6 +152,7 @@ def sweeplab_driver(cfg, uri: str, project: Path, reports: int, sleep_s: float) 
         "writes": outbox.sent,
         "put_s": put_s[0],
         "send_s": send_s[0],
+        "logger_s": logger_s[0],
     }
 
 
@@ -179,6 +183,7 @@ def summarize(rows: list[dict]) -> dict:
             out[f"driver_sweeplab_{key}_{at}"] = swl[key]
         out[f"driver_sweeplab_put_s_per_result_{at}"] = swl["put_s"] / swl["results"]
         out[f"driver_sweeplab_send_s_per_result_{at}"] = swl["send_s"] / swl["results"]
+        out[f"driver_sweeplab_logger_s_per_result_{at}"] = swl["logger_s"] / swl["results"]
     out["driver_added_cost_growth"] = added[-1] / added[0] if added[0] > 0 else None
     if len(added) > 2:
         out["driver_added_cost_growth_from_second"] = added[-1] / added[1]

@@ -17,4 +17,9 @@ def test_three_trials_both_ways(tmp_path):
     assert 3 <= out["driver_ray_results_at_3"] <= 6
     assert 3 <= out["driver_sweeplab_results_at_3"] <= 6
     assert out["driver_sweeplab_backlog_at_3"] >= 0 and out["driver_sweeplab_writes_at_3"] > 0
+    assert (
+        out["driver_sweeplab_logger_s_per_result_at_3"]
+        > out["driver_sweeplab_put_s_per_result_at_3"]
+        > 0
+    )
     assert out["driver_added_cost_growth"] in (1.0, None)
