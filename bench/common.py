@@ -26,6 +26,7 @@ def sweep_doc(budget: Budget, n_trials: int, scheduler: dict, concurrency: int) 
         max_concurrent=concurrency,
         points_to_evaluate=[dict(p) for p in POINTS[:n_trials]],
         scheduler=scheduler,
+        replicates=0,  # the same trials on both sides: no noise runs beside the search
     )
     doc["model"]["path"] = str(Path(doc["model"]["path"]).resolve())
     return doc

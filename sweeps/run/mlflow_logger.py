@@ -192,9 +192,10 @@ class MlflowTrialLogger(Callback):
         # never be compared silently.
         params.update({f"scoring.{k}": v for k, v in scoring_params().items()})
         searched = {k: overrides[k] for k in self.sweep.search.space if k in overrides}
-        self.outbox.put("trial", trial.trial_id, params=params, run_name=run_name(searched))
-        tags = {**search_tags(searched), **path_tags}
-        tags.update(tags_of(trial.config))  # a replicate of `sweeplab confirm`
+        role = tags_of(trial.config)  # a replicate: the sweep's own or `sweeplab confirm`'s
+        name = run_name(searched) + (f"-seed{cfg.train.seed}" if role else "")
+        self.outbox.put("trial", trial.trial_id, params=params, run_name=name)
+        tags = {**search_tags(searched), **path_tags, **role}
         self.outbox.put("tags", trial.trial_id, tags=tags)
         if self.data is not None:
             datasets = eval_datasets(cfg, self.data) + training_datasets(cfg, self.data)

@@ -91,6 +91,7 @@ SHRINK = {  # sizes only; everything else is configs/tinyllama.yaml as shipped
     "generation.batch_size": "8",
     "search.num_samples": "2",
     "search.max_concurrent": "2",
+    "search.replicates": "0",  # the noise runs: a budget, like the trial count
     "search.resources.cpu": "1",
     "search.resources.gpu": "0",
 }

@@ -17,8 +17,10 @@ import subprocess
 import pytest
 from mlflow import MlflowClient
 
+from common.tags import is_search
 from tests.helpers import (
     ROOT,
+    SHARED_REPLICATES,
     clean_env,
     free_port,
     sweep_runs,
@@ -54,7 +56,8 @@ def test_every_trial_run_reads_as_a_training_run(sweep, tmp_path):
     _, client, _ = sweep
     _, trials = sweep_runs(client, NAME)
     finished = [t for t in trials if t.info.status == "FINISHED"]
-    assert len(finished) == 2
+    search = [t for t in finished if is_search(t.data.tags)]
+    assert len(search) == 2 and len(finished) == 2 + SHARED_REPLICATES  # replicates: noise
     names = set()
     for run in finished:
         run_id, params, tags = run.info.run_id, run.data.params, run.data.tags
@@ -88,14 +91,15 @@ def test_every_trial_run_reads_as_a_training_run(sweep, tmp_path):
 
         # A name that says what the trial is; the searched values as tags.
         r, orca = params["lora.r"], float(params["mix.openorca"])
-        assert run.info.run_name == f"r{r}-orca{orca:g}"
+        seed = "" if is_search(tags) else f"-seed{params['train.seed']}"  # a replicate says so
+        assert run.info.run_name == f"r{r}-orca{orca:g}{seed}"
         assert tags["sweeplab.search.lora.r"] == r
         names.add(run.info.run_name)
         # Params name the data by content, the path is a tag.
         assert re.fullmatch(r"alpaca_data\.json@sha256:[0-9a-f]{16}", params["data.alpaca"])
         assert tags["sweeplab.path.data.alpaca"].endswith("alpaca_data.json")
         assert re.fullmatch(r"demo-llama@sha256:[0-9a-f]{16}", params["model.path"])
-    assert len(names) == 2
+    assert len(names) == len(finished)
     # The sweep's own run names its config's data and model the same way.
     (parent,), _ = sweep_runs(client, NAME)
     assert re.fullmatch(
@@ -141,7 +145,8 @@ def test_the_printed_command_and_links_open_the_runs_table(sweep):
             return _printed(stdout, label).replace(":5000/", f":{port}/")
 
         _, trials = sweep_runs(client, NAME)
-        names = tuple(t.info.run_name for t in trials)
+        names = tuple(t.info.run_name for t in trials)  # the replicates' too
+        top = tuple(t.info.run_name for t in trials if is_search(t.data.tags))
         # The printed link: the runs table, the trials by name, the objective as a column.
         want = (*names, "objective", "openorca/meteor", "lora.r")
         text = render(url("the trials, best first:"), SHOTS / "runs-table.png", want)
@@ -151,7 +156,7 @@ def test_the_printed_command_and_links_open_the_runs_table(sweep):
         want = tuple(f"{n} (train/loss)" for n in names)
         text = render(url("their training curves:"), SHOTS / "loss-curves.png", want, 3, 45000)
         assert all(w in text for w in want), text[-1500:]
-        want = ("Parallel Coordinates Plot", "lora.r", *names)
+        want = ("Parallel Coordinates Plot", "lora.r", *top)  # the search's best
         text = render(url("compare the top 2:"), SHOTS / "parallel-coordinates.png", want)
         assert all(w in text for w in want), text[-1500:]
         base = f"http://127.0.0.1:{port}/#/experiments/{trials[0].info.experiment_id}"
