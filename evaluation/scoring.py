@@ -15,7 +15,6 @@ from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
-import evaluate
 import numpy as np
 
 from evaluation.corpus_chrf import BETA, CHAR_ORDER, WORD_ORDER
@@ -28,8 +27,12 @@ MODULES = ("bleu", "rouge", "meteor", "chrf")
 
 
 @cache
-def load_metric(name: str) -> evaluate.EvaluationModule:
-    """The local evaluate module `name` (one of MODULES), loaded once per process."""
+def load_metric(name: str):
+    """The local evaluate module `name` (one of MODULES), loaded once per process. (`evaluate`
+    is imported here, not at the top: it imports transformers' pipelines, 2 s that a process
+    which never scores, such as a sweep's driver with its base scores cached, need not pay.)"""
+    import evaluate
+
     if name not in MODULES:
         raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(MODULES)}")
     if name == "meteor":

@@ -64,8 +64,18 @@ def _problem(exc: BaseException, kind: str) -> str:
 
 
 class Outbox:
-    def __init__(self, tracker: Tracker, root: Path, parent_run_id: str, out=None):
+    def __init__(
+        self,
+        tracker: Tracker,
+        root: Path,
+        parent_run_id: str,
+        out=None,
+        retry_wait: tuple[float, float] = (0.5, 10.0),
+    ):
+        """`retry_wait`: (first, longest) seconds between retries of a write the store did
+        not take: the wait doubles from twice the first up to the longest."""
         self.tracker = tracker
+        self._pause, self._max_wait = retry_wait
         self.root = root
         self.parent = parent_run_id
         self.out = out or sys.stderr
@@ -198,7 +208,7 @@ class Outbox:
 
     def _loop(self) -> None:
         """Send entries in order until closed; no error stops this loop."""
-        delay = 0.5
+        delay = self._pause
         while True:
             with self._cond:
                 if not self._queue:
@@ -211,34 +221,34 @@ class Outbox:
                 delay = self._step(entry, delay)
             except Exception as exc:  # noqa: BLE001 - the sender must outlive any error
                 self._hold(exc, "held")
-                delay = min(delay * 2, 10.0)
-            if delay > 0.5:
+                delay = min(delay * 2, self._max_wait)
+            if delay > self._pause:
                 with self._cond:
                     if self._closing:
                         return
                     self._cond.wait(delay)
 
     def _step(self, entry: Path, delay: float) -> float:
-        """Send one entry; the next wait (0.5 s after a success)."""
+        """Send one entry; the next wait (none after a success: the first wait, unwaited)."""
         if not entry.is_dir():  # removed by hand: nothing to send
             self._done(entry)
-            return 0.5
+            return self._pause
         try:
             self._send(entry)
         except Exception as exc:  # noqa: BLE001 - sorted out below
             kind = "refused" if isinstance(exc, TornEntry) else failure_kind(exc)
             if kind != "refused":
                 self._hold(exc, kind)
-                return min(delay * 2, 10.0)
+                return min(delay * 2, self._max_wait)
             self._park(entry, exc)
-            return 0.5
+            return self._pause
         if self.outage_since is not None:
             self._say(f"tracking store back after {time.time() - self.outage_since:.0f}s")
             self.outage_since, self.problem = None, None
         shutil.rmtree(entry, ignore_errors=True)
         self.sent += 1
         self._done(entry)
-        return 0.5
+        return self._pause
 
     def _hold(self, exc: BaseException, kind: str) -> None:
         """Keep the write queued and say why: once per outage, and again whenever the

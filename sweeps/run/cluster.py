@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-from importlib import metadata
 from pathlib import Path
 
 import ray
@@ -26,6 +25,7 @@ from evaluation.config import GenerationSettings
 from evaluation.eval_sets import EvalItem
 from sweeps.config import Resources
 from sweeps.run.baseline import cache_path, read_cache, score_base_model
+from sweeps.run.node_facts import node_facts
 from sweeps.run.storage import Storage
 from training.config import ModelConfig
 
@@ -48,25 +48,6 @@ def trial_nodes(res: Resources) -> list[dict]:
         if n.get("Alive")
         and all(n.get("Resources", {}).get(k, 0) >= v for k, v in need.items() if v)
     ]
-
-
-def node_facts() -> dict:
-    """What a node offers trials (runs on the node): sweeplab's version, WordNet."""
-    facts = {"sweeplab": _version()}
-    try:
-        from evaluation.wordnet import wordnet_fingerprint
-
-        facts["wordnet"] = wordnet_fingerprint()["sha256"]
-    except LookupError as exc:
-        facts["wordnet"] = f"missing ({first_line(exc)})"
-    return facts
-
-
-def _version() -> str:
-    try:
-        return metadata.version("sweeplab")
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def check_nodes(res: Resources, timeout: float = 300) -> int:

@@ -239,7 +239,8 @@ def _failing_then_sending(tmp_path, mlflow_uri, failures: list):
 
     tracker.log_metrics = flaky
     out = tmp_path / "said.txt"
-    return tracker, parent, Outbox(tracker, tmp_path / "outbox", parent, out=out.open("w")), out
+    box = Outbox(tracker, tmp_path / "outbox", parent, out=out.open("w"), retry_wait=(0.05, 0.4))
+    return tracker, parent, box, out
 
 
 def test_a_store_that_refuses_then_accepts_loses_nothing(tmp_path, mlflow_uri):
