@@ -128,6 +128,9 @@ def _curve_lines(cfg: SweepConfig, model: ResponseModel, c: Curve, best: Trial) 
         md.append(line)
     if chosen is not None:
         base = float(c.shares[0])
+        if abs(chosen.share - base) < 1e-9:  # the best is where the curve starts: no move
+            md.append(f"- Nothing to weigh: the best share is {base:g} itself, no mixing.")
+            return md + [""]
         moves = []
         for m in shown:  # a 0..1 metric in points, another (a delta in %) in its own units
             k, unit = (100, " pts") if metric_range(m) else (1, "")
