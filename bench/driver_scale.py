@@ -6,7 +6,7 @@ same search space (with a continuous dimension: every trial a new configuration)
 the demo sets it up, two trials at a time. At each scale, one after the other:
 
 - Ray Tune alone: `tune.Tuner` with Ray's `OptunaSearch` and `ASHAScheduler`, one checkpoint
-  kept per trial, no callbacks;
+  kept per trial, Ray's default loggers (CSV, JSON, TensorBoard) and no other callback;
 - the sweeplab driver: what `sweeps.run.tuner.run_sweep` builds around its trainable, with
   this trainable in its place: the parent run, the outbox and `MlflowTrialLogger` writing to
   a SQLite MLflow store on disk, `make_tuner` (`BudgetGate(UniqueSearch(make_searcher(...)))`,
@@ -51,6 +51,7 @@ def _results(grid) -> int:
 def ray_alone(cfg, storage: Path, reports: int, sleep_s: float) -> dict:
     """Ray Tune with Ray's Optuna searcher and ASHA on the same space: seconds, results."""
     from ray import tune
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
@@ -78,6 +79,9 @@ def ray_alone(cfg, storage: Path, reports: int, sleep_s: float) -> dict:
         run_config=tune.RunConfig(
             name=cfg.name,
             storage_path=str(storage),
+            # Ray's default loggers, named: the sweeplab side turns the automatic ones off
+            # for this process (`sweeps.run.tuner.run_config`).
+            callbacks=[CSVLoggerCallback(), JsonLoggerCallback(), TBXLoggerCallback()],
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             verbose=0,
         ),
@@ -185,6 +189,20 @@ def summarize(rows: list[dict]) -> dict:
         out[f"driver_sweeplab_send_s_per_result_{at}"] = swl["send_s"] / swl["results"]
         out[f"driver_sweeplab_logger_s_per_result_{at}"] = swl["logger_s"] / swl["results"]
     out["driver_added_cost_growth"] = added[-1] / added[0] if added[0] > 0 else None
+    # Without the fixed costs (a Tuner's set-up and end, spread over few results at 10
+    # trials): each side's seconds per extra result from one scale to the next, per sweep.
+    for a, b in zip(rows, rows[1:], strict=False):
+        per = {}
+        for side in ("ray", "sweeplab"):
+            sa, sb = (r[side]["s"] / r["repeats"] for r in (a, b))
+            ra, rb = (r[side]["results"] / r["repeats"] for r in (a, b))
+            per[side] = (sb - sa) / (rb - ra) if rb != ra else float("nan")
+        span = f"{a['trials']}_to_{b['trials']}"
+        out[f"driver_ray_marginal_s_per_result_{span}"] = per["ray"]
+        out[f"driver_sweeplab_marginal_s_per_result_{span}"] = per["sweeplab"]
+        out[f"driver_added_marginal_s_per_result_{span}"] = per["sweeplab"] - per["ray"]
+    swl = [r["sweeplab"]["s"] / r["sweeplab"]["results"] for r in rows]
+    out["driver_sweeplab_cost_growth"] = swl[-1] / swl[0]
     if len(added) > 2:
         out["driver_added_cost_growth_from_second"] = added[-1] / added[1]
     return out

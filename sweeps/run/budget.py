@@ -33,6 +33,7 @@ class Spend:
         self.started: set[str] = set()
         self.cost: dict[str, tuple[float, float]] = {}
         """Trial id -> (wall seconds, accelerator-seconds), as of its latest report."""
+        self._sums = [0.0, 0.0]  # of `cost`, kept as it changes: `spent` is asked per step
         self.told = False
 
     @classmethod
@@ -50,13 +51,17 @@ class Spend:
 
     def record(self, trial_id: str, metrics: dict | None) -> None:
         if metrics and WALL_S in metrics:
-            self.cost[trial_id] = (float(metrics[WALL_S]), float(metrics.get(ACCELERATOR_S, 0)))
+            new = (float(metrics[WALL_S]), float(metrics.get(ACCELERATOR_S, 0)))
+            old = self.cost.get(trial_id, (0.0, 0.0))
+            self.cost[trial_id] = new
+            self._sums = [s + n - o for s, n, o in zip(self._sums, new, old, strict=True)]
 
     def spent(self) -> dict[str, float]:
-        """In the units of the budget's limits."""
+        """In the units of the budget's limits (constant time: Tune asks on every step)."""
+        wall, held = self._sums
         return {
-            "gpu_hours": sum(a for _, a in self.cost.values()) / 3600,
-            "wall_hours": sum(w for w, _ in self.cost.values()) / 3600,
+            "gpu_hours": held / 3600,
+            "wall_hours": wall / 3600,
             "trials": float(len(self.started)),
         }
 

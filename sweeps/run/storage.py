@@ -206,27 +206,47 @@ class _WholeFiles(pafs.FileSystemHandler):
         return self.fs.open_append_stream(path)
 
 
+SAME_CHECK_BYTES = 1 << 20
+"""A file up to this size is held in memory and, when the storage already has the same bytes
+under its name, not written again. Ray copies every file of an experiment's folder to the
+storage at each snapshot: without this, each finished trial's unchanged files would be
+written again at every later result (a cost that grows with the trials)."""
+
+
 class _WholeFile(io.RawIOBase):
     """Written to `.<name>.<random>.part` beside `path`; renamed to `path` when closed after
-    every write succeeded, deleted as soon as one fails."""
+    every write succeeded, deleted as soon as one fails. Up to `SAME_CHECK_BYTES` are kept in
+    memory first: if the whole file is that small and `path` holds the same bytes already,
+    nothing is written."""
 
     def __init__(self, path: str):
         super().__init__()
         self.path = path
-        fd, self.part = tempfile.mkstemp(
-            dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.", suffix=".part"
-        )
-        self.fh = os.fdopen(fd, "wb")
+        self.held: bytearray | None = bytearray()
+        self.fh = None
+        self.part: str | None = None
         self.failed = False
 
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:
-        if self.failed:
-            raise OSError(f"{self.path}: an earlier write failed")
+    def _open_part(self) -> None:
+        fd, self.part = tempfile.mkstemp(
+            dir=os.path.dirname(self.path) or ".",
+            prefix=f".{os.path.basename(self.path)}.",
+            suffix=".part",
+        )
+        self.fh = os.fdopen(fd, "wb")
+
+    def _to_disk(self, data) -> None:
+        """`data` onto the part file (opened, and what was held written first, if need be)."""
         try:
-            return self.fh.write(data)
+            if self.fh is None:
+                self._open_part()
+                held, self.held = self.held, None
+                if held:
+                    self.fh.write(held)
+            self.fh.write(data)
         except OSError as exc:  # a bare write error names no file: this one does
             self._discard()
             raise naming(exc, self.path) from exc
@@ -234,19 +254,41 @@ class _WholeFile(io.RawIOBase):
             self._discard()
             raise
 
+    def write(self, data) -> int:
+        if self.failed:
+            raise OSError(f"{self.path}: an earlier write failed")
+        if self.held is not None and len(self.held) + len(data) <= SAME_CHECK_BYTES:
+            self.held += data
+        else:
+            self._to_disk(data)
+        return len(data)
+
     def flush(self) -> None:
-        if not self.failed and not self.fh.closed:
+        if not self.failed and self.fh is not None and not self.fh.closed:
             try:
                 self.fh.flush()
             except BaseException:
                 self._discard()
                 raise
 
+    def _unchanged(self) -> bool:
+        try:
+            if os.path.getsize(self.path) != len(self.held):
+                return False
+            with open(self.path, "rb") as fh:
+                return fh.read() == self.held
+        except OSError:
+            return False
+
     def close(self) -> None:
         if self.closed:
             return
         try:
             if not self.failed:
+                if self.fh is None:  # all of it held in memory
+                    if self._unchanged():
+                        return
+                    self._to_disk(b"")
                 try:
                     self.fh.close()
                 except OSError as exc:
@@ -258,9 +300,11 @@ class _WholeFile(io.RawIOBase):
 
     def _discard(self) -> None:
         self.failed = True
-        try:
-            self.fh.close()
-        except OSError:
-            pass
-        with contextlib.suppress(OSError):
-            os.unlink(self.part)
+        if self.fh is not None:
+            try:
+                self.fh.close()
+            except OSError:
+                pass
+        if self.part is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.part)

@@ -197,11 +197,19 @@ def _searcher(cfg: SweepConfig, warm: WarmStart | None) -> UniqueSearch:
 def run_config(cfg: SweepConfig, name: str, where: dict, logger) -> tune.RunConfig:
     """Ray's run settings shared by a sweep and its confirmation: experiment `name` at
     `where` (`storage_path`, and `storage_filesystem` for an object store), the MLflow
-    logger, the sweep's retries, one checkpoint kept per trial, its budget's stop rule."""
+    logger, the sweep's retries, one checkpoint kept per trial, its budget's stop rule.
+
+    Of Ray's own per-trial logs only `result.json` (`JsonLoggerCallback`), which
+    `sweeps.run.reconcile` reads back after a kill; no `progress.csv` or TensorBoard events,
+    which MLflow holds already: Ray copies every file of the experiment's folder to the
+    storage at each snapshot, so each file a trial leaves there costs every later result."""
+    from ray.tune.logger import JsonLoggerCallback
+
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     return tune.RunConfig(
         name=name,
         **where,
-        callbacks=[logger],
+        callbacks=[logger, JsonLoggerCallback()],
         stop=BudgetStop(logger),
         failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),

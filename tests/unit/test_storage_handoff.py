@@ -282,7 +282,7 @@ def test_ray_writes_whole_files_or_none(tmp_path, monkeypatch):
     (src / "experiment_state-x.json").write_text("new" * 1000)
     target.parent.mkdir()
     target.write_text("old")
-    real = storage_module._WholeFile.write
+    real = storage_module._WholeFile._to_disk
     calls = []
 
     class Full:  # a part of the write reaches the disk, then it is full
@@ -297,13 +297,14 @@ def test_ray_writes_whole_files_or_none(tmp_path, monkeypatch):
             self.fh.close()
             self.closed = True
 
-    def full_after_one(self, data):
+    def full_after_one(self, data):  # the bytes reach the part file here
         calls.append(len(data))
         if len(calls) > 1:
+            self._open_part()
             self.fh = Full(self.fh)
         return real(self, data)
 
-    monkeypatch.setattr(storage_module._WholeFile, "write", full_after_one)
+    monkeypatch.setattr(storage_module._WholeFile, "_to_disk", full_after_one)
     with pafs.PyFileSystem(fs.handler).open_output_stream(str(target)) as out:
         out.write(b"a")
     assert target.read_text() == "a"  # one write: replaced whole
@@ -315,6 +316,33 @@ def test_ray_writes_whole_files_or_none(tmp_path, monkeypatch):
         target.name
     ]
     assert exhausted(caught.value) == f"out of disk space: {target}"
-    monkeypatch.setattr(storage_module._WholeFile, "write", real)
+    monkeypatch.setattr(storage_module._WholeFile, "_to_disk", real)
     pafs.copy_files(str(src), str(target.parent), destination_filesystem=fs)
     assert target.read_text() == "new" * 1000
+
+
+def test_an_unchanged_file_is_not_written_again(tmp_path):
+    """Ray copies an experiment's whole folder at each snapshot: a file the storage holds
+    already, byte for byte, is left as it is (same inode, nothing renamed over it); a
+    changed one, or one over the in-memory size, is replaced whole."""
+    import pyarrow.fs as pafs
+
+    from sweeps.run import storage as storage_module
+
+    fs = whole_files()
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()  # Ray creates the folder first
+    (src / "result.json").write_text('{"step": 1}\n')
+    big = b"x" * (storage_module.SAME_CHECK_BYTES + 1)
+    (src / "big.bin").write_bytes(big)
+    pafs.copy_files(str(src), str(dst), destination_filesystem=fs)
+    first = {p.name: p.stat().st_ino for p in dst.iterdir()}
+    pafs.copy_files(str(src), str(dst), destination_filesystem=fs)
+    again = {p.name: p.stat().st_ino for p in dst.iterdir()}
+    assert again["result.json"] == first["result.json"]  # not written again
+    assert again["big.bin"] != first["big.bin"] and (dst / "big.bin").read_bytes() == big
+    (src / "result.json").write_text('{"step": 1}\n{"step": 2}\n')
+    pafs.copy_files(str(src), str(dst), destination_filesystem=fs)
+    assert (dst / "result.json").read_text() == '{"step": 1}\n{"step": 2}\n'
+    assert sorted(p.name for p in dst.iterdir()) == ["big.bin", "result.json"]  # no .part
