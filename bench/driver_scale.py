@@ -170,11 +170,12 @@ def summarize(rows: list[dict]) -> dict:
     seconds per result each way and the difference (sweeplab's added cost); the ratio of
     that difference at the largest scale to the smallest (flat: 1), and to the second."""
     out: dict = {"driver_scales": [r["trials"] for r in rows]}
-    added = []
+    added, swl_prs = [], []
     for r in rows:
         n, ray, swl = r["trials"], r["ray"], r["sweeplab"]
         ray_pr, swl_pr = ray["s"] / ray["results"], swl["s"] / swl["results"]
         added.append(swl_pr - ray_pr)
+        swl_prs.append(swl_pr)
         at = f"at_{n}"
         out[f"driver_repeats_{at}"] = r["repeats"]
         out[f"driver_ray_s_per_result_{at}"] = ray_pr
@@ -201,8 +202,7 @@ def summarize(rows: list[dict]) -> dict:
         out[f"driver_ray_marginal_s_per_result_{span}"] = per["ray"]
         out[f"driver_sweeplab_marginal_s_per_result_{span}"] = per["sweeplab"]
         out[f"driver_added_marginal_s_per_result_{span}"] = per["sweeplab"] - per["ray"]
-    swl = [r["sweeplab"]["s"] / r["sweeplab"]["results"] for r in rows]
-    out["driver_sweeplab_cost_growth"] = swl[-1] / swl[0]
+    out["driver_sweeplab_cost_growth"] = swl_prs[-1] / swl_prs[0]
     if len(added) > 2:
         out["driver_added_cost_growth_from_second"] = added[-1] / added[1]
     return out

@@ -75,7 +75,7 @@ class Outbox:
         """`retry_wait`: (first, longest) seconds between retries of a write the store did
         not take: the wait doubles from twice the first up to the longest."""
         self.tracker = tracker
-        self._pause, self._max_wait = retry_wait
+        self._first_wait, self._max_wait = retry_wait
         self.root = root
         self.parent = parent_run_id
         self.out = out or sys.stderr
@@ -208,7 +208,7 @@ class Outbox:
 
     def _loop(self) -> None:
         """Send entries in order until closed; no error stops this loop."""
-        delay = self._pause
+        delay = self._first_wait
         while True:
             with self._cond:
                 if not self._queue:
@@ -222,7 +222,7 @@ class Outbox:
             except Exception as exc:  # noqa: BLE001 - the sender must outlive any error
                 self._hold(exc, "held")
                 delay = min(delay * 2, self._max_wait)
-            if delay > self._pause:
+            if delay > self._first_wait:
                 with self._cond:
                     if self._closing:
                         return
@@ -232,7 +232,7 @@ class Outbox:
         """Send one entry; the next wait (none after a success: the first wait, unwaited)."""
         if not entry.is_dir():  # removed by hand: nothing to send
             self._done(entry)
-            return self._pause
+            return self._first_wait
         try:
             self._send(entry)
         except Exception as exc:  # noqa: BLE001 - sorted out below
@@ -241,14 +241,14 @@ class Outbox:
                 self._hold(exc, kind)
                 return min(delay * 2, self._max_wait)
             self._park(entry, exc)
-            return self._pause
+            return self._first_wait
         if self.outage_since is not None:
             self._say(f"tracking store back after {time.time() - self.outage_since:.0f}s")
             self.outage_since, self.problem = None, None
         shutil.rmtree(entry, ignore_errors=True)
         self.sent += 1
         self._done(entry)
-        return self._pause
+        return self._first_wait
 
     def _hold(self, exc: BaseException, kind: str) -> None:
         """Keep the write queued and say why: once per outage, and again whenever the

@@ -36,14 +36,16 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def run_name(searched: dict[str, Any]) -> str:
+def run_name(searched: dict[str, Any], seed: int | None = None) -> str:
     """`r32-orca0.3-dolly0-none` from `{"lora.r": 32, "mix.openorca": 0.3, ...}`, in the
-    order the search space lists them."""
+    order the search space lists them; a replicate's ends in its training `seed`
+    (`-seed1000`)."""
     parts = []
     for key, value in searched.items():
         short = SHORT.get(key, key.rsplit(".", 1)[-1])
         parts.append(f"{short}{_value(value)}")
-    return "-".join(parts) or "defaults"
+    name = "-".join(parts) or "defaults"
+    return name if seed is None else f"{name}-seed{seed}"
 
 
 def search_tags(searched: dict[str, Any]) -> dict[str, str]:

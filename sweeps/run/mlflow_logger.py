@@ -193,7 +193,7 @@ class MlflowTrialLogger(Callback):
         params.update({f"scoring.{k}": v for k, v in scoring_params().items()})
         searched = {k: overrides[k] for k in self.sweep.search.space if k in overrides}
         role = tags_of(trial.config)  # a replicate: the sweep's own or `sweeplab confirm`'s
-        name = run_name(searched) + (f"-seed{cfg.train.seed}" if role else "")
+        name = run_name(searched, cfg.train.seed if role else None)
         self.outbox.put("trial", trial.trial_id, params=params, run_name=name)
         tags = {**search_tags(searched), **path_tags, **role}
         self.outbox.put("tags", trial.trial_id, tags=tags)

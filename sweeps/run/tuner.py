@@ -14,6 +14,7 @@ from pathlib import Path
 
 import ray
 from ray import tune
+from ray.tune.logger import JsonLoggerCallback
 from ray.tune.schedulers import FIFOScheduler
 
 from common.dicts import flatten
@@ -107,14 +108,16 @@ _RAY_LOGGERS = ("ray.tune.execution.tune_controller", "ray._private.worker")
 
 
 def init_ray(address: str | None, num_cpus: int | None = None) -> None:
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Of Ray's automatic per-trial logs only `result.json` is wanted (`run_config` names it).
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     if ray.is_initialized():
         return
     for name in _RAY_LOGGERS:
         ray_logger = logging.getLogger(name)
         if not any(isinstance(f, _ExhaustedInOneLine) for f in ray_logger.filters):
             ray_logger.addFilter(_ExhaustedInOneLine())
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     kwargs = dict(
         include_dashboard=False,
         logging_level="WARNING",
@@ -202,10 +205,8 @@ def run_config(cfg: SweepConfig, name: str, where: dict, logger) -> tune.RunConf
     Of Ray's own per-trial logs only `result.json` (`JsonLoggerCallback`), which
     `sweeps.run.reconcile` reads back after a kill; no `progress.csv` or TensorBoard events,
     which MLflow holds already: Ray copies every file of the experiment's folder to the
-    storage at each snapshot, so each file a trial leaves there costs every later result."""
-    from ray.tune.logger import JsonLoggerCallback
-
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    storage at each snapshot, so each file a trial leaves there costs every later result
+    (`init_ray` turns Ray's automatic loggers off)."""
     return tune.RunConfig(
         name=name,
         **where,
