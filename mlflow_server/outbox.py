@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import shutil
 import sys
 import threading
@@ -245,7 +246,11 @@ class Outbox:
         if self.outage_since is not None:
             self._say(f"tracking store back after {time.time() - self.outage_since:.0f}s")
             self.outage_since, self.problem = None, None
-        shutil.rmtree(entry, ignore_errors=True)
+        # Renamed first (one atomic step), then deleted: a kill mid-delete must not leave a
+        # sent entry without its entry.json, which the next driver would call torn.
+        gone = entry.with_name(entry.name + ".sent.tmp")
+        os.replace(entry, gone)
+        shutil.rmtree(gone, ignore_errors=True)
         self.sent += 1
         self._done(entry)
         return self._first_wait
