@@ -6,11 +6,14 @@ same search space (with a continuous dimension: every trial a new configuration)
 the demo sets it up, two trials at a time. At each scale, one after the other:
 
 - Ray Tune alone: `tune.Tuner` with Ray's `OptunaSearch` and `ASHAScheduler`, one checkpoint
-  kept per trial, Ray's default loggers (CSV, JSON, TensorBoard) and no other callback;
+  kept per trial as Ray keeps it (`num_to_keep=1`, which makes Ray snapshot the whole
+  experiment at every checkpoint), Ray's default loggers (CSV, JSON, TensorBoard) and no
+  other callback;
 - the sweeplab driver: what `sweeps.run.tuner.run_sweep` builds around its trainable, with
   this trainable in its place: the parent run, the outbox and `MlflowTrialLogger` writing to
   a SQLite MLflow store on disk, `make_tuner` (`BudgetGate(UniqueSearch(make_searcher(...)))`,
-  the audited ASHA, `run_config`: the logger, the budget's stop rule, Ray's storage through
+  the audited ASHA, `run_config`: the logger, one checkpoint kept per trial by
+  `KeepLatest` (no snapshot forced), the budget's stop rule, Ray's storage through
   sweeplab's whole-file filesystem), run by `fit`, then `_finish` (reconcile with Ray's record,
   end the parent, every write delivered). A budget that never binds keeps the ledger on.
 
@@ -154,6 +157,7 @@ def sweeplab_driver(cfg, uri: str, project: Path, reports: int, sleep_s: float) 
         "fit_s": fit_s,
         "backlog": backlog,
         "writes": outbox.sent,
+        "store_calls": outbox.calls,
         "put_s": put_s[0],
         "send_s": send_s[0],
         "logger_s": logger_s[0],
@@ -184,7 +188,7 @@ def summarize(rows: list[dict]) -> dict:
         for side, v in (("ray", ray), ("sweeplab", swl)):
             out[f"driver_{side}_s_{at}"] = v["s"]
             out[f"driver_{side}_results_{at}"] = v["results"]
-        for key in ("runs", "writes", "backlog", "fit_s"):
+        for key in ("runs", "writes", "store_calls", "backlog", "fit_s"):
             out[f"driver_sweeplab_{key}_{at}"] = swl[key]
         out[f"driver_sweeplab_put_s_per_result_{at}"] = swl["put_s"] / swl["results"]
         out[f"driver_sweeplab_send_s_per_result_{at}"] = swl["send_s"] / swl["results"]

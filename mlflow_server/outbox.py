@@ -17,6 +17,7 @@ on the series' `dedupe_key` metric; dataset inputs are idempotent in MLflow itse
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import os
 import shutil
@@ -28,19 +29,14 @@ from typing import Any
 
 from common.errors import first_line, naming
 from common.files import fsync_dir, fsync_tree, rename_durable, write_atomic
-from common.tags import RECOVERED_TAG
+from mlflow_server.outbox_send import BATCHED, ENTRY, Sending, TornEntry
 from mlflow_server.retry import failure_kind, http_status
-from mlflow_server.tracking import RUN_ENDED, Tracker
+from mlflow_server.tracking import Tracker
 
-ENTRY = "entry.json"
 PARKED = "failed"
 SEQ_BLOCK = 1000
 """Sequence numbers are reserved this many at a time in `<root>.seq` (beside the outbox,
 so an empty outbox is an empty folder): they never restart below one used before."""
-
-
-class TornEntry(ValueError):
-    """An entry whose own file is unreadable (torn by a crash); not the store's doing."""
 
 
 def _numbers(folder: Path) -> list[int]:
@@ -64,7 +60,7 @@ def _problem(exc: BaseException, kind: str) -> str:
     return f"tracking write failed ({first_line(exc)})"
 
 
-class Outbox:
+class Outbox(Sending):
     def __init__(
         self,
         tracker: Tracker,
@@ -96,7 +92,9 @@ class Outbox:
         self._torn = False
         self._cond = threading.Condition()
         self._closing = False
-        self.sent = 0
+        self.sent = 0  # entries delivered
+        self.calls = 0  # store calls that delivered them (`_group`)
+        self._alone = 0  # entries still to send one by one (after a refused group)
         self.outage_since: float | None = None
         self.problem: str | None = None
         self.dropped: list[str] = []
@@ -230,29 +228,43 @@ class Outbox:
                     self._cond.wait(delay)
 
     def _step(self, entry: Path, delay: float) -> float:
-        """Send one entry; the next wait (none after a success: the first wait, unwaited)."""
+        """Send the head entry, with the entries after it that go in the same store call
+        (`_group`); the next wait (none after a success: the first wait, unwaited)."""
         if not entry.is_dir():  # removed by hand: nothing to send
             self._done(entry)
             return self._first_wait
+        group: list[tuple[Path, dict | None]] = [(entry, None)]
         try:
-            self._send(entry)
+            group = self._group(entry)
+            if group[0][1]["kind"] in BATCHED:
+                self._send_group(group)
+            else:
+                self._send(entry, group[0][1])
         except Exception as exc:  # noqa: BLE001 - sorted out below
             kind = "refused" if isinstance(exc, TornEntry) else failure_kind(exc)
             if kind != "refused":
                 self._hold(exc, kind)
                 return min(delay * 2, self._max_wait)
+            if len(group) > 1:  # which of them the store refuses: sent one by one now
+                self._alone = len(group)
+                return self._first_wait
+            self._alone = max(0, self._alone - 1)
             self._park(entry, exc)
             return self._first_wait
         if self.outage_since is not None:
             self._say(f"tracking store back after {time.time() - self.outage_since:.0f}s")
             self.outage_since, self.problem = None, None
-        # Renamed first (one atomic step), then deleted: a kill mid-delete must not leave a
-        # sent entry without its entry.json, which the next driver would call torn.
-        gone = entry.with_name(entry.name + ".sent.tmp")
-        os.replace(entry, gone)
-        shutil.rmtree(gone, ignore_errors=True)
-        self.sent += 1
-        self._done(entry)
+        self._alone = max(0, self._alone - 1)
+        for path, _ in group:
+            # Renamed first (one atomic step), then deleted: a kill mid-delete must not leave
+            # a sent entry without its entry.json, which the next driver would call torn.
+            gone = path.with_name(path.name + ".sent.tmp")
+            with contextlib.suppress(FileNotFoundError):  # removed by hand meanwhile
+                os.replace(path, gone)
+                shutil.rmtree(gone, ignore_errors=True)
+            self.sent += 1
+            self._done(path)
+        self.calls += 1
         return self._first_wait
 
     def _hold(self, exc: BaseException, kind: str) -> None:
@@ -286,76 +298,3 @@ class Outbox:
 
     def _say(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] mlflow: {text}", file=self.out, flush=True)
-
-    def _run(self, trial_id: str | None) -> str:
-        if trial_id is None:
-            return self.parent
-        if trial_id not in self._runs:  # sent by an earlier driver of this sweep
-            run_id = self.tracker.find_trial_run(self.parent, trial_id)
-            if run_id is None and self._torn:  # its 'trial' write was torn: keep the rest
-                run_id = self.tracker.start_trial(self.parent, trial_id, {}, f"trial-{trial_id}")
-                self.tracker.set_tags(run_id, {RECOVERED_TAG: "trial write torn"})
-            if run_id is None:
-                raise ValueError(f"no MLflow run for trial {trial_id} (its 'trial' write is lost)")
-            self._runs[trial_id] = run_id
-            self._steps[trial_id] = self.tracker.logged_steps(run_id)
-        return self._runs[trial_id]
-
-    def _logged(self, trial: str | None, run_id: str, key: str) -> set[int]:
-        """Steps at which `key` is in the store for this trial (read once, then kept)."""
-        if (trial, key) not in self._series:
-            self._series[(trial, key)] = self.tracker.logged_steps(run_id, key)
-        return self._series[(trial, key)]
-
-    def _send(self, entry: Path) -> None:
-        try:
-            e = json.loads((entry / ENTRY).read_text(encoding="utf-8"))
-            kind, trial = e["kind"], e["trial_id"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise TornEntry(first_line(exc)) from None
-        t = self.tracker
-        if kind == "trial":
-            existing = t.find_trial_run(self.parent, trial)
-            if existing and t.run_status(existing) in RUN_ENDED:
-                # Ended in MLflow before the driver was killed (Ray's last snapshot is older):
-                # the run stays as it is; only steps it lacks would still be logged.
-                self._sealed.add(trial)
-                run_id = existing
-            else:
-                run_id = t.start_trial(self.parent, trial, e["params"], e["run_name"])
-            self._runs[trial] = run_id
-            self._steps[trial] = t.logged_steps(run_id)
-        elif trial in self._sealed and kind not in ("metrics", "points"):
-            return
-        elif kind == "metrics":
-            step, run_id = int(e["step"]), self._run(trial)
-            if trial is not None and step in self._steps[trial]:
-                return  # a resumed trial re-reporting a step the store already has
-            t.log_metrics(run_id, e["metrics"], step, e["timestamp"])
-            if trial is not None:
-                self._steps[trial].add(step)
-        elif kind == "points":
-            run_id = self._run(trial)
-            seen = self._logged(trial, run_id, e["dedupe_key"])
-            new = [p for p in e["points"] if int(p["step"]) not in seen]
-            if new:  # a step the store has (a resumed or retried trial) is not logged again
-                t.log_points(run_id, new)
-                seen.update(int(p["step"]) for p in new)
-        elif kind == "inputs":
-            t.log_inputs(self._run(trial), e["datasets"])
-        elif kind == "table":
-            columns = json.loads((entry / "table.json").read_text(encoding="utf-8"))
-            t.log_table(self._run(trial), columns, e["artifact_file"])
-        elif kind == "artifacts":
-            for name in e["files"]:
-                path = entry / name
-                if path.is_dir():
-                    t.log_artifacts(self._run(trial), path, e.get("artifact_path") or name)
-                else:
-                    t.log_artifact(self._run(trial), path, e.get("artifact_path"))
-        elif kind == "tags":
-            t.set_tags(self._run(trial), e["tags"])
-        elif kind == "end":
-            t.end_run(self._run(trial), e["status"], error=e.get("error"))
-        else:
-            raise ValueError(f"unknown outbox entry kind {kind!r}")

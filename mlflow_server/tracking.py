@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import posixpath
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS as LOGGED_ARTIFACTS_TAG
 
 from common.dicts import flatten
 from common.tags import (
@@ -107,6 +110,32 @@ def _param_value(value: Any) -> str:
     return text[:MAX_PARAM_LEN]
 
 
+def metric_items(metrics: dict[str, float], step: int, timestamp: int | None = None) -> list:
+    """One result's metrics at `step` (finite values only), stamped `timestamp` (now when
+    None): a fixed timestamp makes a replayed write a no-op in the store."""
+    now = timestamp or int(time.time() * 1000)
+    return [
+        Metric(k, float(v), now, step)
+        for k, v in metrics.items()
+        if isinstance(v, int | float) and math.isfinite(float(v))
+    ]
+
+
+def point_items(points: list[dict]) -> list:
+    """A series' `{"step", "timestamp", "metrics"}` points, each at its own step and time
+    (NaN and inf kept: a series says what was measured)."""
+    return [
+        Metric(k, float(v), int(p["timestamp"]), int(p["step"]))
+        for p in points
+        for k, v in p["metrics"].items()
+    ]
+
+
+def _json_cell(value: Any) -> Any:
+    """A table cell as pandas writes it to JSON: NaN and infinities as null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 class Tracker:
     """A thin, explicit-run-id wrapper over MlflowClient for sweeps and trials.
 
@@ -124,6 +153,8 @@ class Tracker:
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
         self._raw = MlflowClient(tracking_uri=uri)  # inside find-or-create units only
         self.client = PatientClient(self._raw, patience)
+        self._tables: dict[str, list] = {}  # run id -> its `mlflow.loggedArtifacts` entries
+        self._parents: dict[str, tuple[str, str]] = {}  # sweep run -> (experiment, sweep)
 
     def _unit(self, fn):
         """A find-or-create step, retried as a whole."""
@@ -177,29 +208,52 @@ class Tracker:
     def start_trial(
         self, parent_run_id: str, trial_id: str, params: dict[str, Any], run_name: str
     ) -> str:
-        """The trial's child run; an existing one with the same trial id is reused."""
-        parent = self.client.get_run(parent_run_id)
-        exp = parent.info.experiment_id
-        sweep = parent.data.tags.get(SWEEP_TAG, "")
+        """The trial's child run; an existing one with the same trial id is reused (and set
+        RUNNING, even when it had ended)."""
+        return self._trial(parent_run_id, trial_id, params, run_name, reopen_ended=True)[0]
 
-        def find_or_create() -> str:
+    def open_trial(
+        self, parent_run_id: str, trial_id: str, params: dict[str, Any], run_name: str
+    ) -> tuple[str, bool]:
+        """The trial's child run and whether it had ended: one that ended is left as it is
+        (status, end time, params); any other is created, or found and set RUNNING."""
+        return self._trial(parent_run_id, trial_id, params, run_name, reopen_ended=False)
+
+    def _trial(
+        self, parent_run_id: str, trial_id: str, params: dict, run_name: str, reopen_ended: bool
+    ) -> tuple[str, bool]:
+        exp, sweep = self._parent(parent_run_id)
+
+        def find_or_create() -> tuple[str, bool, bool]:
+            """(run id, ended and left so, created now)"""
             existing = self._raw.search_runs(
                 [exp],
                 f"tags.`{PARENT_TAG}` = '{parent_run_id}' and tags.`{TRIAL_TAG}` = '{trial_id}'",
             )
             if existing:
-                run_id = existing[0].info.run_id
-                if existing[0].info.status != "RUNNING":
+                run_id, status = existing[0].info.run_id, existing[0].info.status
+                if status in RUN_ENDED and not reopen_ended:
+                    return run_id, True, False
+                if status != "RUNNING":
                     self._raw.update_run(run_id, status="RUNNING")
-                return run_id
+                return run_id, False, False
             tags = {PARENT_TAG: parent_run_id, TRIAL_TAG: trial_id, SWEEP_TAG: sweep}
             name = self._unique_name(exp, parent_run_id, run_name, trial_id)
             run = self._raw.create_run(exp, run_name=name, tags={**tags, KIND_TAG: KIND_TRIAL})
-            return run.info.run_id
+            return run.info.run_id, False, True
 
-        run_id = self._unit(find_or_create)
-        self.log_params(run_id, params)
-        return run_id
+        run_id, ended, created = self._unit(find_or_create)
+        if not ended:
+            self.log_params(run_id, params, fresh=created)
+        return run_id, ended
+
+    def _parent(self, parent_run_id: str) -> tuple[str, str]:
+        """A sweep run's experiment id and sweep name (read once: neither changes)."""
+        if parent_run_id not in self._parents:
+            parent = self.client.get_run(parent_run_id)
+            sweep = parent.data.tags.get(SWEEP_TAG, "")
+            self._parents[parent_run_id] = (parent.info.experiment_id, sweep)
+        return self._parents[parent_run_id]
 
     def _unique_name(self, exp: str, parent_run_id: str, run_name: str, trial_id: str) -> str:
         """`run_name`, or `run_name-<trial id>` when a sibling trial already has that name."""
@@ -210,9 +264,8 @@ class Tracker:
         return f"{run_name}-{trial_id}" if taken else run_name
 
     def find_trial_run(self, parent_run_id: str, trial_id: str) -> str | None:
-        parent = self.client.get_run(parent_run_id)
         runs = self.find_runs(
-            parent.info.experiment_id,
+            self._parent(parent_run_id)[0],
             f"tags.`{PARENT_TAG}` = '{parent_run_id}' and tags.`{TRIAL_TAG}` = '{trial_id}'",
         )
         return runs[0].info.run_id if runs else None
@@ -243,9 +296,11 @@ class Tracker:
         self.client.set_terminated(run_id, status=status)
 
     # values ----------------------------------------------------------------------------
-    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+    def log_params(self, run_id: str, params: dict[str, Any], fresh: bool = False) -> None:
+        """Params the run lacks (MLflow refuses to change one); `fresh`: a run created just
+        now, which has none."""
         items = [Param(k, _param_value(v)) for k, v in flatten(params).items()]
-        existing = self.client.get_run(run_id).data.params
+        existing = {} if fresh else self.client.get_run(run_id).data.params
         items = [p for p in items if p.key not in existing]
         for i in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[i : i + 100])
@@ -254,25 +309,21 @@ class Tracker:
         self, run_id: str, metrics: dict[str, float], step: int, timestamp: int | None = None
     ) -> None:
         """Finite values only. A fixed `timestamp` makes a replayed call a no-op."""
-        now = timestamp or int(time.time() * 1000)
-        items = [
-            Metric(k, float(v), now, step)
-            for k, v in metrics.items()
-            if isinstance(v, int | float) and math.isfinite(float(v))
-        ]
-        for i in range(0, len(items), 1000):
-            self.client.log_batch(run_id, metrics=items[i : i + 1000])
+        self.log_batch(run_id, metric_items(metrics, step, timestamp), {})
 
     def log_points(self, run_id: str, points: list[dict]) -> None:
         """A metric series: `{"step", "timestamp", "metrics"}` points, each at its own step
         and time. Unlike `log_metrics`, NaN and inf are logged as what they are."""
-        items = [
-            Metric(k, float(v), int(p["timestamp"]), int(p["step"]))
-            for p in points
-            for k, v in p["metrics"].items()
-        ]
-        for i in range(0, len(items), 1000):
-            self.client.log_batch(run_id, metrics=items[i : i + 1000])
+        self.log_batch(run_id, point_items(points), {})
+
+    def log_batch(self, run_id: str, metrics: list[Metric], tags: dict[str, str]) -> None:
+        """Metrics and tags in as few store calls as MLflow's limits allow (1,000 values a
+        call, 100 of them tags)."""
+        items = [RunTag(k, str(v)) for k, v in tags.items()]
+        while metrics or items:
+            tag_part, items = items[:100], items[100:]
+            metric_part, metrics = metrics[: 1000 - len(tag_part)], metrics[1000 - len(tag_part) :]
+            self.client.log_batch(run_id, metrics=metric_part, tags=tag_part)
 
     def log_inputs(self, run_id: str, datasets: list[dict]) -> None:
         """Dataset inputs (`dataset_inputs` builds them); logging one twice is a no-op."""
@@ -290,7 +341,30 @@ class Tracker:
         self.client.log_artifact(run_id, str(local_file), artifact_path)
 
     def log_table(self, run_id: str, columns: dict[str, list], artifact_file: str) -> None:
-        self.client.log_table(run_id, data=columns, artifact_file=artifact_file)
+        """A per-example table stored as MLflow's `log_table` stores one (pandas' "split"
+        JSON, listed in the run's `mlflow.loggedArtifacts` tag, which the UI's evaluation
+        view and `mlflow.load_table` read), in one artifact write and at most one tag write.
+        Logging a table again replaces it (MLflow's own appends the rows a second time, so a
+        replayed write would double them), and no listing of the run's artifacts, pandas
+        frame or `get_run` per table: the tag's entries are read from the store once per run
+        by this Tracker (a run's tables come from one writer at a time)."""
+        keys = list(columns)
+        rows = len(columns[keys[0]]) if keys else 0
+        cells = [[_json_cell(columns[k][i]) for k in keys] for i in range(rows)]
+        doc = {"columns": keys, "data": cells}
+        folder, name = posixpath.split(artifact_file)
+        with tempfile.TemporaryDirectory(prefix="sweeplab-table-") as tmp:
+            path = Path(tmp) / name
+            path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+            self.client.log_artifact(run_id, str(path), folder or None)
+        listed = self._tables.get(run_id)
+        if listed is None:
+            tag = self.client.get_run(run_id).data.tags.get(LOGGED_ARTIFACTS_TAG, "[]")
+            listed = self._tables[run_id] = json.loads(tag)
+        entry = {"path": artifact_file, "type": "table"}
+        if entry not in listed:
+            listed.append(entry)
+            self.set_tags(run_id, {LOGGED_ARTIFACTS_TAG: json.dumps(listed)})
 
     # reading back ------------------------------------------------------------------------
     def list_run_artifacts(self, run, path: str) -> list:

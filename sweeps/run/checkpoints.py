@@ -1,14 +1,14 @@
 """Which checkpoint a resumed trial continues from: the furthest complete one it wrote.
 
 Ray's record of a trial's checkpoint (in the experiment state) is saved some time after the
-checkpoint itself, and with `num_to_keep=1` the checkpoint it names is deleted as soon as
-the next one is registered. A driver killed in between leaves a record naming a checkpoint
-that is gone, while a newer one sits beside it: Ray would fail the trial on resume ("does
-not exist on storage anymore"). So every checkpoint a trial reports is sealed with a
-manifest (its step, its report number, each file's sha256), and before a resumed sweep
-starts its trials, each trial's record is pointed at the sealed checkpoint with the highest
-step in its folder on the sweep's storage (checked file by file; a copy cut short by the
-kill is passed over), and the folders passed over are deleted.
+checkpoint itself (on Ray's own period: `sweeps.run.checkpoint_keeper`), and the checkpoint
+it names is deleted as soon as the next one is registered. A driver killed in between leaves
+a record naming a checkpoint that is gone, while a newer one sits beside it: Ray would fail
+the trial on resume ("does not exist on storage anymore"). So every checkpoint a trial
+reports is sealed with a manifest (its step, its report number, each file's sha256), and
+before a resumed sweep starts its trials, each trial's record is pointed at the sealed
+checkpoint with the highest step in its folder on the sweep's storage (checked file by file;
+a copy cut short by the kill is passed over), and the folders passed over are deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import posixpath
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,18 @@ MANIFEST = "sweeplab_checkpoint.json"
 REPORTED = "reported.json"
 """In a checkpoint: the result the trial reported with it (metrics, training-curve and
 system-metric points), for a driver that was killed before it could log it."""
+
+
+@contextmanager
+def checkpoint_folder(checkpoint) -> Iterator[Path]:
+    """A Ray checkpoint's folder, to read: in place when the sweep's storage is this disk
+    (Ray's `as_directory` copies it to a temporary folder first, as it does from anything
+    but pyarrow's own local filesystem), downloaded from an object store."""
+    if on_this_disk(checkpoint.filesystem):
+        yield Path(checkpoint.path)
+        return
+    with checkpoint.as_directory() as path:
+        yield Path(path)
 
 
 def _digests(folder: Path) -> dict[str, str]:

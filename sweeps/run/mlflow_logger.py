@@ -39,7 +39,7 @@ from evaluation.scoring import scoring_params
 from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FAILED, RUN_FINISHED, Tracker
 from sweeps.config import SweepConfig
-from sweeps.run.checkpoints import repair_restored
+from sweeps.run.checkpoints import checkpoint_folder, repair_restored
 from sweeps.run.confirm_plan import overrides_of, tags_of
 from sweeps.run.describe import (
     eval_datasets,
@@ -217,16 +217,19 @@ class MlflowTrialLogger(Callback):
             self.spend.record(trial.trial_id, result)
         if result.get(UPLOADED) == 0:  # the driver sends them instead, through the outbox
             self.not_uploaded.add(trial.trial_id)
-        self.outbox.put(
-            "metrics",
+        series = [
+            {"points": points, "dedupe_key": dedupe_key}
+            for key, dedupe_key in SERIES.items()
+            if (points := _points(result.get(key)))
+        ]
+        self.outbox.put(  # one write a result: its metrics and the series it carries
+            "result",
             trial.trial_id,
             metrics=_result_metrics(result),
             step=_step(result),
             timestamp=int(time.time() * 1000),
+            series=series,
         )
-        for key, dedupe_key in SERIES.items():
-            if points := _points(result.get(key)):
-                self.outbox.put("points", trial.trial_id, points=points, dedupe_key=dedupe_key)
         if "resumed_from_step" in result:
             self.outbox.put(
                 "tags",
@@ -256,8 +259,8 @@ class MlflowTrialLogger(Callback):
             self._say(trial, repair.said)
             if repair.reported is not None:  # reported as the last driver was killed
                 self.log_result(trial, {**repair.reported, "resumed_from_step": repair.step})
-                with repair.checkpoint.as_directory() as path:
-                    put_step_table(self.outbox, trial.trial_id, Path(path))
+                with checkpoint_folder(repair.checkpoint) as path:
+                    put_step_table(self.outbox, trial.trial_id, path)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self._ensure_run(trial)
@@ -278,8 +281,8 @@ class MlflowTrialLogger(Callback):
         if self._worker_sent(trial, checkpoint):  # the trial's worker sent it itself
             return
         self._ensure_run(trial)
-        with checkpoint.as_directory() as path:  # downloaded when the storage is remote
-            put_step_table(self.outbox, trial.trial_id, Path(path))
+        with checkpoint_folder(checkpoint) as path:  # downloaded when the storage is remote
+            put_step_table(self.outbox, trial.trial_id, path)
 
     def _worker_sent(self, trial, checkpoint) -> bool:
         """True when the trial's worker uploaded its files itself (tracking server)."""
@@ -331,8 +334,8 @@ class MlflowTrialLogger(Callback):
         )
         # With a tracking server the trial worker has sent these already (no shared disk).
         if trial.checkpoint is not None and not self._worker_sent(trial, trial.checkpoint):
-            with trial.checkpoint.as_directory() as path:  # downloaded when storage is remote
-                put_final_artifacts(self.outbox, trial.trial_id, Path(path))
+            with checkpoint_folder(trial.checkpoint) as path:  # downloaded when remote
+                put_final_artifacts(self.outbox, trial.trial_id, path)
         if failed:
             self.outbox.put("end", trial.trial_id, status=RUN_FAILED, error=_error_text(trial))
         else:

@@ -17,7 +17,7 @@ from mlflow_server.tracking import Tracker
 from sweeps.config import SweepConfig
 from sweeps.cost import ACCELERATOR_S, WALL_S, accelerator_seconds
 from sweeps.run.base_models import model_key
-from sweeps.run.checkpoints import REPORTED, seal
+from sweeps.run.checkpoints import REPORTED, checkpoint_folder, seal
 from sweeps.run.confirm_plan import overrides_of
 from sweeps.run.faults import maybe_fail
 from sweeps.run.mlflow_logger import UPLOADED, log_final_artifacts, log_step_table
@@ -91,7 +91,7 @@ def trainable(
         checkpoint = tune.get_checkpoint()
         if checkpoint is not None:
             resume_from = Path(work) / "restored"
-            with checkpoint.as_directory() as path:
+            with checkpoint_folder(checkpoint) as path:
                 shutil.copytree(path, resume_from)
         if sweep.system_metrics:
             sampler.append(SystemSampler(_next_system_step(resume_from)).start())

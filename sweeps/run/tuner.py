@@ -25,6 +25,7 @@ from mlflow_server.outbox import Outbox
 from mlflow_server.tracking import RUN_FINISHED, RUN_KILLED, Tracker
 from sweeps.config import Choice, Range, SweepConfig
 from sweeps.run.budget import BudgetGate, BudgetStop, ledger
+from sweeps.run.checkpoint_keeper import KeepLatest
 from sweeps.run.describe import portable_params
 from sweeps.run.handoff import trial_data
 from sweeps.run.local_ray import secure_local_ray
@@ -200,20 +201,22 @@ def _searcher(cfg: SweepConfig, warm: WarmStart | None) -> UniqueSearch:
 def run_config(cfg: SweepConfig, name: str, where: dict, logger) -> tune.RunConfig:
     """Ray's run settings shared by a sweep and its confirmation: experiment `name` at
     `where` (`storage_path`, and `storage_filesystem` for an object store), the MLflow
-    logger, the sweep's retries, one checkpoint kept per trial, its budget's stop rule.
+    logger, the sweep's retries, one checkpoint kept per trial (by `KeepLatest`, not by
+    Ray's `num_to_keep`, which forces a snapshot of the whole sweep at every checkpoint),
+    its budget's stop rule.
 
     Of Ray's own per-trial logs only `result.json` (`JsonLoggerCallback`), which
     `sweeps.run.reconcile` reads back after a kill; no `progress.csv` or TensorBoard events,
     which MLflow holds already: Ray copies every file of the experiment's folder to the
-    storage at each snapshot, so each file a trial leaves there costs every later result
+    storage at each snapshot, so each file a trial leaves there costs every snapshot
     (`init_ray` turns Ray's automatic loggers off)."""
     return tune.RunConfig(
         name=name,
         **where,
-        callbacks=[logger, JsonLoggerCallback()],
+        callbacks=[logger, KeepLatest(), JsonLoggerCallback()],
         stop=BudgetStop(logger),
         failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
         verbose=0,
     )
 

@@ -22,7 +22,7 @@ def _side(s: float, results: int, **more) -> dict:
 
 
 def _rows() -> list[dict]:
-    swl = {"runs": 10, "writes": 150, "backlog": 0, "fit_s": 5.0, "put_s": 1.0, "send_s": 4.0}
+    swl = {"runs": 10, "writes": 150, "store_calls": 90, "backlog": 0, "fit_s": 5.0, "put_s": 1.0, "send_s": 4.0}
     swl["logger_s"] = 2.0
     return [
         {"trials": n, "repeats": 1, "ray": _side(ray, 40), "sweeplab": _side(s, 40, **swl)}

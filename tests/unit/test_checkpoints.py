@@ -166,3 +166,38 @@ def test_on_an_object_store_the_others_are_downloaded_to_be_checked(tmp_path):
         fh.write(b"opt-24")  # now whole
     got = furthest(store, "bucket/trial", named_key)
     assert (got.step, got.named, got.path) == (24, False, f"bucket/trial/{newer.name}")
+
+
+def test_keep_latest_leaves_one_checkpoint_and_rays_list_names_it(tmp_path):
+    """Ray keeps every checkpoint (no `num_to_keep`, so no forced snapshot per checkpoint):
+    `KeepLatest` deletes the older ones as each new one is registered, on the storage and
+    in Ray's list, so a trial's record stays one checkpoint long."""
+    from ray.train import CheckpointConfig
+    from ray.train._internal.checkpoint_manager import _CheckpointManager
+    from ray.train._internal.session import _TrainingResult
+    from ray.tune import Checkpoint
+
+    from sweeps.run.checkpoint_keeper import KeepLatest
+
+    trial_dir = tmp_path / "trial"
+    trial = _Trial(trial_dir, None)
+    manager = _CheckpointManager(CheckpointConfig(num_to_keep=None))
+    cached = []
+    trial.run_metadata = SimpleNamespace(
+        checkpoint_manager=manager, invalidate_cache=lambda: cached.append(1)
+    )
+    keeper = KeepLatest()
+    for index, step in enumerate((8, 16, 24)):
+        ckpt = Checkpoint(_checkpoint(trial_dir, index, step), FS)
+        manager.register_checkpoint(_TrainingResult(ckpt, {"training_iteration": index + 1}))
+        keeper.on_trial_save(index, [], trial)
+        assert sorted(checkpoint_dirs(FS, str(trial_dir))) == [index]
+        assert [r.checkpoint.path for r in manager.best_checkpoint_results] == [ckpt.path]
+    assert trial.checkpoint.path.endswith("checkpoint_000002")
+    assert trial.invalidated and len(cached) == 2  # Ray's saved record rebuilt twice
+    # one already gone (a resume pruned it): nothing to delete, no error
+    (trial_dir / "checkpoint_000002").rename(tmp_path / "moved")
+    ckpt = Checkpoint(_checkpoint(trial_dir, 3, 32), FS)
+    manager.register_checkpoint(_TrainingResult(ckpt, {"training_iteration": 4}))
+    keeper.on_trial_save(3, [], trial)
+    assert sorted(checkpoint_dirs(FS, str(trial_dir))) == [3]

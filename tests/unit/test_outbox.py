@@ -227,17 +227,17 @@ def test_refused_writes_get_unique_names_and_numbers_never_restart(tmp_path, mlf
 
 def _failing_then_sending(tmp_path, mlflow_uri, failures: list):
     """(tracker, parent run, outbox saying things to said.txt, that file): the tracker's
-    metric writes raise `failures` in turn (emptying the list), then go through."""
+    metric and tag writes raise `failures` in turn (emptying the list), then go through."""
     tracker = Tracker(mlflow_uri, tmp_path)
     parent = tracker.start_sweep("s", {}, {})
-    real = tracker.log_metrics
+    real = tracker.log_batch
 
     def flaky(*args, **kwargs):
         if failures:
             raise failures.pop(0)
         return real(*args, **kwargs)
 
-    tracker.log_metrics = flaky
+    tracker.log_batch = flaky
     out = tmp_path / "said.txt"
     box = Outbox(tracker, tmp_path / "outbox", parent, out=out.open("w"), retry_wait=(0.05, 0.4))
     return tracker, parent, box, out
@@ -282,7 +282,7 @@ def test_a_changed_reason_is_said_again_and_a_repeated_one_is_not(tmp_path, mlfl
 def test_a_store_that_keeps_refusing_keeps_the_writes(tmp_path, mlflow_uri):
     tracker = Tracker(mlflow_uri, tmp_path)
     parent = tracker.start_sweep("s", {}, {})
-    tracker.log_metrics = lambda *a, **k: (_ for _ in ()).throw(UNAUTHORIZED)
+    tracker.log_batch = lambda *a, **k: (_ for _ in ()).throw(UNAUTHORIZED)
     box = _outbox(tracker, tmp_path / "outbox", parent)
     _metric_put(box, 0.1)
     assert not box.flush(3)
@@ -425,6 +425,9 @@ class _Recorder:
 
     def log_metrics(self, run_id, metrics, step, timestamp=None):
         self.steps.append(step)
+
+    def log_batch(self, run_id, metrics, tags):
+        self.steps += sorted({m.step for m in metrics})
 
 
 def test_the_sender_lists_its_folder_once_not_once_per_write(tmp_path, monkeypatch):
