@@ -5,23 +5,27 @@ no model, a few results a few milliseconds apart, each with a trial-shaped check
 same search space (with a continuous dimension: every trial a new configuration), ASHA as
 the demo sets it up, two trials at a time. At each scale, one after the other:
 
-- Ray Tune alone: `tune.Tuner` with Ray's `OptunaSearch` and `ASHAScheduler`, one checkpoint
-  kept per trial as Ray keeps it (`num_to_keep=1`, which makes Ray snapshot the whole
-  experiment at every checkpoint), Ray's default loggers (CSV, JSON, TensorBoard) and no
-  other callback;
+- Ray Tune alone, as its docs keep one checkpoint per trial: `tune.Tuner` with Ray's
+  `OptunaSearch` and `ASHAScheduler`, `num_to_keep=1` (which makes Ray snapshot the whole
+  experiment, every trial's record, at every checkpoint: a cost per result that grows with
+  the trials), Ray's default loggers (CSV, JSON, TensorBoard) and no other callback;
+- Ray Tune alone keeping every checkpoint (no `num_to_keep`: snapshots on Ray's own adaptive
+  period), otherwise the same: the cheapest Ray can run these trials, and the anchor of the
+  added cost, since sweeplab runs Ray that way (deleting older checkpoints itself);
 - the sweeplab driver: what `sweeps.run.tuner.run_sweep` builds around its trainable, with
   this trainable in its place: the parent run, the outbox and `MlflowTrialLogger` writing to
   a SQLite MLflow store on disk, `make_tuner` (`BudgetGate(UniqueSearch(make_searcher(...)))`,
   the audited ASHA, `run_config`: the logger, one checkpoint kept per trial by
-  `KeepLatest` (no snapshot forced), the budget's stop rule, Ray's storage through
-  sweeplab's whole-file filesystem), run by `fit`, then `_finish` (reconcile with Ray's record,
-  end the parent, every write delivered). A budget that never binds keeps the ledger on.
+  `KeepLatest`, the budget's stop rule, Ray's storage through sweeplab's whole-file
+  filesystem), run by `fit`, then `_finish` (reconcile with Ray's record, end the parent,
+  every write delivered). A budget that never binds keeps the ledger on.
 
 Timed: `tuner.fit()` alone, and for sweeplab from the Tuner's construction until the last
 tracking write is in the store (the store is created and migrated before, once). Seconds per
 result is that wall time over the results Ray counted (ASHA stops trials, so a side's count
-is its own); the added cost per result is the difference. Each side's MLflow runs are
-counted afterwards (every trial has its finished run).
+is its own); the added cost per result is sweeplab's minus Ray's keeping every checkpoint
+(and, beside it, minus Ray's with `num_to_keep=1`). Each side's MLflow runs are counted
+afterwards (every trial has its finished run).
 """
 
 from __future__ import annotations
@@ -51,8 +55,9 @@ def _results(grid) -> int:
     return sum(int((r.metrics or {}).get("training_iteration", 0)) for r in grid)
 
 
-def ray_alone(cfg, storage: Path, reports: int, sleep_s: float) -> dict:
-    """Ray Tune with Ray's Optuna searcher and ASHA on the same space: seconds, results."""
+def ray_alone(cfg, storage: Path, reports: int, sleep_s: float, keep: int | None = 1) -> dict:
+    """Ray Tune with Ray's Optuna searcher and ASHA on the same space, `keep` checkpoints
+    kept per trial (None: all): seconds, results."""
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
     from ray.tune.schedulers import ASHAScheduler
@@ -85,7 +90,7 @@ def ray_alone(cfg, storage: Path, reports: int, sleep_s: float) -> dict:
             # Ray's default loggers, named: the sweeplab side turns the automatic ones off
             # for this process (`sweeps.run.tuner.run_config`).
             callbacks=[CSVLoggerCallback(), JsonLoggerCallback(), TBXLoggerCallback()],
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=keep),
             verbose=0,
         ),
     )
@@ -169,46 +174,53 @@ def _pooled(runs: list[dict]) -> dict:
     return {k: sum(r[k] for r in runs) for k in runs[0]}
 
 
+ANCHOR = "ray_keep_all"
+"""The Ray side the added cost is counted against (when measured; else `ray`)."""
+RAY_SIDES = ("ray", ANCHOR)
+
+
 def summarize(rows: list[dict]) -> dict:
-    """Per scale (`{"trials", "repeats", "ray": {s, results, ...}, "sweeplab": {...}}`):
-    seconds per result each way and the difference (sweeplab's added cost); the ratio of
-    that difference at the largest scale to the smallest (flat: 1), and to the second."""
+    """Per scale (`{"trials", "repeats", "ray": {s, results, ...}, "ray_keep_all": {...},
+    "sweeplab": {...}}`): seconds per result each way and sweeplab's added cost (minus the
+    anchor, Ray keeping every checkpoint; and minus Ray with `num_to_keep=1`); the ratio of
+    the added cost at the largest scale to the smallest (flat: 1), and to the second."""
     out: dict = {"driver_scales": [r["trials"] for r in rows]}
+    anchor = ANCHOR if ANCHOR in rows[0] else "ray"
+    out["driver_added_against"] = anchor
     added, swl_prs = [], []
     for r in rows:
-        n, ray, swl = r["trials"], r["ray"], r["sweeplab"]
-        ray_pr, swl_pr = ray["s"] / ray["results"], swl["s"] / swl["results"]
-        added.append(swl_pr - ray_pr)
-        swl_prs.append(swl_pr)
+        n, swl = r["trials"], r["sweeplab"]
         at = f"at_{n}"
+        sides = [side for side in (*RAY_SIDES, "sweeplab") if side in r]
+        per = {side: r[side]["s"] / r[side]["results"] for side in sides}
+        added.append(per["sweeplab"] - per[anchor])
+        swl_prs.append(per["sweeplab"])
         out[f"driver_repeats_{at}"] = r["repeats"]
-        out[f"driver_ray_s_per_result_{at}"] = ray_pr
-        out[f"driver_sweeplab_s_per_result_{at}"] = swl_pr
-        out[f"driver_added_s_per_result_{at}"] = swl_pr - ray_pr
-        for side, v in (("ray", ray), ("sweeplab", swl)):
-            out[f"driver_{side}_s_{at}"] = v["s"]
-            out[f"driver_{side}_results_{at}"] = v["results"]
+        for side, pr in per.items():
+            out[f"driver_{side}_s_per_result_{at}"] = pr
+            out[f"driver_{side}_s_{at}"] = r[side]["s"]
+            out[f"driver_{side}_results_{at}"] = r[side]["results"]
+        out[f"driver_added_s_per_result_{at}"] = per["sweeplab"] - per[anchor]
+        out[f"driver_added_over_ray_s_per_result_{at}"] = per["sweeplab"] - per["ray"]
         for key in ("runs", "writes", "store_calls", "backlog", "fit_s"):
             out[f"driver_sweeplab_{key}_{at}"] = swl[key]
-        out[f"driver_sweeplab_put_s_per_result_{at}"] = swl["put_s"] / swl["results"]
-        out[f"driver_sweeplab_send_s_per_result_{at}"] = swl["send_s"] / swl["results"]
-        out[f"driver_sweeplab_logger_s_per_result_{at}"] = swl["logger_s"] / swl["results"]
+        for key in ("put_s", "send_s", "logger_s"):
+            out[f"driver_sweeplab_{key}_per_result_{at}"] = swl[key] / swl["results"]
     out["driver_added_cost_growth"] = added[-1] / added[0] if added[0] > 0 else None
     # Without the fixed costs (a Tuner's set-up and end, spread over few results at 10
     # trials): each side's seconds per extra result from one scale to the next, per sweep.
     for a, b in zip(rows, rows[1:], strict=False):
         per = {}
-        for side in ("ray", "sweeplab"):
+        for side in (s for s in (*RAY_SIDES, "sweeplab") if s in a):
             sa, sb = (r[side]["s"] / r["repeats"] for r in (a, b))
             ra, rb = (r[side]["results"] / r["repeats"] for r in (a, b))
             per[side] = (sb - sa) / (rb - ra) if rb != ra else float("nan")
+            out[f"driver_{side}_marginal_s_per_result_{a['trials']}_to_{b['trials']}"] = per[side]
         span = f"{a['trials']}_to_{b['trials']}"
-        out[f"driver_ray_marginal_s_per_result_{span}"] = per["ray"]
-        out[f"driver_sweeplab_marginal_s_per_result_{span}"] = per["sweeplab"]
-        out[f"driver_added_marginal_s_per_result_{span}"] = per["sweeplab"] - per["ray"]
+        out[f"driver_added_marginal_s_per_result_{span}"] = per["sweeplab"] - per[anchor]
     out["driver_sweeplab_cost_growth"] = swl_prs[-1] / swl_prs[0]
     if len(added) > 2:
-        out["driver_added_cost_growth_from_second"] = added[-1] / added[1]
+        out["driver_added_cost_growth_from_second"] = added[-1] / added[1] if added[1] > 0 else None
     return out
 
 
@@ -231,18 +243,22 @@ def measure(scales: tuple[tuple[int, int], ...], work: Path, log, reports: int =
         ray_alone(warm, project / "ray-alone", reports, SLEEP_S)  # Ray's worker pool started
         rows = []
         for n, repeats in scales:
-            sides: dict[str, list] = {"ray": [], "sweeplab": []}
-            for k in range(repeats):  # alternating, so a change in load hits both
+            sides: dict[str, list] = {"ray": [], ANCHOR: [], "sweeplab": []}
+            for k in range(repeats):  # alternating, so a change in load hits every side
                 cfg = sweep_config(f"driver-{n}-{k}", model_dir, n, reports)
                 a = ray_alone(cfg, project / "ray-alone", reports, SLEEP_S)
+                lean = ray_alone(cfg, project / "ray-keep-all", reports, SLEEP_S, keep=None)
                 b = sweeplab_driver(cfg, uri, project, reports, SLEEP_S)
-                if b["runs"] != n or a["trials"] != n or b["trials"] != n:
+                if b["runs"] != n or {a["trials"], lean["trials"], b["trials"]} != {n}:
                     raise RuntimeError(f"{n} trials: {a['trials']} in Ray, {b} under sweeplab")
                 sides["ray"].append(a)
+                sides[ANCHOR].append(lean)
                 sides["sweeplab"].append(b)
                 log(
                     f"  {n} trials: Ray Tune alone {a['s']:.1f} s ({a['results']} results), "
-                    f"sweeplab {b['s']:.1f} s ({b['results']} results, {b['writes']} writes)"
+                    f"keeping every checkpoint {lean['s']:.1f} s ({lean['results']}), "
+                    f"sweeplab {b['s']:.1f} s ({b['results']} results, {b['writes']} writes "
+                    f"in {b['store_calls']} store calls)"
                 )
             rows.append(
                 {"trials": n, "repeats": repeats, **{k: _pooled(v) for k, v in sides.items()}}

@@ -21,32 +21,44 @@ def _side(s: float, results: int, **more) -> dict:
     return {"s": s, "results": results, "trials": 10, **more}
 
 
-def _rows() -> list[dict]:
-    swl = {"runs": 10, "writes": 150, "store_calls": 90, "backlog": 0, "fit_s": 5.0, "put_s": 1.0, "send_s": 4.0}
-    swl["logger_s"] = 2.0
-    return [
-        {"trials": n, "repeats": 1, "ray": _side(ray, 40), "sweeplab": _side(s, 40, **swl)}
-        for n, ray, s in ((10, 4.0, 8.0), (100, 4.0, 10.0), (1000, 4.0, 14.0))
-    ]
+def _rows(keep_all: bool = True) -> list[dict]:
+    swl = {"runs": 10, "writes": 150, "store_calls": 90, "backlog": 0, "fit_s": 5.0}
+    swl |= {"put_s": 1.0, "send_s": 4.0, "logger_s": 2.0}
+    rows = []
+    for n, ray, s in ((10, 4.0, 8.0), (100, 4.0, 10.0), (1000, 4.0, 14.0)):
+        row = {"trials": n, "repeats": 1, "ray": _side(ray, 40), "sweeplab": _side(s, 40, **swl)}
+        if keep_all:
+            row["ray_keep_all"] = _side(3.0, 40)
+        rows.append(row)
+    return rows
 
 
 def test_summary_counts_the_added_cost_per_result_and_its_growth():
     out = summarize(_rows())
-    assert out["driver_scales"] == [10, 100, 1000]
+    assert out["driver_scales"] == [10, 100, 1000] and out["driver_added_against"] == "ray_keep_all"
     assert out["driver_ray_s_per_result_at_10"] == 0.1
-    assert abs(out["driver_added_s_per_result_at_10"] - 0.1) < 1e-12
-    assert abs(out["driver_added_s_per_result_at_1000"] - 0.25) < 1e-12
-    assert abs(out["driver_added_cost_growth"] - 2.5) < 1e-9
-    assert abs(out["driver_added_cost_growth_from_second"] - 0.25 / 0.15) < 1e-9
+    assert out["driver_ray_keep_all_s_per_result_at_10"] == 0.075
+    # added: sweeplab minus Ray keeping every checkpoint; beside it, minus Ray keeping one
+    assert abs(out["driver_added_s_per_result_at_10"] - 0.125) < 1e-12
+    assert abs(out["driver_added_s_per_result_at_1000"] - 0.275) < 1e-12
+    assert abs(out["driver_added_over_ray_s_per_result_at_1000"] - 0.25) < 1e-12
+    assert abs(out["driver_added_cost_growth"] - 2.2) < 1e-9
+    assert abs(out["driver_added_cost_growth_from_second"] - 0.275 / 0.175) < 1e-9
     assert out["driver_sweeplab_send_s_per_result_at_100"] == 0.1
+    assert out["driver_sweeplab_store_calls_at_100"] == 90
+    # an older measurement, without the second Ray side: counted against Ray keeping one
+    old = summarize(_rows(keep_all=False))
+    assert old["driver_added_against"] == "ray"
+    assert abs(old["driver_added_s_per_result_at_1000"] - 0.25) < 1e-12
 
 
 def test_results_show_each_scale_beside_ray_and_say_why_the_growth():
     results = {**summarize(_rows()), "driver_reports_per_trial": 4, "driver_concurrency": 2}
     md = render_markdown(with_verdicts({**results, "overhead_ratio": 1.3}), why(results))
-    assert "| 1,000 | 1 | 4 (40) | 14 (40) | 0.1 | 0.35 | 0.25 |" in md
-    assert "| `driver_added_cost_growth` | 2.5 | <= 1.5 | **no** |" in md
-    assert "overhead ratio: 1.3" in md and "1,000 trials: 0.250 s added per result" in md
+    assert "| 1,000 | 1 | 4 (40) | 3 (40) | 14 (40) | 0.1 | 0.075 | 0.35 | 0.275 |" in md
+    assert "| `driver_added_cost_growth` | 2.2 | <= 1.5 | **no** |" in md
+    assert "overhead ratio: 1.3" in md and "1,000 trials: 0.275 s added per result" in md
+    assert "2.2 store calls a result" in md
 
 
 def test_the_short_trial_checkpoint_is_what_the_logger_reads(tmp_path):
