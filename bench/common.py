@@ -60,7 +60,7 @@ def warm_base_cache(doc: dict, project: Path) -> float:
     does first); both sides of a comparison then read it from the cache. Returns seconds."""
     from sweeps.config import SweepConfig
     from sweeps.run.baseline import base_scores
-    from sweeps.run.trial import eval_items
+    from sweeps.run.eval_items import eval_items
     from training.prepare import prepare_data
 
     cfg = SweepConfig.model_validate(doc)

@@ -18,7 +18,7 @@ def measure(s: Settings, log) -> dict:
 
     from evaluation.generate import generate
     from sweeps.config import load_config, localize
-    from sweeps.run.trial import eval_items
+    from sweeps.run.eval_items import eval_items
     from training.base_model import load_base_model
     from training.prepare import prepare_data
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from evaluation.analysis import flag_example, summarize
 from evaluation.config import GenerationSettings
-from evaluation.generate import Generation, generate
 from evaluation.metric_registry import METRICS
 from evaluation.scoring import scores_of, statistics
+
+if TYPE_CHECKING:  # torch: imported where a model generates, not by every reader of results
+    from evaluation.generate import Generation
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
@@ -65,6 +68,8 @@ def generate_items(
     settings: GenerationSettings,
     stop_strings: tuple[str, ...] = (),
 ) -> list[Generation]:
+    from evaluation.generate import generate
+
     return generate(
         model,
         tokenizer,

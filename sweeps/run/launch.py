@@ -31,6 +31,7 @@ from sweeps.report.leaderboard import render, rows_from_runs
 from sweeps.report.plots import write_leaderboard
 from sweeps.run.base_models import model_key, model_label, score_bases, searched_models
 from sweeps.run.cluster import NodeError, base_on_cluster, check_nodes
+from sweeps.run.eval_items import eval_items
 from sweeps.run.front_tags import tag_confirmed_front, tag_search_front
 from sweeps.run.lease import sweep_lock
 from sweeps.run.plan import check_mixtures
@@ -44,7 +45,6 @@ from sweeps.run.state import (
     state_dir,
     write_tracking_uri,
 )
-from sweeps.run.trial import eval_items
 from sweeps.run.tuner import init_ray, run_sweep
 from sweeps.run.ui_views import CURVES_VIEW, RUNS_VIEW, views
 from sweeps.run.warm_start import WarmStart, describe, load_warm_start

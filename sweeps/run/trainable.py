@@ -21,7 +21,6 @@ from sweeps.run.checkpoints import REPORTED, checkpoint_folder, seal
 from sweeps.run.confirm_plan import overrides_of
 from sweeps.run.faults import maybe_fail
 from sweeps.run.mlflow_logger import UPLOADED, log_final_artifacts, log_step_table
-from sweeps.run.trial import run_trial
 from training.prepare import PreparedData
 
 SYSTEM_HISTORY = "system_history"
@@ -47,6 +46,8 @@ def trainable(
     With a tracking server, the worker also sends its artifacts straight to its MLflow run
     (retrying through outages), so workers on other nodes need no disk shared with the driver.
     """
+    from sweeps.run.trial import run_trial  # the training stack: in the worker, not the driver
+
     trial_id = tune.get_context().get_trial_id()
     cfg = sweep.trial(overrides_of(config))
     tracker = None

@@ -21,14 +21,14 @@ from sweeps.config import TrialConfig
 from sweeps.objective import metric_value
 from sweeps.run.baseline import base_scores, deltas
 from sweeps.run.cost_meter import CostMeter
+from sweeps.run.eval_items import eval_items
 from sweeps.run.plan import trial_phases
 from training.base_model import load_base_model
-from training.examples import Example
 from training.memory import release_memory
 from training.mixing import assert_disjoint, manifest
 from training.prepare import PreparedData
 from training.sft import Resume, merged_copy, save_adapter, train_lora
-from training.template import TEMPLATE_NAME, TURN_MARKERS, prompt_of
+from training.template import TEMPLATE_NAME, TURN_MARKERS
 
 Report = Callable[[dict, Path], None]
 TRAIN_HISTORY = "train_history"
@@ -65,13 +65,6 @@ def objective_metrics(metrics: dict[str, float], objective: str | Sequence[str])
             if name.startswith("mean_") and (v := metric_value(metrics, name)) is not None:
                 out[name] = v
     return out
-
-
-def eval_items(examples: list[Example]) -> list[EvalItem]:
-    return [
-        EvalItem(ex.id, prompt_of(ex), ex.response.strip(), ex.system, ex.category)
-        for ex in examples
-    ]
 
 
 def prediction_rows(items: dict[str, list[EvalItem]], results, base: dict | None) -> list[dict]:
