@@ -10,7 +10,6 @@ paired bootstraps: BLEU and chrF are corpus-level, not means of sentence scores.
 
 from __future__ import annotations
 
-import sys
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.corpus_chrf import BETA, CHAR_ORDER, WORD_ORDER
+from evaluation.meteor_tokenizer import meteor_tokenizer_name
 from evaluation.metric_registry import METRICS
 from evaluation.wordnet import ensure_wordnet, wordnet_fingerprint
 
@@ -100,12 +100,6 @@ def scores_of(stats: dict[str, np.ndarray], per_example: bool = False) -> dict:
 def score(predictions: list[str], references: list[str], per_example: bool = False) -> dict:
     """{"n", and every metric by name}, all in [0, 1]; "per_example" rows on request."""
     return scores_of(statistics(predictions, references), per_example)
-
-
-def meteor_tokenizer_name() -> str:
-    """METEOR's tokenizer: "nltk.word_tokenize", or "treebank(preserve_line)" without punkt_tab."""
-    module = sys.modules[type(load_metric("meteor")).__module__]
-    return module.meteor_tokenizer_name()
 
 
 def scoring_params() -> dict[str, str]:

@@ -118,3 +118,19 @@ def test_reading_commands_never_import_the_training_stack(argv, tmp_path, demo_a
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_sweep_driver_imports_ray_but_not_the_training_stack(tmp_path):
+    """The driver schedules trials and logs them; the workers train. Importing torch,
+    transformers, TRL and PEFT in the driver cost every sweep ~3 s before Ray started (they
+    load where a model is: a trial's worker, or the driver when it scores an uncached base)."""
+    code = (
+        "import json, sys\n"
+        "import sweeps.run.launch, sweeps.run.tuner, sweeps.run.confirm\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == ["ray"]

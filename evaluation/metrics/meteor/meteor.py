@@ -30,6 +30,8 @@ import numpy as np
 from nltk.stem import PorterStemmer
 from nltk.translate import meteor_score
 
+from evaluation.meteor_tokenizer import TREEBANK_PRESERVE_LINE, meteor_tokenizer_name
+
 _CITATION = """\
 @inproceedings{banarjee2005,
   title = {{METEOR}: An Automatic Metric for {MT} Evaluation with Improved Correlation with
@@ -68,18 +70,7 @@ Example:
     0.6944
 """
 
-WORD_TOKENIZE = "nltk.word_tokenize"
-TREEBANK_PRESERVE_LINE = "treebank(preserve_line)"
 _MISSING_WORDNET = "WordNet data not found: run `make setup`"
-
-
-def meteor_tokenizer_name() -> str:
-    """Which tokenizer METEOR uses here: real word_tokenize needs NLTK's punkt_tab data."""
-    try:
-        nltk.data.find("tokenizers/punkt_tab/english/")
-    except LookupError:
-        return TREEBANK_PRESERVE_LINE
-    return WORD_TOKENIZE
 
 
 @lru_cache(maxsize=1 << 14)
