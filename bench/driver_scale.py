@@ -143,7 +143,7 @@ def sweeplab_driver(cfg, uri: str, project: Path, reports: int, sleep_s: float) 
         began = time.perf_counter()
         outbox = open_outbox(tracker, place.outbox(cfg.name), parent, quiet)
         _timed(outbox, "put", put_s)
-        _timed(outbox, "_send", send_s)
+        _timed(outbox, "_step", send_s)  # a write, or a group of them, sent and deleted
         outbox.put("artifacts", None, texts={SWEEP_CONFIG: json.dumps(shown, indent=1)})
         logger = MlflowTrialLogger(outbox, cfg, quiet)
         for callback in ("on_trial_start", "on_trial_result", "on_checkpoint", "on_trial_complete"):

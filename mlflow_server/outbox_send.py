@@ -19,8 +19,9 @@ from common.tags import RECOVERED_TAG
 from mlflow_server.tracking import Tracker, metric_items, point_items
 
 ENTRY = "entry.json"
-BATCHED = ("result", "metrics", "points", "tags")
-"""Kinds of write that consecutive entries of one trial send in one store call."""
+BATCHED = ("result", "metrics", "points", "tags", "table")
+"""Kinds of write that consecutive entries of one trial send in one store call (a table's
+file is written first, its listing goes in that call)."""
 GROUP = 64
 """At most this many entries in one store call."""
 
@@ -85,7 +86,8 @@ class Sending:
 
     def _group(self, entry: Path) -> list[tuple[Path, dict]]:
         """The head entry, and the entries right after it that one `log_batch` can carry
-        with it: results, metrics, points and tags of the same trial (at most `GROUP`).
+        with it: results, metrics, points, tags and tables of the same trial (at most
+        `GROUP`).
         After a refusal, entries go one by one until the refused one is set aside."""
         head = self._read(entry)
         if head["kind"] not in BATCHED or self._alone:
@@ -104,13 +106,19 @@ class Sending:
         return group
 
     def _send_group(self, group: list[tuple[Path, dict]]) -> None:
-        """Results, metrics, points and tags of one trial in one store call, deduplicated
-        as each would be alone: a step the store has, or an earlier entry of the group
-        carries, is not logged again; later tags win; a sealed run takes no tags."""
+        """Results, metrics, points, tags and tables of one trial in one store call (the
+        tables' files written first), deduplicated as each would be alone: a step the store
+        has, or an earlier entry of the group carries, is not logged again; later tags win;
+        a sealed run takes no tags or tables."""
         trial = group[0][1]["trial_id"]
         run_id = self._run(trial)
-        metrics, tags, steps, series = [], {}, set(), {}
-        for part in (part for _, e in group for part in _parts(e)):
+        metrics, tags, steps, series, tables = [], {}, set(), {}, []
+        for path, e in group:
+            if e["kind"] == "table" and trial not in self._sealed:
+                columns = json.loads((path / "table.json").read_text(encoding="utf-8"))
+                self.tracker.write_table(run_id, columns, e["artifact_file"])
+                tables.append(e["artifact_file"])
+        for part in (part for _, e in group for part in _parts(e) if e["kind"] != "table"):
             if part["kind"] == "metrics":
                 step = int(part["step"])
                 if trial is not None and (step in self._steps[trial] or step in steps):
@@ -125,15 +133,18 @@ class Sending:
                 new_steps.update(int(p["step"]) for p in new)
             elif trial not in self._sealed:  # tags
                 tags.update(part["tags"])
-        if metrics or tags:
-            self.tracker.log_batch(run_id, metrics, tags)
+        listing = self.tracker.tables_tag(run_id, tables) if tables else {}
+        if metrics or tags or listing:
+            self.tracker.log_batch(run_id, metrics, {**tags, **listing})
+        if listing:
+            self.tracker.tables_listed(run_id, listing)
         if trial is not None:
             self._steps[trial] |= steps
         for key, new_steps in series.items():
             self._logged(trial, run_id, key).update(new_steps)
 
     def _send(self, entry: Path, e: dict) -> None:
-        """One write of another kind: a trial's run, inputs, a table, files, its end."""
+        """One write of another kind: a trial's run, inputs, files, its end."""
         kind, trial = e["kind"], e["trial_id"]
         t = self.tracker
         if kind == "trial":
@@ -148,9 +159,6 @@ class Sending:
             return
         elif kind == "inputs":
             t.log_inputs(self._run(trial), e["datasets"])
-        elif kind == "table":
-            columns = json.loads((entry / "table.json").read_text(encoding="utf-8"))
-            t.log_table(self._run(trial), columns, e["artifact_file"])
         elif kind == "artifacts":
             for name in e["files"]:
                 path = entry / name

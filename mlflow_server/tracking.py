@@ -1,9 +1,8 @@
 """Everything sweeplab writes to MLflow: one experiment per sweep, a parent run per sweep,
 one child run per trial. Only this package talks to MLflow.
 
-All calls name their run explicitly (no global active run), so one process can log for
-many trials. The sweep driver is the only writer, which keeps the SQLite default free of
-"database is locked".
+All calls name their run explicitly (no global active run), so one process logs for many
+trials; the sweep driver is the only writer (no "database is locked" on SQLite).
 
 A Tracker can be *patient*: while the tracking store is unreachable (server restarting,
 network blip, a locked SQLite file) its calls are retried with backoff for up to `patience`
@@ -341,13 +340,18 @@ class Tracker:
         self.client.log_artifact(run_id, str(local_file), artifact_path)
 
     def log_table(self, run_id: str, columns: dict[str, list], artifact_file: str) -> None:
-        """A per-example table stored as MLflow's `log_table` stores one (pandas' "split"
-        JSON, listed in the run's `mlflow.loggedArtifacts` tag, which the UI's evaluation
-        view and `mlflow.load_table` read), in one artifact write and at most one tag write.
-        Logging a table again replaces it (MLflow's own appends the rows a second time, so a
-        replayed write would double them), and no listing of the run's artifacts, pandas
-        frame or `get_run` per table: the tag's entries are read from the store once per run
-        by this Tracker (a run's tables come from one writer at a time)."""
+        """A per-example table as MLflow's `log_table` stores one (pandas' "split" JSON,
+        listed in the run's `mlflow.loggedArtifacts` tag, read by the UI and `load_table`)."""
+        self.write_table(run_id, columns, artifact_file)
+        if tag := self.tables_tag(run_id, [artifact_file]):
+            self.set_tags(run_id, tag)
+            self.tables_listed(run_id, tag)
+
+    def write_table(self, run_id: str, columns: dict[str, list], artifact_file: str) -> None:
+        """The table's file alone (`tables_tag` lists it). Writing a table again replaces
+        it: MLflow's own `log_table` appends the rows a second time, so a replayed write
+        would double them; and it lists the run's artifacts, builds a pandas frame and reads
+        the whole run (`get_run`) for every table."""
         keys = list(columns)
         rows = len(columns[keys[0]]) if keys else 0
         cells = [[_json_cell(columns[k][i]) for k in keys] for i in range(rows)]
@@ -357,14 +361,24 @@ class Tracker:
             path = Path(tmp) / name
             path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
             self.client.log_artifact(run_id, str(path), folder or None)
+
+    def tables_tag(self, run_id: str, artifact_files: list[str]) -> dict[str, str]:
+        """The `mlflow.loggedArtifacts` tag that lists `artifact_files` as tables beside what
+        the run lists already; {} when it lists them all. What the run lists is read from the
+        store once per run by this Tracker (a run's tables come from one writer at a time),
+        and counted only once the tag is in the store (`tables_listed`)."""
         listed = self._tables.get(run_id)
         if listed is None:
             tag = self.client.get_run(run_id).data.tags.get(LOGGED_ARTIFACTS_TAG, "[]")
             listed = self._tables[run_id] = json.loads(tag)
-        entry = {"path": artifact_file, "type": "table"}
-        if entry not in listed:
-            listed.append(entry)
-            self.set_tags(run_id, {LOGGED_ARTIFACTS_TAG: json.dumps(listed)})
+        new = []
+        for f in artifact_files:
+            if (entry := {"path": f, "type": "table"}) not in listed + new:
+                new.append(entry)
+        return {LOGGED_ARTIFACTS_TAG: json.dumps(listed + new)} if new else {}
+
+    def tables_listed(self, run_id: str, tag: dict[str, str]) -> None:
+        self._tables[run_id] = json.loads(tag[LOGGED_ARTIFACTS_TAG])  # in the store now
 
     # reading back ------------------------------------------------------------------------
     def list_run_artifacts(self, run, path: str) -> list:

@@ -65,8 +65,8 @@ def test_a_trials_results_go_in_one_call_and_land_as_one_by_one(tmp_path, mlflow
     box = Outbox(tracker, root, parent, out=_quiet())
     assert box.flush(60) and box.pending() == 0
     box.close()
-    # trial | 7 metrics, points and tags | table | metrics (alone: the table came between) | end
-    assert box.sent == len(writes) and box.calls == 5
+    # trial | results, points, tags and the table (its file first, its listing in the call) | end
+    assert box.sent == len(writes) and box.calls == 3
 
     (run,) = tracker.trial_runs(parent)
     run_id = run.info.run_id
@@ -78,6 +78,10 @@ def test_a_trials_results_go_in_one_call_and_land_as_one_by_one(tmp_path, mlflow
     assert run.data.tags["sweeplab.rung.1"] == "keep"
     assert run.data.tags["sweeplab.stop_reason"] == "rung 2: stop"
     assert run.info.status == "FINISHED"
+    listed = json.loads(run.data.tags["mlflow.loggedArtifacts"])
+    assert listed == [{"path": "eval/p.json", "type": "table"}]
+    got = tracker.client.download_artifacts(run_id, "eval/p.json", str(tmp_path))
+    assert json.loads(Path(got).read_text()) == {"columns": ["id", "meteor"], "data": [["a", 0.1]]}
 
 
 def test_a_refused_write_in_a_group_is_set_aside_alone(tmp_path, mlflow_uri, monkeypatch):
@@ -110,3 +114,37 @@ def test_a_refused_write_in_a_group_is_set_aside_alone(tmp_path, mlflow_uri, mon
     # t1: its trial, steps 5 and 15 one by one after the refusal, its end; t2: its trial,
     # then both results in one call again
     assert box.calls == 6
+
+
+def test_a_table_is_listed_even_when_the_first_call_fails(tmp_path, mlflow_uri, monkeypatch):
+    """The table's file is written, then the call carrying its listing fails (the store is
+    locked for a moment): the retry lists it; nothing counted as listed before it was."""
+    from mlflow.exceptions import MlflowException
+
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    root = tmp_path / "outbox"
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps({"id": ["a"], "meteor": [0.1]}))
+    writes = [
+        ("trial", "t1", {"params": {}, "run_name": "r"}),
+        ("metrics", "t1", {"metrics": {"objective": 0.5}, "step": 5, "timestamp": 1}),
+        ("table", "t1", {"files": {"table.json": table}, "artifact_file": "eval/p5.json"}),
+    ]
+    _left_by_a_driver(root, tmp_path, monkeypatch, writes)
+    real, failed = tracker.log_batch, []
+
+    def locked_once(run_id, metrics, tags):
+        if tags and not failed:
+            failed.append(tags)
+            raise MlflowException("(sqlite3.OperationalError) database is locked")
+        return real(run_id, metrics, tags)
+
+    tracker.log_batch = locked_once
+    box = Outbox(tracker, root, parent, out=_quiet(), retry_wait=(0.05, 0.4))
+    assert box.flush(60) and box.pending() == 0 and box.parked() == 0
+    box.close()
+    assert failed and "mlflow.loggedArtifacts" in failed[0]
+    (run,) = tracker.trial_runs(parent)
+    listed = json.loads(run.data.tags["mlflow.loggedArtifacts"])
+    assert listed == [{"path": "eval/p5.json", "type": "table"}]
