@@ -33,14 +33,26 @@ def _driver(r: dict) -> str:
     second = r.get("driver_added_cost_growth_from_second")
     grown = f"{growth:.2f}x" if growth is not None else "n/a"
     steady = f" and {second:.2f}x that at {scales[1]:,}" if second is not None else ""
+    spans = [f"{a}_to_{b}" for a, b in zip(scales, scales[1:], strict=False)]
+    marginal = [r.get(f"driver_added_marginal_s_per_result_{span}") for span in spans]
+    per_extra = ""
+    if len(marginal) > 1 and None not in marginal and marginal[0] > 0:
+        per_extra = (
+            " Per extra result, the fixed costs left out (each side's seconds from one scale "
+            f"to the next over the results added): {marginal[0]:.3f} s added from "
+            f"{scales[0]:,} to {scales[1]:,} trials, {marginal[-1]:.3f} s from {scales[-2]:,} to "
+            f"{scales[-1]:,} ({marginal[-1] / marginal[0]:.2f}x). At {scales[0]:,} trials "
+            "the sender's work hides in Ray's own start-up, when Ray's loop is idle."
+        )
     return (
         "; ".join(parts) + f". The added cost at {scales[-1]:,} trials is {grown} that at "
-        f"{scales[0]:,}{steady}. A short sweep is mostly start-up (the Tuner, the parent run, "
-        "the first proposals), spread over few results. Each result costs sweeplab the same "
-        "writes at every scale: queued on Ray's loop (on disk, fsynced) and sent beside it "
-        "by one thread, a trial's consecutive writes in one store call; at large scale the "
-        "sender, not Ray's loop, sets the pace (the backlog when the last trial ended is "
-        "sent after it, and counted). With `num_to_keep=1` Ray snapshots its experiment "
+        f"{scales[0]:,}{steady}.{per_extra} A short sweep is mostly start-up (the Tuner, the "
+        "parent run, the first proposals), spread over few results. Each result costs "
+        "sweeplab the same writes at every scale: queued on Ray's loop (on disk, fsynced) "
+        "and sent beside it by one thread, a trial's consecutive writes in one store call; "
+        "the sender runs in the same interpreter as Ray's loop, so the two share one lock, "
+        "and at large scale the sender sets the pace (the backlog when the last trial ended "
+        "is sent after it, and counted). With `num_to_keep=1` Ray snapshots its experiment "
         "state (every trial's record, 40 KB a trial here) at every checkpoint, so its own "
         "cost per result grows with the trials; sweeplab keeps one checkpoint a trial "
         "without that."
