@@ -11,11 +11,12 @@ its durability and its retries are `mlflow_server.outbox`'s.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
 from common.errors import first_line
-from common.tags import RECOVERED_TAG
+from common.tags import RECOVERED_TAG, STEP_TABLE_PATTERN
 from mlflow_server.tracking import Tracker, metric_items, point_items
 
 ENTRY = "entry.json"
@@ -109,12 +110,17 @@ class Sending:
         """Results, metrics, points, tags and tables of one trial in one store call (the
         tables' files written first), deduplicated as each would be alone: a step the store
         has, or an earlier entry of the group carries, is not logged again; later tags win;
-        a sealed run takes no tags or tables."""
+        a sealed run takes its steps' values and tables, no tags or final table."""
         trial = group[0][1]["trial_id"]
         run_id = self._run(trial)
         metrics, tags, steps, series, tables = [], {}, set(), {}, []
         for path, e in group:
-            if e["kind"] == "table" and trial not in self._sealed:
+            # A sealed run still takes the tables of its steps (like their metrics: a trial
+            # Ray's older record ran on logs the steps the run lacks), not a final table.
+            sealed = trial in self._sealed and not re.search(
+                STEP_TABLE_PATTERN, e.get("artifact_file", "")
+            )
+            if e["kind"] == "table" and not sealed:
                 columns = json.loads((path / "table.json").read_text(encoding="utf-8"))
                 self.tracker.write_table(run_id, columns, e["artifact_file"])
                 tables.append(e["artifact_file"])

@@ -148,3 +148,41 @@ def test_a_table_is_listed_even_when_the_first_call_fails(tmp_path, mlflow_uri, 
     (run,) = tracker.trial_runs(parent)
     listed = json.loads(run.data.tags["mlflow.loggedArtifacts"])
     assert listed == [{"path": "eval/p5.json", "type": "table"}]
+
+
+def test_a_run_that_ended_takes_its_new_steps_tables_not_a_final_one(tmp_path, mlflow_uri):
+    """Ray's record (saved on its own period) can be older than MLflow: a trial whose run
+    ended is run on, and the steps its run lacks are logged with their tables, so every
+    logged step has its table; its final table, tags and end stay as they were."""
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps({"id": ["a"], "meteor": [0.1]}))
+    first = Outbox(tracker, tmp_path / "a", parent, out=_quiet())
+    first.put("trial", "t1", params={}, run_name="r")
+    first.put("result", "t1", metrics={"objective": 0.5}, step=8, timestamp=1, series=[])
+    first.put(
+        "table", "t1", files={"table.json": table}, artifact_file="eval/predictions_step8.json"
+    )
+    first.put("tags", "t1", tags={"sweeplab.reports": "1"})
+    first.put("end", "t1", status="FINISHED")
+    assert first.flush(60)
+    first.close()
+
+    again = Outbox(tracker, tmp_path / "b", parent, out=_quiet())
+    again.put("trial", "t1", params={}, run_name="r")
+    again.put("result", "t1", metrics={"objective": 0.7}, step=16, timestamp=5, series=[])
+    again.put(
+        "table", "t1", files={"table.json": table}, artifact_file="eval/predictions_step16.json"
+    )
+    again.put("table", "t1", files={"table.json": table}, artifact_file="eval/predictions.json")
+    again.put("tags", "t1", tags={"sweeplab.reports": "2"})
+    again.put("end", "t1", status="FINISHED")
+    assert again.flush(60) and again.parked() == 0
+    again.close()
+    (run,) = tracker.trial_runs(parent)
+    tables = {a.path for a in tracker.client.list_artifacts(run.info.run_id, "eval")}
+    assert tables == {"eval/predictions_step8.json", "eval/predictions_step16.json"}
+    assert run.data.tags["sweeplab.reports"] == "1"
+    history = tracker.client.get_metric_history(run.info.run_id, "objective")
+    assert [m.step for m in history] == [8, 16]
