@@ -115,12 +115,11 @@ class Sending:
         run_id = self._run(trial)
         metrics, tags, steps, series, tables = [], {}, set(), {}, []
         for path, e in group:
+            if e["kind"] != "table":
+                continue
             # A sealed run still takes the tables of its steps (like their metrics: a trial
             # Ray's older record ran on logs the steps the run lacks), not a final table.
-            sealed = trial in self._sealed and not re.search(
-                STEP_TABLE_PATTERN, e.get("artifact_file", "")
-            )
-            if e["kind"] == "table" and not sealed:
+            if trial not in self._sealed or re.search(STEP_TABLE_PATTERN, e["artifact_file"]):
                 columns = json.loads((path / "table.json").read_text(encoding="utf-8"))
                 self.tracker.write_table(run_id, columns, e["artifact_file"])
                 tables.append(e["artifact_file"])

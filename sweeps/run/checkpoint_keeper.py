@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from ray.tune import Callback
 
+from sweeps.run.checkpoints import prune
+
 
 class KeepLatest(Callback):
     """After a trial's checkpoint is registered: every older one deleted. (Ray calls
@@ -32,11 +34,5 @@ class KeepLatest(Callback):
         manager._checkpoint_results = [latest]  # Ray's list (private): what it would keep
         trial.invalidate_json_state()
         trial.run_metadata.invalidate_cache()
-        for result in older:
-            old = result.checkpoint
-            if old.path == latest.checkpoint.path:
-                continue
-            try:
-                old.filesystem.delete_dir(old.path)
-            except OSError:  # gone already (a resume pruned it): nothing to keep
-                continue
+        storage = trial.storage  # the older folders, and any a kill left, go as a resume's do
+        prune(storage.storage_filesystem, storage.trial_fs_path, {latest.checkpoint.path})

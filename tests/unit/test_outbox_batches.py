@@ -29,6 +29,15 @@ def _left_by_a_driver(root: Path, tmp_path: Path, monkeypatch, writes: list[tupl
     assert down.pending() == len(writes) and down.sent == 0
 
 
+def _store_and_table(tmp_path: Path, mlflow_uri: str) -> tuple[Tracker, str, Path, Path]:
+    """(tracker, a sweep's parent run, an outbox folder, a one-row table file)."""
+    tracker = Tracker(mlflow_uri, tmp_path)
+    parent = tracker.start_sweep("s", {}, {})
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps({"id": ["a"], "meteor": [0.1]}))
+    return tracker, parent, tmp_path / "outbox", table
+
+
 def _points(first: int, last: int, loss: float) -> dict:
     points = [
         {"step": s, "timestamp": 100 + s, "metrics": {"train/loss": loss - s / 100}}
@@ -38,11 +47,7 @@ def _points(first: int, last: int, loss: float) -> dict:
 
 
 def test_a_trials_results_go_in_one_call_and_land_as_one_by_one(tmp_path, mlflow_uri, monkeypatch):
-    tracker = Tracker(mlflow_uri, tmp_path)
-    parent = tracker.start_sweep("s", {}, {})
-    root = tmp_path / "outbox"
-    table = tmp_path / "table.json"
-    table.write_text(json.dumps({"id": ["a"], "meteor": [0.1]}))
+    tracker, parent, root, table = _store_and_table(tmp_path, mlflow_uri)
     writes = [
         ("trial", "t1", {"params": {"lora_r": 8}, "run_name": "r8"}),
         ("metrics", "t1", {"metrics": {"objective": 0.5}, "step": 5, "timestamp": 1}),
@@ -121,11 +126,7 @@ def test_a_table_is_listed_even_when_the_first_call_fails(tmp_path, mlflow_uri, 
     locked for a moment): the retry lists it; nothing counted as listed before it was."""
     from mlflow.exceptions import MlflowException
 
-    tracker = Tracker(mlflow_uri, tmp_path)
-    parent = tracker.start_sweep("s", {}, {})
-    root = tmp_path / "outbox"
-    table = tmp_path / "table.json"
-    table.write_text(json.dumps({"id": ["a"], "meteor": [0.1]}))
+    tracker, parent, root, table = _store_and_table(tmp_path, mlflow_uri)
     writes = [
         ("trial", "t1", {"params": {}, "run_name": "r"}),
         ("metrics", "t1", {"metrics": {"objective": 0.5}, "step": 5, "timestamp": 1}),
