@@ -48,6 +48,7 @@ from sweeps.run.describe import (
     search_tags,
     training_datasets,
 )
+from sweeps.run.ended import ended_at, mark_ended
 from training.prepare import PreparedData
 
 SHOWN = tuple(f"{ds}/{HEADLINE.name}" for ds in ("openorca", "alpaca", "dolly"))
@@ -158,6 +159,8 @@ class MlflowTrialLogger(Callback):
         self.out = out or sys.stdout
         self.max_reports = sweep.train.num_reports
         self.checked_restored = False
+        self.ended_before: set[str] = set()
+        """Restored trials that had ended before the driver was killed (`sweeps.run.ended`)."""
         self.spend = None  # the budget's ledger (`sweeps.run.budget`), when one is set
 
     def __getstate__(self) -> dict:
@@ -254,9 +257,13 @@ class MlflowTrialLogger(Callback):
             except Exception as exc:  # noqa: BLE001 - Ray's own restore is still there
                 self._say(trial, f"its checkpoints could not be checked ({first_line(exc)})")
                 continue
+            if trial.checkpoint is not None and (end := ended_at(trial.checkpoint)) is not None:
+                self.ended_before.add(trial.trial_id)
+                self._say(trial, f"had ended (step {end}) before the driver was killed: not run on")
             if repair is None:
                 continue
-            self._say(trial, repair.said)
+            if trial.trial_id not in self.ended_before:
+                self._say(trial, repair.said)
             if repair.reported is not None:  # reported as the last driver was killed
                 self.log_result(trial, {**repair.reported, "resumed_from_step": repair.step})
                 with checkpoint_folder(repair.checkpoint) as path:
@@ -267,7 +274,8 @@ class MlflowTrialLogger(Callback):
         if self.spend is not None:
             self.spend.start(trial.trial_id)
         self.started[trial.trial_id] = time.time()
-        self._say(trial, f"started  {_short(trial.config)}")
+        if trial.trial_id not in self.ended_before:
+            self._say(trial, f"started  {_short(trial.config)}")
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         self.log_result(trial, result)
@@ -303,6 +311,8 @@ class MlflowTrialLogger(Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.finalize(trial, failed=False)
+        if trial.trial_id in self.ended_before:
+            return  # said as the sweep resumed
         took = time.time() - self.started.get(trial.trial_id, time.time())
         reports = int((trial.last_result or {}).get("training_iteration", 0))
         how = "stopped early by ASHA" if reports < self.max_reports else "finished"
@@ -338,8 +348,13 @@ class MlflowTrialLogger(Callback):
                 put_final_artifacts(self.outbox, trial.trial_id, path)
         if failed:
             self.outbox.put("end", trial.trial_id, status=RUN_FAILED, error=_error_text(trial))
-        else:
-            self.outbox.put("end", trial.trial_id, status=RUN_FINISHED)
+            self.finalized.add(trial.trial_id)
+            return
+        try:  # first: a run MLflow shows as finished is never trained on by a resume
+            mark_ended(trial, _step(result) if result else None)
+        except OSError as exc:
+            self._say(trial, f"could not record its end on the storage ({first_line(exc)})")
+        self.outbox.put("end", trial.trial_id, status=RUN_FINISHED)
         self.finalized.add(trial.trial_id)
 
 

@@ -118,3 +118,15 @@ def test_a_kill_before_ray_saved_its_record_loses_no_progress(tmp_path, demo_ass
     assert trial.data.tags["sweeplab.stopped_early"] == "false"
     # Only the last checkpoint is left in the trial's folder.
     assert len(list(trial_dir.glob("checkpoint_*"))) == 1
+
+    # Killed again after the trial finished but before Ray saved its record of the end (Ray
+    # saves it on its own period): the record says running. The trial is not trained on.
+    history, ended = _steps(client, trial.info.run_id), trial.info.end_time
+    max(exp_dir.glob("experiment_state-*.json")).write_bytes(old_record)  # the one Ray reads
+    mark = len(log.read_text())
+    assert _run(["resume", "lag"], tmp_path, log) == 0, log.read_text()[-4000:]
+    assert "had ended (step 64) before the driver was killed" in log.read_text()[mark:]
+    assert "step   72" not in log.read_text()[mark:]
+    again = client.get_run(trial.info.run_id)
+    assert (again.info.status, again.info.end_time) == ("FINISHED", ended)
+    assert _steps(client, trial.info.run_id) == history
