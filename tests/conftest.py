@@ -45,6 +45,21 @@ def demo_assets(tmp_path_factory) -> dict[str, Path]:
     return {**files, "model": model_dir}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_base_cache(tmp_path_factory) -> Path:
+    """One base-model score cache for the whole test run (`$SWEEPLAB_BASE_CACHE`, read by
+    every `sweeplab` a test starts): the demo model is scored once, not once per test
+    project (~11 s each). Both xdist workers share it (writes are atomic); a test of the
+    cache itself sets the variable empty for its own project's `runs/base_eval/`."""
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each worker's own
+    os.environ["SWEEPLAB_BASE_CACHE"] = str(base / "base_eval")
+    return base / "base_eval"
+
+
 @pytest.fixture(scope="session")
 def _migrated_mlflow_db(tmp_path_factory) -> Path:
     """An MLflow SQLite store with its schema created once per session (migrations are slow)."""

@@ -9,6 +9,7 @@ undone on bad input.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,6 +21,7 @@ from sweeps.run.lock import LEASE_FILE, LOCK_FILE
 from sweeps.run.storage import Storage
 
 STATE = "sweeplab"
+BASE_CACHE_ENV = "SWEEPLAB_BASE_CACHE"
 
 
 class SweepExists(ValueError):
@@ -103,7 +105,11 @@ class Place:
 
     @property
     def base_cache(self) -> Path:
-        return self.project / "runs" / "base_eval"
+        """`runs/base_eval/`, or `$SWEEPLAB_BASE_CACHE`: one folder that projects on this
+        machine share (a file per model, eval split and settings, the model's weights'
+        names, sizes and times in its key)."""
+        shared = os.environ.get(BASE_CACHE_ENV, "").strip()
+        return Path(shared) if shared else self.project / "runs" / "base_eval"
 
     def lock_dir(self, name: str) -> Path:
         """Where the one-driver `flock` lives: the sweep's folder when the storage is this

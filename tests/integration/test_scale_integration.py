@@ -82,8 +82,9 @@ def _config(tmp_path, assets) -> str:
 
 
 def test_two_models_and_a_declared_source(tmp_path, scale_assets):
-    # A Ray of its own, even where other tests left a cluster running on this machine.
-    env = clean_env(RAY_ADDRESS="local")
+    # A Ray of its own, even where other tests left a cluster running on this machine; the
+    # base scores in this project's runs/base_eval/, not the test run's shared cache.
+    env = clean_env(RAY_ADDRESS="local", SWEEPLAB_BASE_CACHE="")
     proc = run_sweeplab(
         "sweep", _config(tmp_path, scale_assets), cwd=tmp_path, env=env, timeout=1500
     )

@@ -18,7 +18,8 @@ Differences from the Hub script:
 - `use_aggregator=False` (an addition; default True as on the Hub) returns the per-example
   scores instead of their mean.
 - Tokens, Porter stems and WordNet synset lookups are memoized across calls (same values,
-  less time).
+  less time), and WordNet is loaded without NLTK's multilingual mapping
+  (`evaluation.wordnet.english_wordnet`: same English lookups, a third of the load time).
 """
 
 from functools import lru_cache
@@ -122,9 +123,9 @@ class _MemoWordNet:
     """
 
     def __init__(self):
-        from nltk.corpus import wordnet
+        from evaluation.wordnet import english_wordnet  # NLTK's reader, loaded faster
 
-        self._wordnet = wordnet
+        self._wordnet = english_wordnet()
 
     @lru_cache(maxsize=1 << 17)  # noqa: B019  (one instance per process, see _matchers)
     def synsets(self, word: str) -> list[_LemmaNames]:
