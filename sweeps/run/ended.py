@@ -1,41 +1,72 @@
 """A trial's end, kept beside its checkpoints, so a resumed sweep does not run it on.
 
 Ray saves its record of the trials on its own period (`sweeps.run.checkpoint_keeper`), so a
-driver killed just after a trial finished (or ASHA stopped it) can leave a record that still
-calls the trial running; `resume` would then start it again from its checkpoint and train it
-on, past the end its MLflow run already records. So when a trial finishes, the driver writes
-`ended.json` in the trial's folder on the sweep's storage *before* it queues the run's end
-(whatever MLflow shows as finished has the file), and a restored trial whose folder has it
-returns at once without training or reporting: Ray ends it with the result it last reported,
-which is what its searcher and scheduler are told.
-
-A failed trial gets no such file: `resume --retry-failed` runs failed trials again on purpose.
+driver killed just after a trial ended (finished, stopped by ASHA, or failed for good) can
+leave a record that still calls the trial running; `resume` would then start it again from
+its checkpoint, past the end its MLflow run already records. So when a trial ends, the driver
+writes `ended.json` in the trial's folder on the sweep's storage *before* it queues the run's
+end (whatever MLflow shows as ended has the file), and a restored trial whose folder has it
+does not train: a finished one returns at once (Ray ends it with the result it last reported,
+which is what its searcher and scheduler are told), a failed one fails again at once, saying
+so. `resume --retry-failed` clears the failed trials' files before they run again.
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
+from dataclasses import dataclass
 
 import pyarrow.fs as pafs
 
 ENDED = "ended.json"
 
 
-def mark_ended(trial, step: int | None) -> None:
-    """Record in `trial`'s folder on the storage that it ended at `step` (raises OSError)."""
+@dataclass(frozen=True)
+class Ended:
+    step: int
+    """The step it ended at; -1 when the file does not say (cut short by a kill)."""
+    failed: bool
+
+    @property
+    def how(self) -> str:
+        return "failed" if self.failed else "ended"
+
+
+class HadFailed(RuntimeError):
+    """A restored trial that had failed for good before the driver was killed."""
+
+
+def _file(trial) -> tuple[pafs.FileSystem, str, str] | None:
     storage = getattr(trial, "storage", None)
     if storage is None:  # not a Ray trial (nothing to resume)
-        return
+        return None
     fs, trial_dir = storage.storage_filesystem, storage.trial_fs_path
+    return fs, trial_dir, posixpath.join(trial_dir, ENDED)
+
+
+def mark_ended(trial, step: int | None, failed: bool = False) -> None:
+    """Record in `trial`'s folder on the storage that it ended at `step` (raises OSError)."""
+    if (where := _file(trial)) is None:
+        return
+    fs, trial_dir, path = where
     fs.create_dir(trial_dir, recursive=True)
-    with fs.open_output_stream(posixpath.join(trial_dir, ENDED)) as fh:
-        fh.write(json.dumps({"step": step}).encode("utf-8"))
+    with fs.open_output_stream(path) as fh:
+        fh.write(json.dumps({"step": step, "failed": failed}).encode("utf-8"))
 
 
-def ended_at(checkpoint) -> int | None:
-    """The step at which the trial that wrote `checkpoint` (a Ray checkpoint it is restored
-    from) ended (-1: ended, step unknown), or None when it has not ended."""
+def clear_ended(trial) -> None:
+    """Forget `trial`'s end (a failed trial about to be retried; raises OSError)."""
+    if (where := _file(trial)) is None:
+        return
+    fs, _, path = where
+    if fs.get_file_info(path).type == pafs.FileType.File:
+        fs.delete_file(path)
+
+
+def ended_at(checkpoint) -> Ended | None:
+    """How the trial that wrote `checkpoint` (a Ray checkpoint it is restored from) ended,
+    or None when it has not."""
     fs = checkpoint.filesystem
     path = posixpath.join(posixpath.dirname(posixpath.normpath(checkpoint.path)), ENDED)
     try:
@@ -45,7 +76,32 @@ def ended_at(checkpoint) -> int | None:
         return None
     try:  # there, it ended: a file cut short (a kill as it was written) still says so
         with fs.open_input_stream(path) as fh:
-            step = json.loads(fh.read().decode("utf-8")).get("step")
-    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
-        return -1
-    return step if isinstance(step, int) else -1
+            doc = json.loads(fh.read().decode("utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        doc = None
+    if not isinstance(doc, dict):
+        return Ended(-1, False)
+    step = doc.get("step")
+    return Ended(step if isinstance(step, int) else -1, doc.get("failed") is True)
+
+
+def restored_end(trial, retrying: set[str]) -> Ended | None:
+    """How a restored Tune `trial` ended, or None when it is to run: it had not ended, or it
+    had failed and is in `retrying` (`resume --retry-failed`: its file is cleared first)."""
+    end = ended_at(trial.checkpoint) if trial.checkpoint is not None else None
+    if end is not None and end.failed and trial.trial_id in retrying:
+        clear_ended(trial)
+        return None
+    return end
+
+
+def has_ended(checkpoint, sweep_name: str) -> bool:
+    """In a restored trial: True when it had finished (it returns at once); HadFailed when
+    it had failed for good; False when it is to train on."""
+    end = ended_at(checkpoint)
+    if end is not None and end.failed:
+        raise HadFailed(
+            "it had failed before the driver was killed; "
+            f"`sweeplab resume {sweep_name} --retry-failed` runs it again"
+        )
+    return end is not None

@@ -48,7 +48,7 @@ from sweeps.run.describe import (
     search_tags,
     training_datasets,
 )
-from sweeps.run.ended import ended_at, mark_ended
+from sweeps.run.ended import mark_ended, restored_end
 from training.prepare import PreparedData
 
 SHOWN = tuple(f"{ds}/{HEADLINE.name}" for ds in ("openorca", "alpaca", "dolly"))
@@ -159,8 +159,8 @@ class MlflowTrialLogger(Callback):
         self.out = out or sys.stdout
         self.max_reports = sweep.train.num_reports
         self.checked_restored = False
-        self.ended_before: set[str] = set()
-        """Restored trials that had ended before the driver was killed (`sweeps.run.ended`)."""
+        self.ended_before: set[str] = set()  # restored, had ended (`sweeps.run.ended`)
+        self.retrying: set[str] = set()  # failed trials `resume --retry-failed` runs again
         self.spend = None  # the budget's ledger (`sweeps.run.budget`), when one is set
 
     def __getstate__(self) -> dict:
@@ -257,9 +257,14 @@ class MlflowTrialLogger(Callback):
             except Exception as exc:  # noqa: BLE001 - Ray's own restore is still there
                 self._say(trial, f"its checkpoints could not be checked ({first_line(exc)})")
                 continue
-            if trial.checkpoint is not None and (end := ended_at(trial.checkpoint)) is not None:
+            try:
+                end = restored_end(trial, self.retrying)
+            except OSError as exc:  # a retried trial's end could not be cleared
+                end = None
+                self._say(trial, f"its end could not be cleared ({first_line(exc)})")
+            if end is not None:
                 self.ended_before.add(trial.trial_id)
-                self._say(trial, f"had ended (step {end}) before the driver was killed: not run on")
+                self._say(trial, f"had {end.how} (step {end.step}) before the driver was killed")
             if repair is None:
                 continue
             if trial.trial_id not in self.ended_before:
@@ -346,15 +351,14 @@ class MlflowTrialLogger(Callback):
         if trial.checkpoint is not None and not self._worker_sent(trial, trial.checkpoint):
             with checkpoint_folder(trial.checkpoint) as path:  # downloaded when remote
                 put_final_artifacts(self.outbox, trial.trial_id, path)
-        if failed:
-            self.outbox.put("end", trial.trial_id, status=RUN_FAILED, error=_error_text(trial))
-            self.finalized.add(trial.trial_id)
-            return
-        try:  # first: a run MLflow shows as finished is never trained on by a resume
-            mark_ended(trial, _step(result) if result else None)
+        try:  # first: a run MLflow shows as ended is never trained on by a resume
+            mark_ended(trial, _step(result) if result else None, failed)
         except OSError as exc:
             self._say(trial, f"could not record its end on the storage ({first_line(exc)})")
-        self.outbox.put("end", trial.trial_id, status=RUN_FINISHED)
+        if failed:
+            self.outbox.put("end", trial.trial_id, status=RUN_FAILED, error=_error_text(trial))
+        else:
+            self.outbox.put("end", trial.trial_id, status=RUN_FINISHED)
         self.finalized.add(trial.trial_id)
 
 

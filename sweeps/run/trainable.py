@@ -19,7 +19,7 @@ from sweeps.cost import ACCELERATOR_S, WALL_S, accelerator_seconds
 from sweeps.run.base_models import model_key
 from sweeps.run.checkpoints import REPORTED, checkpoint_folder, seal
 from sweeps.run.confirm_plan import overrides_of
-from sweeps.run.ended import ended_at
+from sweeps.run.ended import has_ended
 from sweeps.run.faults import maybe_fail
 from sweeps.run.mlflow_logger import UPLOADED, log_final_artifacts, log_step_table
 from training.prepare import PreparedData
@@ -91,7 +91,7 @@ def trainable(
     with tempfile.TemporaryDirectory(prefix=f"sweeplab-{trial_id}-") as work:
         resume_from = None
         checkpoint = tune.get_checkpoint()
-        if checkpoint is not None and ended_at(checkpoint) is not None:
+        if checkpoint is not None and has_ended(checkpoint, sweep.name):
             return  # it ended before a killed driver's record said so: Ray ends it as it was
         if checkpoint is not None:
             resume_from = Path(work) / "restored"

@@ -258,7 +258,7 @@ def run_sweep(
     if retry_failed and logger.spend is not None and not logger.spend.allows_new():
         retry_failed = False  # failed trials are not run again on a spent budget
     if retry_failed:
-        reopen_failed(tracker, parent)
+        logger.retrying = set(reopen_failed(tracker, parent))
     fn = trial_fn(cfg, data, tracker, bases)
     tuner = lambda: make_tuner(cfg, fn, place.storage, logger, retry_failed, warm)  # noqa: E731
     results = fit(cfg, tuner, logger)

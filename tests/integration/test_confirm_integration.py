@@ -141,6 +141,14 @@ def test_resume_retry_failed_continues_a_failed_trial_in_its_run(tmp_path, demo_
     status = {r.data.params["lora.r"]: r for r in before}
     assert status["32"].info.status == "FAILED", proc.stdout[-3000:] + proc.stderr[-3000:]
     assert status["16"].info.status == "FINISHED"
+    # Killed as if just after the failure, before Ray saved its record of it (Ray saves it on
+    # its own period): the record calls the trial running. A plain resume does not run it.
+    _record_running(tmp_path / "runs" / "ray" / "itest", {"lora.r": 32})
+    proc = run_sweeplab("resume", "itest", cwd=tmp_path, env=env, timeout=1200)
+    assert "had failed (step 8) before the driver was killed" in proc.stdout, proc.stdout
+    failed = client.get_run(status["32"].info.run_id)
+    assert (failed.info.status, failed.info.end_time) == ("FAILED", status["32"].info.end_time)
+    assert [m.step for m in client.get_metric_history(failed.info.run_id, "objective")] == [8]
     # ... `resume --retry-failed` runs it again from its step-8 checkpoint, in the same run.
     proc = run_sweeplab("resume", "itest", "--retry-failed", cwd=tmp_path, env=env, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -155,3 +163,15 @@ def test_resume_retry_failed_continues_a_failed_trial_in_its_run(tmp_path, demo_
     assert sorted(steps) == [8, 16]  # step 8 not logged twice
     # The trial that had finished is untouched.
     assert again["16"].info.end_time == status["16"].info.end_time
+
+
+def _record_running(exp_dir, config: dict) -> None:
+    """Ray's newest record of the sweep, with the trial of `config` set back to RUNNING."""
+    path = max(exp_dir.glob("experiment_state-*.json"))
+    state = json.loads(path.read_text())
+    for entry in state["trial_data"]:
+        trial = json.loads(entry[0])
+        if trial["config"] == {**trial["config"], **config}:
+            trial["status"] = "RUNNING"
+            entry[0] = json.dumps(trial)
+    path.write_text(json.dumps(state))
