@@ -53,10 +53,12 @@ def _shared_base_cache(tmp_path_factory) -> Path:
     cache itself sets the variable empty for its own project's `runs/base_eval/`."""
     import os
 
+    from sweeps.run.state import BASE_CACHE_ENV
+
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent  # the run's folder, above each worker's own
-    os.environ["SWEEPLAB_BASE_CACHE"] = str(base / "base_eval")
+    os.environ[BASE_CACHE_ENV] = str(base / "base_eval")
     return base / "base_eval"
 
 

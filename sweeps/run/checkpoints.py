@@ -62,7 +62,8 @@ def seal(folder: Path, step: int, iteration: int) -> None:
     (folder / MANIFEST).write_text(json.dumps(record), encoding="utf-8")
 
 
-def _read_json(fs: pafs.FileSystem, path: str) -> dict | None:
+def read_json(fs: pafs.FileSystem, path: str) -> dict | None:
+    """The JSON object at `path` on `fs`; None when it is absent, unreadable or not one."""
     try:
         with fs.open_input_stream(path) as fh:
             doc = json.loads(fh.read().decode("utf-8"))
@@ -88,7 +89,7 @@ def checkpoint_dirs(fs: pafs.FileSystem, trial_dir: str) -> dict[int, str]:
 def step_of(fs: pafs.FileSystem, path: str) -> int:
     """The training step of the checkpoint at `path`; -1 when it is gone or unreadable."""
     for name in (MANIFEST, TRIAL_RECORD):
-        doc = _read_json(fs, posixpath.join(path, name))
+        doc = read_json(fs, posixpath.join(path, name))
         if doc is not None and isinstance(doc.get("step"), int):
             return doc["step"]
     return -1
@@ -149,18 +150,18 @@ def furthest(fs: pafs.FileSystem, trial_dir: str, named: str | None) -> Furthest
     named = posixpath.normpath(named) if named else None
     found = []
     for index, path in checkpoint_dirs(fs, trial_dir).items():
-        manifest = _read_json(fs, posixpath.join(path, MANIFEST))
+        manifest = read_json(fs, posixpath.join(path, MANIFEST))
         if manifest is None and path != named:
             continue
         step = manifest.get("step") if manifest else step_of(fs, path)
         if isinstance(step, int) and step >= 0:
             found.append((step, path == named, index, path, manifest))
     for step, is_named, index, path, manifest in sorted(found, reverse=True):
-        record = _read_json(fs, posixpath.join(path, TRIAL_RECORD))
+        record = read_json(fs, posixpath.join(path, TRIAL_RECORD))
         whole = manifest is None or _complete(fs, path, manifest, deep=not is_named)
         if record is None or not whole:
             continue
-        reported = _read_json(fs, posixpath.join(path, REPORTED)) or record.get("metrics")
+        reported = read_json(fs, posixpath.join(path, REPORTED)) or record.get("metrics")
         iteration = (manifest or {}).get("iteration")
         return Furthest(path, index, step, iteration, dict(reported or {}), is_named)
     return None

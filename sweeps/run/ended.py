@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import pyarrow.fs as pafs
 
+from sweeps.run.checkpoints import read_json
+
 ENDED = "ended.json"
 
 
@@ -74,13 +76,7 @@ def ended_at(checkpoint) -> Ended | None:
             return None
     except OSError:
         return None
-    try:  # there, it ended: a file cut short (a kill as it was written) still says so
-        with fs.open_input_stream(path) as fh:
-            doc = json.loads(fh.read().decode("utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        doc = None
-    if not isinstance(doc, dict):
-        return Ended(-1, False)
+    doc = read_json(fs, path) or {}  # there, it ended: a file cut short by a kill still says so
     step = doc.get("step")
     return Ended(step if isinstance(step, int) else -1, doc.get("failed") is True)
 

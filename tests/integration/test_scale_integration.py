@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 
 from demo import corpus as dc
 from demo import model as dm
+from sweeps.run.state import BASE_CACHE_ENV
 from tests.helpers import (
     DEMO_DATA,
     DEMO_MODEL,
@@ -84,7 +85,7 @@ def _config(tmp_path, assets) -> str:
 def test_two_models_and_a_declared_source(tmp_path, scale_assets):
     # A Ray of its own, even where other tests left a cluster running on this machine; the
     # base scores in this project's runs/base_eval/, not the test run's shared cache.
-    env = clean_env(RAY_ADDRESS="local", SWEEPLAB_BASE_CACHE="")
+    env = clean_env(RAY_ADDRESS="local", **{BASE_CACHE_ENV: ""})
     proc = run_sweeplab(
         "sweep", _config(tmp_path, scale_assets), cwd=tmp_path, env=env, timeout=1500
     )

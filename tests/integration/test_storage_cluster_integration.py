@@ -20,6 +20,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
+from sweeps.run.state import BASE_CACHE_ENV
 from tests.helpers import (
     SET_METRICS,
     clean_env,
@@ -90,7 +91,7 @@ def test_kill_and_resume_elsewhere_on_two_nodes_with_s3_storage(tmp_path, demo_a
         AWS_DEFAULT_REGION="us-east-1",
         RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN=secrets.token_hex(32),
-        SWEEPLAB_BASE_CACHE="",  # each "machine" its own cache: the resume reads the record's
+        **{BASE_CACHE_ENV: ""},  # each "machine" its own cache: the resume reads the record's
     )
     env.pop("RAY_ADDRESS", None)
     temp_dir = ray_temp_dir()
